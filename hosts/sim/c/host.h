@@ -1,0 +1,46 @@
+/* Shared state and helpers of the sim host. */
+#ifndef __SIM_HOST__
+#define __SIM_HOST__
+
+#include "xsAll.h"
+
+typedef struct simTimer simTimer;
+
+typedef struct simHost {
+	int exitStatus;          /* set by fxAbort and the entry runner; the process exit code */
+	int promiseJobs;         /* promise jobs are queued */
+	simTimer* timers;        /* active timers, in no order */
+	const char* modulesPath; /* JSON module map file, or NULL */
+	int entryState;          /* the entry module: 0 pending, 1 fulfilled, 2 rejected */
+} simHost;
+
+#define mxHost(the) ((simHost*)((the)->host))
+
+/* event loop (loop.c) */
+extern void simRunLoop(txMachine* the);
+extern double simNow(void);
+
+/* timers (timer.c) */
+extern double simNextTimer(txMachine* the);   /* ms until the next due timer, or -1 when none */
+extern int simRunDueTimer(txMachine* the);     /* runs one due timer; returns 1 when one ran */
+
+/* modules (modules.c) */
+extern void simLoadModuleMap(txMachine* the, const char* path);
+
+/* natives (natives.c) */
+extern void simInstallNatives(txMachine* the);
+
+/* globals: trace, TextEncoder, TextDecoder (globals.c) */
+extern void simInstallGlobals(txMachine* the);
+
+/* true when slot references a host object (an instance whose first internal slot is host data) */
+static inline int simIsHostObject(txSlot* slot)
+{
+	txSlot* instance = ((slot->kind == XS_REFERENCE_KIND) ? slot->value.reference : C_NULL);
+	return instance && instance->next && (instance->next->kind == XS_HOST_KIND);
+}
+
+/* reports the pending exception with its stack and exits with the given status */
+extern void simFatal(txMachine* the, const char* what, txSlot* exception) XS_FUNCTION_NORETURN;
+
+#endif

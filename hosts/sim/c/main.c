@@ -1,0 +1,131 @@
+/*
+ * xsfota-sim: runs firmware modules in the XS engine with the real native modules.
+ *   xsfota-sim [--modules map.json] [--memory-report file.json] entry
+ * entry is a module file or a bare specifier from the map. The exit status is 0 when the entry
+ * module settles and the loop empties; non-zero, with a stack, on an uncaught exception, an unhandled
+ * rejection, or a top-level await that never settles.
+ */
+#include "host.h"
+#include <limits.h>
+
+extern void simWriteMemoryReport(txMachine* the, const char* path);
+
+static void simEntryFulfilled(txMachine* the)
+{
+	mxHost(the)->entryState = 1;
+}
+
+/* As in Node, an entry module that fails ends the process at once, pending timers or not. */
+static void simEntryRejected(txMachine* the)
+{
+	mxHost(the)->entryState = 2;
+	simFatal(the, "uncaught exception", mxArgv(0));
+}
+
+static void simUsage(void)
+{
+	fprintf(stderr,
+		"usage: xsfota-sim [--modules map.json] [--memory-report file.json] entry\n"
+		"  entry            a module file, or a bare specifier found in the module map\n"
+		"  --modules FILE   JSON object from bare specifiers to module files\n"
+		"  --memory-report FILE  write the machine's peak XS memory as JSON at exit\n");
+}
+
+static void simRunEntry(txMachine* the, const char* entry)
+{
+	char path[PATH_MAX];
+	txSlot* realm = mxModuleInstanceInternal(mxProgram.value.reference)->value.module.realm;
+	if (realpath(entry, path))
+		mxPushStringC(path);
+	else if (strchr(entry, '/') || strstr(entry, ".js")) {
+		fprintf(stderr, "xsfota-sim: entry %s: %s\n", entry, strerror(errno));
+		exit(2);
+	}
+	else
+		mxPushStringC((txString)entry);
+	fxRunImport(the, realm, XS_NO_ID);
+	mxDub();
+	fxGetID(the, mxID(_then));
+	mxCall();
+	fxNewHostFunction(the, simEntryFulfilled, 1, XS_NO_ID, XS_NO_ID);
+	fxNewHostFunction(the, simEntryRejected, 1, XS_NO_ID, XS_NO_ID);
+	mxRunCount(2);
+	mxPop();
+}
+
+int main(int argc, char* argv[])
+{
+	static simHost host;
+	const char* volatile entry = NULL;
+	const char* volatile memoryReport = NULL;
+	const char* volatile modules = NULL;
+	int i;
+	txMachine* the;
+	txCreation creation = {
+		64 * 1024,   /* initialChunkSize: small, like a device, so that peaks mean something */
+		16 * 1024,   /* incrementalChunkSize */
+		4096,        /* initialHeapCount (slots) */
+		1024,        /* incrementalHeapCount */
+		4096,        /* stackCount */
+		2048,        /* initialKeyCount */
+		1024,        /* incrementalKeyCount */
+		1993,        /* nameModulo */
+		127,         /* symbolModulo */
+		256 * 1024,  /* parserBufferSize */
+		1993,        /* parserTableModulo */
+	};
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--modules") && (i + 1 < argc))
+			modules = argv[++i];
+		else if (!strcmp(argv[i], "--memory-report") && (i + 1 < argc))
+			memoryReport = argv[++i];
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			simUsage();
+			return 0;
+		}
+		else if (argv[i][0] == '-') {
+			fprintf(stderr, "xsfota-sim: unknown option %s\n", argv[i]);
+			simUsage();
+			return 2;
+		}
+		else if (!entry)
+			entry = argv[i];
+		else {
+			fprintf(stderr, "xsfota-sim: unexpected argument %s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!entry) {
+		simUsage();
+		return 2;
+	}
+	the = fxCreateMachine(&creation, "xsfota-sim", NULL, XS_NO_ID);
+	if (!the) {
+		fprintf(stderr, "xsfota-sim: cannot create the XS machine\n");
+		return 1;
+	}
+	the->host = &host;
+	fxBeginHost(the);
+	{
+		simInstallGlobals(the);
+		simInstallNatives(the);
+		if (modules)
+			simLoadModuleMap(the, modules);
+		mxTry(the) {
+			simRunEntry(the, entry);
+		}
+		mxCatch(the) {
+			simFatal(the, "cannot start", &mxException);
+		}
+		simRunLoop(the);
+		if (host.entryState == 0) {
+			fprintf(stderr, "xsfota-sim: %s: top-level await never settled (nothing left to run)\n", entry);
+			host.exitStatus = 1;
+		}
+	}
+	fxEndHost(the);
+	if (memoryReport)
+		simWriteMemoryReport(the, memoryReport);
+	fxDeleteMachine(the);
+	return host.exitStatus;
+}

@@ -1,0 +1,174 @@
+/*
+ * Module resolution for the sim host.
+ * A module's id is its absolute file path. Relative specifiers resolve against the importing module;
+ * bare specifiers ("timer", "fota/client") resolve through the module map, so the sim's implementations
+ * stand in for Moddable's. Source is parsed at import time: the npm engine sources ship no xsc.
+ */
+#include "host.h"
+#include "xsScript.h"
+#include <limits.h>
+
+static txSlot gxModuleMap; /* the parsed module map object, or undefined */
+
+void simLoadModuleMap(txMachine* the, const char* path)
+{
+	FILE* file = fopen(path, "rb");
+	long size;
+	char* text;
+	if (!file) {
+		fprintf(stderr, "xsfota-sim: cannot open module map %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	fseek(file, 0, SEEK_END);
+	size = ftell(file);
+	fseek(file, 0, SEEK_SET);
+	text = malloc(size + 1);
+	if (!text || fread(text, 1, size, file) != (size_t)size) {
+		fprintf(stderr, "xsfota-sim: cannot read module map %s\n", path);
+		exit(2);
+	}
+	text[size] = 0;
+	fclose(file);
+	mxPushStringC(text);
+	free(text);
+	mxTry(the) {
+		txSlot* json;
+		mxPush(mxGlobal);
+		fxGetID(the, fxID(the, "JSON"));
+		json = the->stack;
+		mxPushSlot(json);
+		mxDub();
+		fxGetID(the, fxID(the, "parse"));
+		mxCall();
+		mxPushSlot(json + 1);
+		mxRunCount(1);
+		gxModuleMap = *the->stack;
+		mxPop();
+		mxPop();
+	}
+	mxCatch(the) {
+		fprintf(stderr, "xsfota-sim: module map %s is not valid JSON\n", path);
+		exit(2);
+	}
+	mxPop();
+	fxRemember(the, &gxModuleMap);
+}
+
+/* Joins a relative specifier onto the directory of the importing module's path. */
+static int simJoinRelative(char* out, size_t outSize, const char* from, const char* name)
+{
+	char buffer[PATH_MAX];
+	char* slash;
+	if (strlen(from) >= sizeof(buffer))
+		return 0;
+	strcpy(buffer, from);
+	slash = strrchr(buffer, '/');
+	if (!slash)
+		return 0;
+	*slash = 0;
+	while (1) {
+		if (!strncmp(name, "./", 2))
+			name += 2;
+		else if (!strncmp(name, "../", 3)) {
+			name += 3;
+			slash = strrchr(buffer, '/');
+			if (!slash)
+				return 0;
+			*slash = 0;
+		}
+		else
+			break;
+	}
+	if (snprintf(out, outSize, "%s/%s", buffer, name) >= (int)outSize)
+		return 0;
+	return 1;
+}
+
+txID fxFindModule(txMachine* the, txSlot* realm, txID moduleID, txSlot* slot)
+{
+	char name[PATH_MAX];
+	char path[PATH_MAX];
+	char real[PATH_MAX];
+	fxToStringBuffer(the, slot, name, sizeof(name));
+	if (!strncmp(name, "./", 2) || !strncmp(name, "../", 3)) {
+		if (moduleID == XS_NO_ID)
+			mxReferenceError("module \"%s\": a relative specifier needs an importing module", name);
+		if (!simJoinRelative(path, sizeof(path), fxGetKeyName(the, moduleID), name))
+			mxRangeError("module \"%s\": path too long", name);
+	}
+	else if (name[0] == '/') {
+		strcpy(path, name);
+	}
+	else {
+		txSlot* entry = C_NULL;
+		if (gxModuleMap.kind == XS_REFERENCE_KIND) {
+			mxPushSlot(&gxModuleMap);
+			if (fxHasID(the, fxID(the, (txString)name))) {
+				mxPushSlot(&gxModuleMap);
+				fxGetID(the, fxID(the, (txString)name));
+				entry = the->stack;
+			}
+		}
+		if (!entry || ((entry->kind != XS_STRING_KIND) && (entry->kind != XS_STRING_X_KIND)))
+			mxReferenceError("module \"%s\" not found: it is not in the sim host's module map", name);
+		if (strlen(entry->value.string) >= sizeof(path))
+			mxRangeError("module \"%s\": path too long", name);
+		strcpy(path, entry->value.string);
+		mxPop();
+	}
+	if (!realpath(path, real))
+		mxReferenceError("module \"%s\" not found: %s: %s", name, path, strerror(errno));
+	return fxNewNameC(the, real);
+}
+
+static void simReportParserError(void* console, txString path, txInteger line, txString format, c_va_list arguments)
+{
+	fprintf(stderr, "%s:%d: syntax error: ", path ? path : "?", (int)line);
+	vfprintf(stderr, format, arguments);
+	fprintf(stderr, "\n");
+}
+
+static void simIgnoreParserWarning(void* console, txString path, txInteger line, txString format, c_va_list arguments)
+{
+}
+
+/* Parses a module file, keeping its path so that stacks and syntax errors name file:line. */
+static txScript* simParseModuleFile(txMachine* the, txString path, FILE* file)
+{
+	txParser _parser;
+	txParser* parser = &_parser;
+	txParserJump jump;
+	txScript* volatile script = C_NULL;
+#ifdef mxDebug
+	txUnsigned flags = mxDebugFlag;
+#else
+	txUnsigned flags = 0;
+#endif
+	fxInitializeParser(parser, the, the->parserBufferSize, the->parserTableModulo);
+	parser->firstJump = &jump;
+	parser->reportError = simReportParserError;
+	parser->reportWarning = simIgnoreParserWarning;
+	if (c_setjmp(jump.jmp_buf) == 0) {
+		parser->path = fxNewParserSymbol(parser, path);
+		fxParserTree(parser, file, (txGetter)fgetc, flags, C_NULL);
+		fxParserHoist(parser);
+		fxParserBind(parser);
+		script = fxParserCode(parser);
+	}
+	fxTerminateParser(parser);
+	return script;
+}
+
+void fxLoadModule(txMachine* the, txSlot* module, txID moduleID)
+{
+	txString path = fxGetKeyName(the, moduleID);
+	FILE* file = fopen(path, "r");
+	txScript* script;
+	if (!file)
+		mxReferenceError("module %s: cannot open: %s", path, strerror(errno));
+	script = simParseModuleFile(the, path, file);
+	fclose(file);
+	if (!script)
+		mxSyntaxError("module %s: cannot parse", path);
+	fxResolveModule(the, module, moduleID, script, C_NULL, C_NULL);
+}

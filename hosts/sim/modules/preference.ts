@@ -1,0 +1,35 @@
+// Moddable's `preference` module for the sim host.
+// For now the values live in memory for the life of the process; the simulated board keeps them in flash.
+type Value = string | boolean | number | ArrayBuffer;
+
+const domains = new Map<string, Map<string, Value>>();
+const MAX_NAME = 15; // NVS namespace and key names are at most 15 characters on the ESP32
+
+function checkName(what: string, name: string): void {
+	if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME)
+		throw new RangeError(`preference: ${what} must be 1 to ${MAX_NAME} characters`);
+}
+
+export default class Preference {
+	static set(domain: string, key: string, value: Value): void {
+		checkName("domain", domain);
+		checkName("key", key);
+		const kind = typeof value;
+		if (kind !== "string" && kind !== "boolean" && kind !== "number" && !(value instanceof ArrayBuffer))
+			throw new TypeError("preference: value must be a string, boolean, number or ArrayBuffer");
+		let entries = domains.get(domain);
+		if (!entries)
+			domains.set(domain, entries = new Map());
+		entries.set(key, value instanceof ArrayBuffer ? value.slice(0) : value);
+	}
+	static get(domain: string, key: string): Value | undefined {
+		const value = domains.get(domain)?.get(key);
+		return value instanceof ArrayBuffer ? value.slice(0) : value;
+	}
+	static delete(domain: string, key: string): void {
+		domains.get(domain)?.delete(key);
+	}
+	static keys(domain: string): string[] {
+		return [...(domains.get(domain)?.keys() ?? [])];
+	}
+}

@@ -1,0 +1,65 @@
+// Reads Moddable manifests (manifest.json and its includes) into a module map for the sim host:
+// bare specifier -> compiled JavaScript file under build/js. Only the keys this project uses are read:
+// include, modules, and platforms["xsfota-sim"]. $(MODDABLE) includes belong to the real SDK and are skipped.
+import { readFileSync, existsSync, readdirSync } from "node:fs";
+import { dirname, resolve, relative, basename, join } from "node:path";
+
+export const SIM_PLATFORM = "xsfota-sim";
+
+function readManifest(path) {
+	try {
+		return JSON.parse(readFileSync(path, "utf8"));
+	} catch (error) {
+		throw new Error(`manifest ${path}: ${error.message}`);
+	}
+}
+
+/** Expands one module source ("./dir/name" or "./dir/*") into TypeScript source files without extension. */
+function expandSource(dir, source) {
+	const full = resolve(dir, source);
+	if (full.endsWith("*")) {
+		const folder = dirname(full);
+		return readdirSync(folder)
+			.filter((name) => name.endsWith(".ts") && !name.endsWith(".d.ts"))
+			.map((name) => join(folder, name.slice(0, -3)));
+	}
+	return existsSync(full + ".ts") ? [full] : []; // C sources (native/*) are built into the host instead
+}
+
+function addModules(map, dir, modules, root, outDir) {
+	for (const [specifier, value] of Object.entries(modules ?? {})) {
+		if (specifier === "~")
+			continue;
+		for (const source of Array.isArray(value) ? value : [value]) {
+			for (const file of expandSource(dir, source)) {
+				const name = specifier.endsWith("*") ? specifier.slice(0, -1) + basename(file) : specifier;
+				map[name] = resolve(outDir, relative(root, file) + ".js");
+			}
+		}
+	}
+}
+
+/** Returns { specifier: absolute .js path } for the manifest at `path`, built into `outDir`. */
+export function moduleMap(path, { root = dirname(resolve(path)), outDir = resolve(root, "build/js") } = {}) {
+	const map = {};
+	const seen = new Set();
+	const visit = (file) => {
+		const full = resolve(file);
+		if (seen.has(full))
+			return;
+		seen.add(full);
+		const manifest = readManifest(full);
+		const dir = dirname(full);
+		const sections = [manifest, manifest.platforms?.[SIM_PLATFORM] ?? {}];
+		for (const section of sections) {
+			for (const include of section.include ?? []) {
+				if (!include.includes("$("))
+					visit(resolve(dir, include));
+			}
+		}
+		for (const section of sections)
+			addModules(map, dir, section.modules, root, outDir);
+	};
+	visit(path);
+	return map;
+}

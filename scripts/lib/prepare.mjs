@@ -1,0 +1,74 @@
+// Gets a fresh clone ready: Debian packages, npm packages, the XS engine sources, the sim host,
+// the compiled TypeScript and the sim module map. Each step is skipped when it is already done.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureDebianPackages } from "./system.mjs";
+import { ensureEngineSources } from "./engine.mjs";
+import { moduleMap } from "./manifest.mjs";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const HOST = join(ROOT, "build/sim/xsfota-sim");
+export const MODULE_MAP = join(ROOT, "build/sim/modules.json");
+
+function mtime(path) {
+	return existsSync(path) ? statSync(path).mtimeMs : 0;
+}
+
+function ensureNodeModules(log) {
+	const stamp = join(ROOT, "node_modules/.package-lock.json");
+	if (mtime(stamp) >= mtime(join(ROOT, "package-lock.json")))
+		return;
+	log("installing npm packages (npm ci)");
+	execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+}
+
+export function buildHost(log = console.log) {
+	const xs = ensureEngineSources(ROOT, log);
+	const result = spawnSync("make", ["-s", "-C", join(ROOT, "hosts/sim"), `-j${availableParallelism()}`,
+		`XS_PACKAGE=${xs}`, `OUT=${join(ROOT, "build/sim")}`], { stdio: ["ignore", "inherit", "inherit"] });
+	if (result.status !== 0)
+		throw new Error("building the sim host failed (see the compiler's messages above)");
+}
+
+export function compileTypeScript() {
+	const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
+	for (const project of ["tsconfig.json", "tsconfig.node.json"]) {
+		const result = spawnSync(process.execPath, [tsc, "-p", join(ROOT, project)], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+		if (result.status !== 0)
+			throw new Error(`TypeScript errors in ${project}`);
+	}
+}
+
+export function writeModuleMap() {
+	mkdirSync(dirname(MODULE_MAP), { recursive: true });
+	writeFileSync(MODULE_MAP, JSON.stringify(moduleMap(join(ROOT, "manifest.json")), null, 2) + "\n");
+	return MODULE_MAP;
+}
+
+/** Runs every set-up step; returns the milliseconds each took. */
+export function prepare({ log = (line) => console.error(`[prepare] ${line}`) } = {}) {
+	const times = {};
+	const step = (name, fn) => {
+		const start = performance.now();
+		fn();
+		times[name] = Math.round(performance.now() - start);
+	};
+	step("debian", () => ensureDebianPackages(undefined, log));
+	step("npm", () => ensureNodeModules(log));
+	step("host", () => buildHost(log));
+	step("typescript", () => compileTypeScript());
+	step("moduleMap", () => writeModuleMap());
+	return times;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+	try {
+		console.log(JSON.stringify(prepare()));
+	} catch (error) {
+		console.error(`xs-fota: ${error.message}`);
+		process.exit(1);
+	}
+}

@@ -61,6 +61,7 @@ export function prepare({ log = (line) => console.error(`[prepare] ${line}`) } =
 	step("host", () => buildHost(log));
 	step("typescript", () => compileTypeScript());
 	step("moduleMap", () => writeModuleMap());
+	log(`ready in ${Object.entries(times).map(([name, ms]) => `${name} ${(ms / 1000).toFixed(1)}s`).join(", ")}`);
 	return times;
 }
 

@@ -1,7 +1,7 @@
 // Debian packages the project needs, installed with apt-get when running as root.
 import { execFileSync, spawnSync } from "node:child_process";
 
-export const DEBIAN_PACKAGES = ["gcc", "make", "libsodium-dev", "pkg-config"];
+export const DEBIAN_PACKAGES = ["gcc", "make", "pkg-config", "libsodium-dev", "libcurl4-openssl-dev", "openssl"];
 
 function installed(name) {
 	const result = spawnSync("dpkg-query", ["-W", "-f=${Status}", name], { encoding: "utf8" });

@@ -24,6 +24,11 @@ extern double simNow(void);
 extern double simNextTimer(txMachine* the);   /* ms until the next due timer, or -1 when none */
 extern int simRunDueTimer(txMachine* the);     /* runs one due timer; returns 1 when one ran */
 
+/* HTTPS transfers (http.c) */
+extern int simHttpActive(void);
+extern void simHttpWait(double milliseconds);  /* waits for socket activity, at most milliseconds (or 1 s when < 0) */
+extern int simHttpDispatch(txMachine* the);
+
 /* modules (modules.c) */
 extern void simLoadModuleMap(txMachine* the, const char* path);
 

@@ -29,10 +29,14 @@ void simRunLoop(txMachine* the)
 		simDrainPromiseJobs(the);
 		if (simRunDueTimer(the))
 			continue;
+		if (simHttpDispatch(the))
+			continue;
 		wait = simNextTimer(the);
-		if (wait < 0)
+		if (simHttpActive())
+			simHttpWait(wait); /* sleeps until a socket is ready or the next timer is due */
+		else if (wait < 0)
 			break;
-		if (wait > 0)
+		else if (wait > 0)
 			poll(NULL, 0, (int)ceil(wait));
 	}
 	simDrainPromiseJobs(the);

@@ -1,0 +1,417 @@
+/*
+ * HTTPS GET for the sim host's transport, on libcurl's multi interface inside the event loop.
+ * The CA comes from the caller (the device config), never from the system store. Events reach JS from
+ * the loop, never from inside libcurl's callbacks: response (status, headers), data (ArrayBuffer), done.
+ *   new HttpRequest({url, headers: [[name, value]...], ca: PEM string, timeout: ms, chunk: bytes}, callback)
+ */
+#include "host.h"
+#include <curl/curl.h>
+
+#define mxBodyLimit (64 * 1024)   /* buffered bytes before the transfer is paused until JS has taken them */
+
+typedef struct simHttp simHttp;
+struct simHttp {
+	simHttp* next;
+	CURL* easy;
+	struct curl_slist* headers;
+	txSlot self;
+	txSlot callback;
+	int running;              /* in the multi handle */
+	int responded;            /* response event delivered */
+	int paused;
+	int finished;             /* libcurl is done; the done event is pending */
+	CURLcode result;
+	size_t chunk;             /* largest ArrayBuffer handed to JS */
+	char* head;               /* header lines of the current response */
+	size_t headLength, headCapacity;
+	unsigned char* body;
+	size_t bodyLength, bodyCapacity;
+	char error[CURL_ERROR_SIZE];
+};
+
+static CURLM* gxMulti = NULL;
+static simHttp* gxTransfers = NULL;
+
+static int simAppend(char** buffer, size_t* length, size_t* capacity, const void* data, size_t size)
+{
+	if (*length + size > *capacity) {
+		size_t grown = (*capacity ? *capacity * 2 : 1024);
+		char* bigger;
+		while (grown < *length + size)
+			grown *= 2;
+		bigger = realloc(*buffer, grown);
+		if (!bigger)
+			return 0;
+		*buffer = bigger;
+		*capacity = grown;
+	}
+	memcpy(*buffer + *length, data, size);
+	*length += size;
+	return 1;
+}
+
+static size_t simHeaderCallback(char* data, size_t size, size_t count, void* it)
+{
+	simHttp* http = it;
+	size_t length = size * count;
+	if ((length >= 5) && !strncmp(data, "HTTP/", 5))
+		http->headLength = 0; /* a new response (after a 100 Continue, say): forget the previous headers */
+	if (!simAppend(&http->head, &http->headLength, &http->headCapacity, data, length))
+		return 0;
+	return length;
+}
+
+static size_t simWriteCallback(char* data, size_t size, size_t count, void* it)
+{
+	simHttp* http = it;
+	size_t length = size * count;
+	if (http->bodyLength >= mxBodyLimit) {
+		http->paused = 1;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	if (!simAppend((char**)&http->body, &http->bodyLength, &http->bodyCapacity, data, length))
+		return 0;
+	return length;
+}
+
+static void simHttpStop(txMachine* the, simHttp* http)
+{
+	simHttp** address = &gxTransfers;
+	if (http->running) {
+		curl_multi_remove_handle(gxMulti, http->easy);
+		http->running = 0;
+	}
+	while (*address) {
+		if (*address == http) {
+			*address = http->next;
+			fxForget(the, &http->self);
+			break;
+		}
+		address = &(*address)->next;
+	}
+}
+
+static void simHttpFree(simHttp* http)
+{
+	if (http->easy)
+		curl_easy_cleanup(http->easy);
+	curl_slist_free_all(http->headers);
+	free(http->head);
+	free(http->body);
+	free(http);
+}
+
+static void simHttpDestructor(void* data)
+{
+	if (data)
+		simHttpFree(data);
+}
+
+static void simHttpMark(txMachine* the, void* data, txMarkRoot markRoot)
+{
+	simHttp* http = data;
+	if (http)
+		(*markRoot)(the, &http->callback);
+}
+
+static const txHostHooks gxHttpHooks = { simHttpDestructor, simHttpMark };
+
+static void simGetStringProperty(txMachine* the, txSlot* object, const char* name, char* buffer, size_t size, int required)
+{
+	mxPushSlot(object);
+	fxGetID(the, fxID(the, (txString)name));
+	if (mxIsUndefined(the->stack)) {
+		if (required)
+			mxTypeError("HttpRequest: %s is required", name);
+		buffer[0] = 0;
+	}
+	else {
+		if (!mxIsStringPrimitive(the->stack))
+			mxTypeError("HttpRequest: %s must be a string", name);
+		if (strlen(the->stack->value.string) >= size)
+			mxRangeError("HttpRequest: %s is too long", name);
+		strcpy(buffer, the->stack->value.string);
+	}
+	mxPop();
+}
+
+static double simGetNumberProperty(txMachine* the, txSlot* object, const char* name, double fallback)
+{
+	double value = fallback;
+	mxPushSlot(object);
+	fxGetID(the, fxID(the, (txString)name));
+	if (!mxIsUndefined(the->stack))
+		value = fxToNumber(the, the->stack);
+	mxPop();
+	return value;
+}
+
+static void simAddHeaders(txMachine* the, simHttp* http, txSlot* options)
+{
+	txInteger count, i;
+	mxPushSlot(options);
+	fxGetID(the, fxID(the, "headers"));
+	if (mxIsUndefined(the->stack)) {
+		mxPop();
+		return;
+	}
+	mxPushSlot(the->stack);
+	fxGetID(the, mxID(_length));
+	count = fxToInteger(the, the->stack);
+	mxPop();
+	for (i = 0; i < count; i++) {
+		char line[1024];
+		txString name, value;
+		mxPushSlot(the->stack);
+		fxGetIndex(the, i);
+		mxPushSlot(the->stack);
+		fxGetIndex(the, 0);
+		mxPushSlot(the->stack + 1);
+		fxGetIndex(the, 1);
+		name = fxToString(the, the->stack + 1);
+		value = fxToString(the, the->stack);
+		if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+			mxTypeError("HttpRequest: header %s has a forbidden character", name);
+		if (snprintf(line, sizeof(line), "%s: %s", name, value) >= (int)sizeof(line))
+			mxRangeError("HttpRequest: header %s is too long", name);
+		http->headers = curl_slist_append(http->headers, line);
+		mxPop();
+		mxPop();
+		mxPop();
+	}
+	mxPop();
+}
+
+void xs_http_request(txMachine* the)
+{
+	char url[2048];
+	static char ca[64 * 1024];
+	struct curl_blob blob;
+	simHttp* http;
+	double timeout, chunk;
+	if ((mxArgc < 2) || !mxIsReference(mxArgv(0)) || !fxIsCallable(the, mxArgv(1)))
+		mxTypeError("HttpRequest: expects (options, callback)");
+	if (!gxMulti) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) || !(gxMulti = curl_multi_init()))
+			mxUnknownError("HttpRequest: libcurl failed to initialize");
+	}
+	simGetStringProperty(the, mxArgv(0), "url", url, sizeof(url), 1);
+	simGetStringProperty(the, mxArgv(0), "ca", ca, sizeof(ca), 1);
+	if (strncmp(url, "https://", 8))
+		mxTypeError("HttpRequest: only https:// URLs are allowed, got %s", url);
+	if (!strstr(ca, "-----BEGIN CERTIFICATE-----"))
+		mxTypeError("HttpRequest: ca must hold a PEM certificate");
+	timeout = simGetNumberProperty(the, mxArgv(0), "timeout", 10000);
+	chunk = simGetNumberProperty(the, mxArgv(0), "chunk", 4096);
+	if (!(timeout >= 1) || !(chunk >= 256) || (chunk > mxBodyLimit))
+		mxRangeError("HttpRequest: timeout must be >= 1 ms and chunk 256..%d bytes", mxBodyLimit);
+
+	http = calloc(1, sizeof(simHttp));
+	if (!http || !(http->easy = curl_easy_init())) {
+		free(http);
+		mxRangeError("HttpRequest: out of memory");
+	}
+	http->chunk = (size_t)chunk;
+	http->callback = *mxArgv(1);
+	fxSetHostData(the, mxThis, http);
+	fxSetHostHooks(the, mxThis, &gxHttpHooks);
+	http->self = *mxThis;
+	simAddHeaders(the, http, mxArgv(0));
+
+	blob.data = ca;
+	blob.len = strlen(ca);
+	blob.flags = CURL_BLOB_COPY;
+	curl_easy_setopt(http->easy, CURLOPT_URL, url);
+	curl_easy_setopt(http->easy, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(http->easy, CURLOPT_CAINFO_BLOB, &blob);
+	curl_easy_setopt(http->easy, CURLOPT_CAPATH, NULL);           /* only the pinned CA, not the system store */
+	curl_easy_setopt(http->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(http->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(http->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(http->easy, CURLOPT_HTTPHEADER, http->headers);
+	curl_easy_setopt(http->easy, CURLOPT_ACCEPT_ENCODING, NULL);  /* byte ranges must mean the image's bytes */
+	curl_easy_setopt(http->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout);
+	curl_easy_setopt(http->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);    /* a stalled link ends the transfer */
+	curl_easy_setopt(http->easy, CURLOPT_LOW_SPEED_TIME, (long)((timeout + 999) / 1000));
+	curl_easy_setopt(http->easy, CURLOPT_HEADERFUNCTION, simHeaderCallback);
+	curl_easy_setopt(http->easy, CURLOPT_HEADERDATA, http);
+	curl_easy_setopt(http->easy, CURLOPT_WRITEFUNCTION, simWriteCallback);
+	curl_easy_setopt(http->easy, CURLOPT_WRITEDATA, http);
+	curl_easy_setopt(http->easy, CURLOPT_ERRORBUFFER, http->error);
+	curl_easy_setopt(http->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(http->easy, CURLOPT_PRIVATE, http);
+	if (curl_multi_add_handle(gxMulti, http->easy) != CURLM_OK)
+		mxUnknownError("HttpRequest: cannot start the transfer");
+	http->running = 1;
+	http->next = gxTransfers;
+	gxTransfers = http;
+	fxRemember(the, &http->self);
+}
+
+/* abort(): no more events after this */
+void xs_http_abort(txMachine* the)
+{
+	simHttp* http;
+	if (!simIsHostObject(mxThis) || (fxGetHostHooks(the, mxThis) != &gxHttpHooks))
+		mxTypeError("HttpRequest: not a request");
+	http = fxGetHostData(the, mxThis);
+	if (http)
+		simHttpStop(the, http);
+}
+
+void xs_http_destructor(void* data)
+{
+	/* the host hooks free the transfer; this name only gives Native() its destructor */
+}
+
+int simHttpActive(void)
+{
+	return gxTransfers != NULL;
+}
+
+void simHttpWait(double milliseconds)
+{
+	int ready = 0;
+	int still;
+	if (milliseconds < 0 || milliseconds > 1000)
+		milliseconds = 1000;
+	curl_multi_poll(gxMulti, NULL, 0, (int)ceil(milliseconds), &ready);
+	curl_multi_perform(gxMulti, &still);
+}
+
+static void simHttpCall(txMachine* the, simHttp* http, const char* event, txSlot* a, txSlot* b)
+{
+	mxTry(the) {
+		mxPushUndefined();
+		mxPushSlot(&http->callback);
+		mxCall();
+		mxPushStringC((txString)event);
+		if (a) mxPushSlot(a); else mxPushUndefined();
+		if (b) mxPushSlot(b); else mxPushUndefined();
+		mxRunCount(3);
+		mxPop();
+	}
+	mxCatch(the) {
+		fxAbort(the, XS_UNHANDLED_EXCEPTION_EXIT);
+	}
+}
+
+static void simDeliverResponse(txMachine* the, simHttp* http)
+{
+	long status = 0;
+	char* line;
+	char* end;
+	txSlot statusSlot, headersSlot;
+	curl_easy_getinfo(http->easy, CURLINFO_RESPONSE_CODE, &status);
+	http->responded = 1;
+	mxPush(mxObjectPrototype);
+	fxNewObjectInstance(the);
+	headersSlot = *the->stack;
+	simAppend(&http->head, &http->headLength, &http->headCapacity, "", 1);
+	for (line = http->head; line && *line; line = end) {
+		char* colon;
+		end = strchr(line, '\n');
+		if (end)
+			*end++ = 0;
+		if (end && end - line >= 2 && end[-2] == '\r')
+			end[-2] = 0;
+		colon = strchr(line, ':');
+		if (colon && strncmp(line, "HTTP/", 5)) {
+			char* value = colon + 1;
+			char* p;
+			*colon = 0;
+			for (p = line; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			while (*value == ' ' || *value == '\t')
+				value++;
+			mxPushStringC(value);
+			mxPushSlot(&headersSlot);
+			fxSetID(the, fxID(the, line));
+			mxPop();
+		}
+	}
+	mxPushInteger((txInteger)status);
+	statusSlot = *the->stack;
+	simHttpCall(the, http, "response", &statusSlot, &headersSlot);
+	mxPop();
+	mxPop();
+}
+
+static void simDeliverData(txMachine* the, simHttp* http)
+{
+	size_t offset = 0;
+	while ((offset < http->bodyLength) && http->running) {
+		size_t size = http->bodyLength - offset;
+		txSlot buffer;
+		if (size > http->chunk)
+			size = http->chunk;
+		fxArrayBuffer(the, &buffer, http->body + offset, (txInteger)size, -1);
+		mxPushSlot(&buffer);
+		offset += size;
+		simHttpCall(the, http, "data", the->stack, C_NULL);
+		mxPop();
+		if (!http->running)
+			return; /* aborted by the callback */
+	}
+	http->bodyLength = 0;
+}
+
+static int simHttpPending(simHttp* http)
+{
+	return http->running && (http->bodyLength || http->finished);
+}
+
+/* Hands one transfer's pending events to JS: response, data, done. The transfer stays alive meanwhile. */
+static void simHttpDeliver(txMachine* the, simHttp* http)
+{
+	txSlot self = http->self;
+	mxPushSlot(&self);
+	if (!http->responded && (http->bodyLength || (http->finished && ((http->result == CURLE_OK) || http->headLength))))
+		simDeliverResponse(the, http);
+	if (http->running && http->bodyLength) {
+		simDeliverData(the, http);
+		if (http->running && http->paused) {
+			http->paused = 0;
+			curl_easy_pause(http->easy, CURLPAUSE_CONT);
+		}
+	}
+	if (http->running && http->finished) {
+		txSlot message, code;
+		if (http->result == CURLE_OK)
+			mxPushUndefined();
+		else
+			mxPushStringC(http->error[0] ? http->error : (txString)curl_easy_strerror(http->result));
+		message = *the->stack;
+		mxPushInteger((txInteger)http->result);
+		code = *the->stack;
+		simHttpStop(the, http);
+		simHttpCall(the, http, "done", &message, &code);
+		mxPop();
+		mxPop();
+	}
+	mxPop();
+}
+
+/* Takes finished transfers from libcurl, then delivers one transfer's events. Returns 1 when it delivered any. */
+int simHttpDispatch(txMachine* the)
+{
+	CURLMsg* message;
+	int left;
+	simHttp* http;
+	if (!gxMulti)
+		return 0;
+	while ((message = curl_multi_info_read(gxMulti, &left))) {
+		if (message->msg == CURLMSG_DONE) {
+			curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, (char**)&http);
+			http->finished = 1;
+			http->result = message->data.result;
+		}
+	}
+	for (http = gxTransfers; http; http = http->next) {
+		if (simHttpPending(http)) {
+			simHttpDeliver(the, http);
+			return 1; /* callbacks may have changed the list: the loop calls again */
+		}
+	}
+	return 0;
+}

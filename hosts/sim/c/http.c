@@ -2,7 +2,8 @@
  * HTTPS GET for the sim host's transport, on libcurl's multi interface inside the event loop.
  * The CA comes from the caller (the device config), never from the system store. Events reach JS from
  * the loop, never from inside libcurl's callbacks: response (status, headers), data (ArrayBuffer), done.
- *   new HttpRequest({url, headers: [[name, value]...], ca: PEM string, timeout: ms, chunk: bytes}, callback)
+ *   new HttpRequest({url, method: "GET"|"POST", headers: [[name, value]...], body: string, ca: PEM string,
+ *                    timeout: ms, chunk: bytes}, callback)
  */
 #include "host.h"
 #include <curl/curl.h>
@@ -26,6 +27,7 @@ struct simHttp {
 	size_t headLength, headCapacity;
 	unsigned char* body;
 	size_t bodyLength, bodyCapacity;
+	char* request;            /* the POST body */
 	char error[CURL_ERROR_SIZE];
 };
 
@@ -96,6 +98,7 @@ static void simHttpFree(simHttp* http)
 	if (http->easy)
 		curl_easy_cleanup(http->easy);
 	curl_slist_free_all(http->headers);
+	free(http->request);
 	free(http->head);
 	free(http->body);
 	free(http);
@@ -185,6 +188,7 @@ static void simAddHeaders(txMachine* the, simHttp* http, txSlot* options)
 void xs_http_request(txMachine* the)
 {
 	char url[2048];
+	char method[8];
 	static char ca[64 * 1024];
 	struct curl_blob blob;
 	simHttp* http;
@@ -201,6 +205,9 @@ void xs_http_request(txMachine* the)
 		mxTypeError("HttpRequest: only https:// URLs are allowed, got %s", url);
 	if (!strstr(ca, "-----BEGIN CERTIFICATE-----"))
 		mxTypeError("HttpRequest: ca must hold a PEM certificate");
+	simGetStringProperty(the, mxArgv(0), "method", method, sizeof(method), 0);
+	if (method[0] && strcmp(method, "GET") && strcmp(method, "POST"))
+		mxTypeError("HttpRequest: method must be GET or POST");
 	timeout = simGetNumberProperty(the, mxArgv(0), "timeout", 10000);
 	chunk = simGetNumberProperty(the, mxArgv(0), "chunk", 4096);
 	if (!(timeout >= 1) || !(chunk >= 256) || (chunk > mxBodyLimit))
@@ -217,6 +224,15 @@ void xs_http_request(txMachine* the)
 	fxSetHostHooks(the, mxThis, &gxHttpHooks);
 	http->self = *mxThis;
 	simAddHeaders(the, http, mxArgv(0));
+	if (!strcmp(method, "POST")) {
+		mxPushSlot(mxArgv(0));
+		fxGetID(the, fxID(the, "body"));
+		http->request = strdup(mxIsUndefined(the->stack) ? "" : fxToString(the, the->stack));
+		mxPop();
+		if (!http->request)
+			mxRangeError("HttpRequest: out of memory");
+		curl_easy_setopt(http->easy, CURLOPT_POSTFIELDS, http->request);
+	}
 
 	blob.data = ca;
 	blob.len = strlen(ca);

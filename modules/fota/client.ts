@@ -1,0 +1,334 @@
+// The update client: every decision of an update, platform-neutral, reaching the world only through ports.
+//   boot()     on every start: supervises a pending image's trial, or reports a rollback
+//   start()    polls the server with jitter and back-off
+//   check()    one round: manifest, signature, checks, policy, download, verify, activate, reboot
+//   hold()     the app's "busy, not now": no activation and no reboot while any hold is active
+import { checkWindow, Holds, type Release } from "./policy.js";
+import { evaluate } from "./checks.js";
+import { downloadImage, ImageChanged } from "./download.js";
+import { fetchBounded, TooLarge } from "./fetch.js";
+import { MAX_MANIFEST_BYTES, openSignedManifest, type UpdateManifest } from "./manifest.js";
+import { Records, type Pending } from "./records.js";
+import { sendReport } from "./report.js";
+import { nextDelay, retryAfter } from "./schedule.js";
+import { runTrial, type SelfTestCheck } from "./selftest.js";
+import { TransientError, UpdateRejected } from "./errors.js";
+import { resolveUrl } from "./url.js";
+import type { DeviceConfig } from "./config.js";
+import type { Ports } from "./ports.js";
+
+export interface Firmware {
+	version: string;
+	kind: "esp32" | "sim";
+}
+
+export type CheckOutcome =
+	| { result: "none"; why: string }
+	| { result: "rejected"; reason: string; detail: string }
+	| { result: "deferred"; reason: string; waitMs: number }
+	| { result: "error"; detail: string; retryAfterMs: number }
+	| { result: "activated"; version: string };
+
+export type BootOutcome =
+	| { state: "running" }
+	| { state: "confirmed"; version: string }
+	| { state: "rolled-back"; from: string; reason: string };
+
+export interface ClientOptions {
+	config: DeviceConfig;
+	ports: Ports;
+	firmware: Firmware;
+	/** The app's checks for the trial of a new image; "the update server is reachable" is always added. */
+	selfTest?: SelfTestCheck[];
+	/** How long the event loop may stay blocked during the trial before the watchdog resets, ms */
+	watchdogMs?: number;
+	/** Immediate retries of a download within one round, after a lost link */
+	downloadAttempts?: number;
+}
+
+export class FotaClient {
+	readonly #config: DeviceConfig;
+	readonly #ports: Ports;
+	readonly #firmware: Firmware;
+	readonly #records: Records;
+	readonly #holds = new Holds();
+	readonly #checks: SelfTestCheck[];
+	readonly #watchdogMs: number;
+	readonly #attempts: number;
+	#failures = 0;
+	#cancelPoll: (() => void) | undefined;
+	#busy = false;
+
+	constructor(options: ClientOptions) {
+		this.#config = options.config;
+		this.#ports = options.ports;
+		this.#firmware = options.firmware;
+		this.#records = new Records(options.ports.store);
+		this.#watchdogMs = options.watchdogMs ?? 10000;
+		this.#attempts = options.downloadAttempts ?? 3;
+		this.#checks = [...(options.selfTest ?? []), { name: "update-server", run: () => this.#serverReachable() }];
+	}
+
+	get manifestUrl(): string {
+		const { server, product, deviceId } = this.#config;
+		return `${server}/v1/products/${encodeURIComponent(product)}/manifest?device=${encodeURIComponent(deviceId)}`;
+	}
+
+	hold(reason: string): Release {
+		const release = this.#holds.hold(reason);
+		this.#ports.events("hold", { reason });
+		return release;
+	}
+
+	#event(type: string, fields: Record<string, unknown> = {}): void {
+		this.#ports.events(type, fields);
+	}
+
+	#report(state: string, extra: { error?: string; target?: string } = {}): Promise<boolean> {
+		const running = this.#ports.flash.running();
+		return sendReport(this.#ports.transport, this.#config, this.#ports.events, {
+			version: this.#firmware.version,
+			state,
+			securityVersion: this.#records.securityVersion,
+			sequence: this.#records.sequence,
+			slot: running.index,
+			...extra,
+		});
+	}
+
+	async #fetchManifest(): Promise<UpdateManifest | undefined> {
+		const timeout = this.#config.timeoutSeconds * 1000;
+		let fetched;
+		try {
+			fetched = await fetchBounded(this.#ports.transport, this.manifestUrl, MAX_MANIFEST_BYTES, timeout);
+		} catch (error) {
+			if (error instanceof TooLarge)
+				throw new UpdateRejected("oversized", error.message);
+			throw error;
+		}
+		if (fetched.status === 404 || fetched.status === 204)
+			return undefined;
+		if (fetched.status !== 200)
+			throw new TransientError(`HTTP ${fetched.status} for the manifest`, retryAfter(fetched.headers["retry-after"], this.#ports.clock.wall()));
+		const opened = openSignedManifest(fetched.body, this.#config.keys, (s, m, k) => this.#ports.verifier.verify(s, m, k));
+		if (!opened.ok)
+			throw new UpdateRejected(opened.reason, opened.detail);
+		return opened.manifest;
+	}
+
+	async #serverReachable(): Promise<void> {
+		const manifest = await this.#fetchManifest();
+		if (manifest && manifest.product !== this.#config.product)
+			throw new Error(`the server offers ${manifest.product}, not ${this.#config.product}`);
+	}
+
+	/** One round of checking for an update. Reboots the device when an update is activated. */
+	async check(): Promise<CheckOutcome> {
+		if (this.#busy)
+			return { result: "none", why: "busy" };
+		this.#busy = true;
+		try {
+			return await this.#check();
+		} finally {
+			this.#busy = false;
+		}
+	}
+
+	async #check(): Promise<CheckOutcome> {
+		const { flash, events, clock } = this.#ports;
+		const records = this.#records;
+		this.#event("check", { url: this.manifestUrl });
+		let manifest: UpdateManifest | undefined;
+		try {
+			for (let attempt = 1; ; attempt++) {
+				manifest = await this.#fetchManifest();
+				if (!manifest) {
+					this.#event("none", { why: "no-release" });
+					return { result: "none", why: "no-release" };
+				}
+				this.#event("manifest", { version: manifest.version, sequence: manifest.sequence, securityVersion: manifest.securityVersion, size: manifest.image.size });
+				const slot = flash.next();
+				const verdict = evaluate(manifest, {
+					product: this.#config.product,
+					kind: this.#firmware.kind,
+					version: this.#firmware.version,
+					securityVersion: records.securityVersion,
+					sequence: records.sequence,
+					failedSequence: records.failedSequence,
+					slotSize: slot.size,
+					wallMs: clock.wall(),
+				});
+				if (!verdict.update) {
+					this.#event("none", { why: verdict.why, version: manifest.version });
+					return { result: "none", why: verdict.why };
+				}
+				const window = checkWindow(this.#config.window, clock.wall(), this.#config.withoutClock);
+				if (!window.open) {
+					this.#event("held", { reason: window.reason, waitMs: window.waitMs });
+					return { result: "deferred", reason: window.reason, waitMs: window.waitMs };
+				}
+				try {
+					await downloadImage({ transport: this.#ports.transport, flash, verifier: this.#ports.verifier, events }, records, {
+						url: resolveUrl(this.manifestUrl, manifest.image.url),
+						sequence: manifest.sequence,
+						size: manifest.image.size,
+						sha256: manifest.image.sha256,
+						slot,
+						chunkBytes: this.#config.chunkBytes,
+						timeoutMs: this.#config.timeoutSeconds * 1000,
+					});
+					break;
+				} catch (error) {
+					if (!(error instanceof TransientError) || attempt >= this.#attempts)
+						throw error;
+					this.#event("retry", { attempt, error: error.message });
+					if (!(error instanceof ImageChanged))
+						await new Promise<void>((resolve) => clock.after(Math.min(1000 * 2 ** (attempt - 1), 8000), resolve));
+				}
+			}
+		} catch (error) {
+			if (error instanceof UpdateRejected) {
+				this.#event("reject", { reason: error.reason, detail: error.message });
+				if (manifest && ["size-mismatch", "digest-mismatch", "body-too-long"].includes(error.reason))
+					records.failedSequence = manifest.sequence; // a bad image is not fetched again until a newer release
+				records.last = { state: "rejected", version: manifest?.version ?? "", error: error.reason };
+				await this.#report("rejected", { error: error.reason, ...(manifest ? { target: manifest.version } : {}) });
+				return { result: "rejected", reason: error.reason, detail: error.message };
+			}
+			const detail = error instanceof Error ? error.message : String(error);
+			const retryAfterMs = error instanceof TransientError ? error.retryAfterMs : 0;
+			this.#event("error", { detail, ...(retryAfterMs ? { retryAfterMs } : {}) });
+			return { result: "error", detail, retryAfterMs };
+		}
+		this.#event("verified", { version: manifest.version, sha256: manifest.image.sha256 });
+		return this.#activate(manifest);
+	}
+
+	async #activate(manifest: UpdateManifest): Promise<CheckOutcome> {
+		const { flash, clock } = this.#ports;
+		if (this.#holds.held) {
+			this.#event("held", { reason: "app", holds: this.#holds.reasons });
+			await this.#holds.released();
+		}
+		const window = checkWindow(this.#config.window, clock.wall(), this.#config.withoutClock);
+		if (!window.open) {
+			this.#event("held", { reason: window.reason, waitMs: window.waitMs });
+			return { result: "deferred", reason: window.reason, waitMs: window.waitMs };
+		}
+		const slot = flash.next();
+		this.#records.pending = {
+			sequence: manifest.sequence,
+			version: manifest.version,
+			securityVersion: manifest.securityVersion,
+			sha256: manifest.image.sha256,
+			slot: slot.index,
+			fromVersion: this.#firmware.version,
+			stage: "activated",
+		};
+		flash.activate(slot);
+		this.#records.progress = undefined;
+		this.#event("activate", { slot: slot.label, version: manifest.version });
+		await this.#report("activating", { target: manifest.version });
+		if (this.#holds.held) // a hold taken while reporting still wins
+			await this.#holds.released();
+		this.#event("reboot", { reason: "update" });
+		flash.reboot();
+		return { result: "activated", version: manifest.version };
+	}
+
+	/** On every start. A pending image runs its trial here; the old image learns here that it was rolled back. */
+	async boot(): Promise<BootOutcome> {
+		const { flash } = this.#ports;
+		const records = this.#records;
+		const running = flash.running();
+		const pending = records.pending;
+		if (running.state === "pending-verify")
+			return this.#trial(pending);
+		if (pending && pending.slot === running.index) {
+			this.#confirm(pending); // confirmed before a reset cut the bookkeeping short
+			return { state: "confirmed", version: pending.version };
+		}
+		if (pending) {
+			const reason = pending.failure ?? (pending.stage === "selftest" ? "selftest-crashed-or-hung" : "new-image-did-not-start");
+			records.failedSequence = pending.sequence;
+			records.pending = undefined;
+			records.last = { state: "rolled-back", version: pending.version, error: reason };
+			this.#event("rollback", { from: pending.version, to: this.#firmware.version, reason });
+			await this.#report("rolled-back", { error: reason, target: pending.version });
+			return { state: "rolled-back", from: pending.version, reason };
+		}
+		return { state: "running" };
+	}
+
+	async #trial(pending: Pending | undefined): Promise<BootOutcome> {
+		const { flash, clock, watchdog } = this.#ports;
+		const records = this.#records;
+		if (pending) {
+			pending.stage = "selftest";
+			records.pending = pending;
+		}
+		this.#event("selftest", { result: "start", version: this.#firmware.version });
+		const result = await runTrial(this.#checks, {
+			clock,
+			watchdog,
+			deadlineMs: this.#config.selftestSeconds * 1000,
+			watchdogMs: this.#watchdogMs,
+			onCheck: (name, ok, detail) => this.#event("selftest-check", { name, ok, ...(detail ? { detail } : {}) }),
+		});
+		if (!result.ok) {
+			const reason = `selftest-failed: ${result.failed}: ${result.reason}`;
+			this.#event("selftest", { result: "fail", reason });
+			if (pending) {
+				pending.failure = reason;
+				records.pending = pending;
+			}
+			this.#event("reboot", { reason: "rollback" });
+			flash.markInvalidAndReboot();
+			throw new Error("markInvalidAndReboot returned"); // unreachable on a device
+		}
+		this.#event("selftest", { result: "pass", checks: result.passed });
+		flash.markValid();
+		this.#event("valid", { version: this.#firmware.version });
+		if (pending)
+			this.#confirm(pending);
+		await this.#report("valid");
+		return { state: "confirmed", version: this.#firmware.version };
+	}
+
+	/** After markValid: raise the anti-rollback counter and the sequence, then drop the pending record. */
+	#confirm(pending: { securityVersion: number; sequence: number; version: string }): void {
+		this.#records.raiseSecurityVersion(pending.securityVersion);
+		this.#records.raiseSequence(pending.sequence);
+		this.#records.pending = undefined;
+		this.#records.last = { state: "valid", version: pending.version };
+	}
+
+	/** Polls until stop(): the first check comes after a random part of the interval, to spread a fleet. */
+	start(): void {
+		if (this.#cancelPoll)
+			return;
+		const { clock } = this.#ports;
+		const schedule = (delay: number) => {
+			this.#event("next-check", { inMs: delay });
+			this.#cancelPoll = clock.after(delay, async () => {
+				const outcome = await this.check();
+				if (!this.#cancelPoll)
+					return;
+				if (outcome.result === "error")
+					this.#failures++;
+				else
+					this.#failures = 0;
+				let delay = nextDelay(this.#config, this.#failures, clock.random(), outcome.result === "error" ? outcome.retryAfterMs : 0);
+				if (outcome.result === "deferred")
+					delay = Math.min(delay, outcome.waitMs);
+				schedule(delay);
+			});
+		};
+		schedule(Math.round(this.#config.pollSeconds * 1000 * this.#config.jitter * clock.random()));
+	}
+
+	stop(): void {
+		this.#cancelPoll?.();
+		this.#cancelPoll = undefined;
+	}
+}

@@ -1,0 +1,177 @@
+// Streams the signed image into the inactive slot with HTTP Range, from the persisted offset.
+// Each checkpoint starts on a sector boundary, and a sector is erased just before its first write, so a
+// resume re-erases whatever a cut left half-written and loses at most one chunk. Nothing is ever written
+// past the signed size, and a server that ignores Range cannot make us write its bytes at the wrong place.
+import { TransientError, UpdateRejected } from "./errors.js";
+import { toHex } from "./hex.js";
+import type { Progress, Records } from "./records.js";
+import type { EventSink, Flash, Headers, Slot, Transport, Verifier } from "./ports.js";
+
+export interface DownloadPlan {
+	url: string;
+	sequence: number;
+	size: number;
+	sha256: string;
+	slot: Slot;
+	chunkBytes: number;
+	timeoutMs: number;
+}
+
+export interface DownloadPorts {
+	transport: Transport;
+	flash: Flash;
+	verifier: Verifier;
+	events: EventSink;
+}
+
+export class ImageChanged extends TransientError {
+	override name = "ImageChanged";
+}
+
+const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+)$/;
+
+function sameImage(progress: Progress | undefined, plan: DownloadPlan): progress is Progress {
+	return !!progress && progress.sequence === plan.sequence && progress.sha256 === plan.sha256 &&
+		progress.size === plan.size && progress.slot === plan.slot.index &&
+		progress.offset >= 0 && progress.offset <= plan.size && progress.offset % plan.chunkBytes === 0;
+}
+
+/** One ranged GET from the persisted offset to the end. Resolves when the slot holds every byte. */
+function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, progress: Progress): Promise<void> {
+	const { flash, events } = ports;
+	const sector = flash.sectorSize;
+	return new Promise((resolve, reject) => {
+		let position = 0;          // offset in the image of the next byte the server sends
+		let writeFrom = progress.offset;
+		let erasedTo = progress.offset;
+		let settled = false;
+		const finish = (error?: Error) => {
+			if (settled)
+				return;
+			settled = true;
+			if (error) {
+				request.abort();
+				reject(error);
+			}
+			else
+				resolve();
+		};
+		const checkpoint = (offset: number) => {
+			progress.offset = offset;
+			records.progress = progress;
+			events("progress", { offset, size: plan.size });
+		};
+		const onResponse = (status: number, headers: Headers) => {
+			const etag = headers["etag"];
+			if (status === 206) {
+				const range = CONTENT_RANGE.exec(headers["content-range"] ?? "");
+				if (!range)
+					throw new TransientError(`206 without a valid Content-Range (${headers["content-range"]})`);
+				if (Number(range[3]) !== plan.size)
+					throw new UpdateRejected("size-mismatch", `server has ${range[3]} bytes, the manifest signs ${plan.size}`);
+				if (Number(range[1]) !== progress.offset || Number(range[2]) !== plan.size - 1)
+					throw new TransientError(`Content-Range ${headers["content-range"]} does not match bytes=${progress.offset}-${plan.size - 1}`);
+				if (progress.offset > 0 && progress.etag && etag !== progress.etag)
+					return imageChanged();
+				position = progress.offset;
+			}
+			else if (status === 200) {
+				const length = headers["content-length"];
+				if (length !== undefined && Number(length) !== plan.size)
+					throw new UpdateRejected("size-mismatch", `server sends ${length} bytes, the manifest signs ${plan.size}`);
+				if (progress.offset > 0) {
+					if (progress.etag && etag !== progress.etag)
+						return imageChanged();
+					events("restart", { reason: "range-ignored", skip: progress.offset });
+				}
+				position = 0;
+			}
+			else
+				throw new TransientError(`HTTP ${status} for the image`);
+			if (etag)
+				progress.etag = etag;
+		};
+		// The image behind the URL is not the one we were resuming: start over from zero, with the manifest
+		// fetched again, since a new image usually means a new release.
+		const imageChanged = () => {
+			events("restart", { reason: "image-changed", from: progress.offset });
+			progress.offset = 0;
+			delete progress.etag;
+			records.progress = progress;
+			throw new ImageChanged("the image changed on the server (new ETag); starting over from zero");
+		};
+		const onData = (chunk: Uint8Array) => {
+			const start = position, end = position + chunk.length;
+			position = end;
+			if (end > plan.size)
+				throw new UpdateRejected("body-too-long", `server sent more than the signed ${plan.size} bytes`);
+			if (end <= writeFrom)
+				return;
+			const piece = start < writeFrom ? chunk.subarray(writeFrom - start) : chunk;
+			const at = Math.max(start, writeFrom);
+			while (erasedTo < at + piece.length) {
+				flash.erase(plan.slot, erasedTo, sector);
+				erasedTo += sector;
+			}
+			flash.write(plan.slot, at, piece);
+			writeFrom = end;
+			const reached = end === plan.size ? end : end - (end % plan.chunkBytes);
+			if (reached > progress.offset)
+				checkpoint(reached);
+		};
+		const guard = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => {
+			if (settled)
+				return;
+			try {
+				fn(...args);
+			} catch (error) {
+				finish(error as Error);
+			}
+		};
+		const headers: [string, string][] = [["Range", `bytes=${progress.offset}-${plan.size - 1}`]];
+		if (progress.offset > 0 && progress.etag)
+			headers.push(["If-Range", progress.etag]);
+		const request = ports.transport.request({ url: plan.url, headers, timeout: plan.timeoutMs }, {
+			response: guard(onResponse),
+			data: guard(onData),
+			done: guard((error?: string) => {
+				if (error)
+					return finish(new TransientError(`link lost at ${writeFrom} of ${plan.size} bytes: ${error}`));
+				if (writeFrom < plan.size)
+					return finish(new TransientError(`the body ended at ${writeFrom} of ${plan.size} bytes`));
+				finish();
+			}),
+		});
+	});
+}
+
+/** Reads the slot back and checks size and SHA-256 against the manifest. */
+export function verifySlot(flash: Flash, verifier: Verifier, slot: Slot, size: number, sha256: string): boolean {
+	const hash = verifier.sha256();
+	for (let offset = 0; offset < size; offset += 4096)
+		hash.update(flash.read(slot, offset, Math.min(4096, size - offset)));
+	return toHex(hash.digest()) === sha256;
+}
+
+/** Downloads (or resumes) the image into plan.slot and verifies it. Throws TransientError or UpdateRejected. */
+export async function downloadImage(ports: DownloadPorts, records: Records, plan: DownloadPlan): Promise<void> {
+	let progress = records.progress;
+	if (!sameImage(progress, plan)) {
+		progress = { sequence: plan.sequence, sha256: plan.sha256, size: plan.size, slot: plan.slot.index, offset: 0 };
+		records.progress = progress;
+	}
+	else if (progress.offset > 0)
+		ports.events("resume", { offset: progress.offset, size: plan.size });
+	try {
+		if (progress.offset < plan.size)
+			await fetchRest(ports, records, plan, progress);
+	} catch (error) {
+		if (error instanceof UpdateRejected)
+			records.progress = undefined;
+		throw error;
+	}
+	if (!verifySlot(ports.flash, ports.verifier, plan.slot, plan.size, plan.sha256)) {
+		records.progress = undefined;
+		throw new UpdateRejected("digest-mismatch", "the image in the slot does not match the signed SHA-256");
+	}
+}

@@ -1,0 +1,56 @@
+// A GET whose whole body is wanted, bounded in size before anything is parsed.
+import { TransientError } from "./errors.js";
+import type { Headers, Transport } from "./ports.js";
+
+export interface Fetched {
+	status: number;
+	headers: Headers;
+	body: Uint8Array;
+}
+
+export class TooLarge extends Error {
+	override name = "TooLarge";
+}
+
+export function fetchBounded(transport: Transport, url: string, maxBytes: number, timeoutMs: number, headers: [string, string][] = []): Promise<Fetched> {
+	return new Promise((resolve, reject) => {
+		let status = 0, responseHeaders: Headers = {}, length = 0, settled = false;
+		const parts: Uint8Array[] = [];
+		const finish = (error?: Error) => {
+			if (settled)
+				return;
+			settled = true;
+			if (error)
+				return reject(error);
+			const body = new Uint8Array(length);
+			let at = 0;
+			for (const part of parts) {
+				body.set(part, at);
+				at += part.length;
+			}
+			resolve({ status, headers: responseHeaders, body });
+		};
+		const request = transport.request({ url, headers, timeout: timeoutMs }, {
+			response(code, received) {
+				status = code;
+				responseHeaders = received;
+				const declared = Number(received["content-length"]);
+				if (Number.isFinite(declared) && declared > maxBytes) {
+					request.abort();
+					finish(new TooLarge(`${url}: ${declared} bytes, more than ${maxBytes}`));
+				}
+			},
+			data(chunk) {
+				length += chunk.length;
+				if (length > maxBytes) {
+					request.abort();
+					return finish(new TooLarge(`${url}: more than ${maxBytes} bytes`));
+				}
+				parts.push(chunk.slice());
+			},
+			done(error) {
+				finish(error ? new TransientError(`${url}: ${error}`) : undefined);
+			},
+		});
+	});
+}

@@ -1,0 +1,100 @@
+// The client's only ways to reach the world. Each target gives a thin adapter for each port;
+// Node tests use fakes. Nothing here names a platform.
+
+/** Response headers, with lower-case names. */
+export type Headers = Record<string, string>;
+
+export interface HttpRequest {
+	url: string;
+	method?: "GET" | "POST";
+	headers?: [string, string][];
+	body?: string;
+	/** connect and stall timeout, ms */
+	timeout: number;
+}
+
+export interface ResponseSink {
+	/** The status line and headers, once. */
+	response(status: number, headers: Headers): void;
+	/** The body, in pieces, in order. */
+	data(chunk: Uint8Array): void;
+	/** The end: no error when the body is complete. */
+	done(error?: string): void;
+}
+
+/** HTTPS with the project's CA pinned. */
+export interface Transport {
+	request(request: HttpRequest, sink: ResponseSink): { abort(): void };
+}
+
+export interface Slot {
+	label: string;
+	index: number;
+	size: number;
+}
+
+export type SlotState = "new" | "pending-verify" | "valid" | "invalid" | "aborted" | "undefined";
+
+/** The OTA slots (ESP-IDF's app partitions and otadata). */
+export interface Flash {
+	readonly sectorSize: number;
+	running(): Slot & { state: SlotState };
+	next(): Slot;
+	erase(slot: Slot, offset: number, length: number): void;
+	write(slot: Slot, offset: number, data: Uint8Array): void;
+	read(slot: Slot, offset: number, length: number): Uint8Array;
+	activate(slot: Slot): void;
+	markValid(): void;
+	markInvalidAndReboot(): void;
+	reboot(): void;
+}
+
+export interface Hash {
+	update(data: Uint8Array): void;
+	digest(): Uint8Array;
+}
+
+export interface Verifier {
+	/** Ed25519 over a detached signature. */
+	verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+	sha256(): Hash;
+}
+
+export interface Watchdog {
+	arm(timeoutMs: number): void;
+	feed(): void;
+	disarm(): void;
+}
+
+export type StoreValue = string | number | boolean;
+
+/** Small persistent records (Preference / NVS), shared by every firmware version. */
+export interface Store {
+	get(key: string): StoreValue | undefined;
+	set(key: string, value: StoreValue): void;
+	delete(key: string): void;
+}
+
+export interface Clock {
+	/** Monotonic milliseconds. */
+	now(): number;
+	/** Wall-clock milliseconds since 1970, or undefined when the time is not known. */
+	wall(): number | undefined;
+	/** Calls back after ms; returns a cancel function. */
+	after(ms: number, callback: () => void): () => void;
+	/** A number in [0, 1). */
+	random(): number;
+}
+
+/** The device's event log (JSON lines on the sim board; the console elsewhere). */
+export type EventSink = (type: string, fields: Record<string, unknown>) => void;
+
+export interface Ports {
+	transport: Transport;
+	flash: Flash;
+	verifier: Verifier;
+	watchdog: Watchdog;
+	store: Store;
+	clock: Clock;
+	events: EventSink;
+}

@@ -1,0 +1,95 @@
+// Resuming downloads: lost links, power cuts during the download, servers that ignore Range,
+// and images that change under us. A cut costs at most one chunk; nothing corrupt is ever activated.
+import test from "ava";
+import { Rig } from "./lib/rig.js";
+import { PowerCut } from "./fakes/flash.js";
+import { bytes } from "./lib/release.js";
+
+const IMAGE = bytes(200_000, 11);
+const CHUNK = 8192;
+
+function seeded(seed: number) {
+	let x = seed;
+	return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
+}
+
+test("a cut link at 20 seeded offsets: each update completes, re-downloading at most one chunk per cut", async (t) => {
+	const random = seeded(42);
+	for (let run = 0; run < 20; run++) {
+		const rig = new Rig({ chunkBytes: CHUNK });
+		rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+		const cutAt = Math.floor(random() * IMAGE.length);
+		rig.server.faults.cutAfterBytes = cutAt;
+		const first: any = await rig.check(rig.client({ downloadAttempts: 1 }));
+		t.is(first.result, "error", `run ${run}: cut at ${cutAt}`);
+		t.is(await rig.check(), "reboot", `run ${run}`);
+		const fetchedTwice = rig.server.imageBytes - IMAGE.length;
+		t.true(fetchedTwice <= CHUNK, `run ${run}: cut at ${cutAt} re-fetched ${fetchedTwice} bytes`);
+		t.deepEqual(rig.slotBytes(1, IMAGE.length), IMAGE);
+	}
+});
+
+test("retries within one round after a lost link", async (t) => {
+	const rig = new Rig({ chunkBytes: CHUNK });
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+	rig.server.faults.cutAfterBytes = 70_000;
+	t.is(await rig.check(), "reboot");
+	t.true(rig.types().includes("retry"));
+	t.true(rig.types().includes("resume"));
+});
+
+test("a power cut at 20 seeded flash operations: after the reboot the download resumes and completes", async (t) => {
+	const random = seeded(7);
+	for (let run = 0; run < 20; run++) {
+		const rig = new Rig({ chunkBytes: CHUNK });
+		rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+		const totalOps = Math.ceil(IMAGE.length / rig.server.chunk) + Math.ceil(IMAGE.length / 4096);
+		rig.flash.cutAfter = 1 + Math.floor(random() * totalOps);
+		const cut = await rig.client().check().catch((error) => error);
+		t.true(cut instanceof PowerCut || (cut as any).result === "error", `run ${run}`);
+		rig.reset(); // the bootloader: still the old image, the download is not activated
+		t.is(rig.flash.runningIndex, 0);
+		const persisted = JSON.parse(String(rig.store.get("download") ?? '{"offset":0}')).offset;
+		const sentBefore = rig.server.imageBytes;
+		t.is(await rig.check(), "reboot", `run ${run}`);
+		t.is(rig.server.imageBytes - sentBefore, IMAGE.length - persisted, `run ${run}: did not resume from ${persisted}`);
+		t.deepEqual(rig.slotBytes(1, IMAGE.length), IMAGE, `run ${run}: slot differs`);
+		rig.reset("2.0.0");
+		t.like(await rig.client().boot(), { state: "confirmed" });
+	}
+});
+
+test("a server that ignores Range (answers 200): the prefix is skipped, nothing corrupt is written", async (t) => {
+	const rig = new Rig({ chunkBytes: CHUNK });
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+	rig.server.faults.cutAfterBytes = 100_000;
+	await rig.check(rig.client({ downloadAttempts: 1 }));
+	rig.server.faults.ignoreRange = true;
+	t.is(await rig.check(), "reboot");
+	t.true(rig.events.some((event) => event.type === "restart" && event.reason === "range-ignored"));
+	t.deepEqual(rig.slotBytes(1, IMAGE.length), IMAGE);
+});
+
+test("an image that changes mid-download (new ETag) restarts cleanly from zero", async (t) => {
+	const rig = new Rig({ chunkBytes: CHUNK });
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+	rig.server.faults.cutAfterBytes = 120_000;
+	await rig.check(rig.client({ downloadAttempts: 1 }));
+	t.true((rig.store.get("download") as string).includes('"offset":114688'));
+	// the release is published again: same bytes, a new ETag
+	rig.server.put("/v1/products/demo-board/images/2.0.0.bin", IMAGE);
+	const sentBefore = rig.server.imageBytes;
+	t.is(await rig.check(), "reboot");
+	t.true(rig.events.some((event) => event.type === "restart" && event.reason === "image-changed"));
+	t.is(rig.server.imageBytes - sentBefore, IMAGE.length, "did not restart from zero");
+	t.deepEqual(rig.slotBytes(1, IMAGE.length), IMAGE);
+});
+
+test("a server that sends more than the signed size is cut off at the signed size", async (t) => {
+	const rig = new Rig({ chunkBytes: CHUNK });
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2, size: 150_000, sha256: "00".repeat(32) });
+	const outcome: any = await rig.check();
+	t.is(outcome.result, "rejected");
+	t.true(["size-mismatch", "body-too-long"].includes(outcome.reason));
+	t.is(rig.flash.bootIndex, 0);
+});

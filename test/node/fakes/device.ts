@@ -1,0 +1,53 @@
+// The rest of the ports for Node tests: store, clock, verifier, watchdog and the event log.
+import { createHash, createPublicKey, verify } from "node:crypto";
+import type { Clock, Store, StoreValue, Verifier, Watchdog } from "../../../modules/fota/ports.js";
+
+export class MapStore implements Store {
+	values = new Map<string, StoreValue>();
+	get(key: string) { return this.values.get(key); }
+	set(key: string, value: StoreValue) {
+		if (key.length > 15)
+			throw new RangeError(`store key ${key} is longer than 15 characters`);
+		this.values.set(key, value);
+	}
+	delete(key: string) { this.values.delete(key); }
+}
+
+/** Real timers run 1/scale times faster than the times the client asks for. The wall clock stands still. */
+export class FastClock implements Clock {
+	readonly #start = performance.now();
+	wallMs: number | undefined;
+	constructor(readonly scale = 0.01, wallMs: number | undefined = Date.UTC(2026, 10, 24, 12, 0)) {
+		this.wallMs = wallMs;
+	}
+	now() { return (performance.now() - this.#start) / this.scale; }
+	wall() { return this.wallMs; }
+	after(ms: number, callback: () => void) {
+		const timer = setTimeout(callback, ms * this.scale);
+		return () => clearTimeout(timer);
+	}
+	random() { return Math.random(); }
+}
+
+const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
+export const nodeVerifier: Verifier = {
+	verify(signature, message, publicKey) {
+		const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: "der", type: "spki" });
+		return verify(null, message, key, signature);
+	},
+	sha256() {
+		const hash = createHash("sha256");
+		return {
+			update(data) { hash.update(data); },
+			digest() { return new Uint8Array(hash.digest()); },
+		};
+	},
+};
+
+export class FakeWatchdog implements Watchdog {
+	log: string[] = [];
+	arm(ms: number) { this.log.push(`arm ${ms}`); }
+	feed() { this.log.push("feed"); }
+	disarm() { this.log.push("disarm"); }
+}

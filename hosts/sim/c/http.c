@@ -149,27 +149,30 @@ static double simGetNumberProperty(txMachine* the, txSlot* object, const char* n
 	return value;
 }
 
+/* options.headers: [[name, value], ...]. Slots are copied before each push: a push moves the stack. */
 static void simAddHeaders(txMachine* the, simHttp* http, txSlot* options)
 {
+	txSlot headers, entry;
 	txInteger count, i;
 	mxPushSlot(options);
 	fxGetID(the, fxID(the, "headers"));
-	if (mxIsUndefined(the->stack)) {
-		mxPop();
+	headers = *the->stack;
+	mxPop();
+	if (mxIsUndefined(&headers))
 		return;
-	}
-	mxPushSlot(the->stack);
+	mxPushSlot(&headers);
 	fxGetID(the, mxID(_length));
 	count = fxToInteger(the, the->stack);
 	mxPop();
 	for (i = 0; i < count; i++) {
 		char line[1024];
 		txString name, value;
-		mxPushSlot(the->stack);
+		mxPushSlot(&headers);
 		fxGetIndex(the, i);
-		mxPushSlot(the->stack);
+		entry = *the->stack;
+		mxPushSlot(&entry);
 		fxGetIndex(the, 0);
-		mxPushSlot(the->stack + 1);
+		mxPushSlot(&entry);
 		fxGetIndex(the, 1);
 		name = fxToString(the, the->stack + 1);
 		value = fxToString(the, the->stack);
@@ -182,7 +185,6 @@ static void simAddHeaders(txMachine* the, simHttp* http, txSlot* options)
 		mxPop();
 		mxPop();
 	}
-	mxPop();
 }
 
 void xs_http_request(txMachine* the)

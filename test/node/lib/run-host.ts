@@ -1,5 +1,5 @@
 // Runs the sim host on a module and collects what it printed, and the CPU time it used.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { HOST, MODULE_MAP } from "./paths.js";
 
 export interface HostRun {
@@ -26,4 +26,23 @@ export function runHost(entry: string, extra: string[] = []): HostRun {
 		wallMs,
 		cpuMs: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : NaN,
 	};
+}
+
+/** The same, without blocking this process: needed when this process also runs the server. */
+export function runHostAsync(args: string[], timeoutMs = 60000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+	return new Promise((resolve) => {
+		const child = spawn(HOST, args, { stdio: ["ignore", "pipe", "pipe"] });
+		let stdout = "", stderr = "";
+		child.stdout.on("data", (chunk) => { stdout += chunk; });
+		child.stderr.on("data", (chunk) => { stderr += chunk; });
+		const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+		child.on("close", (status) => {
+			clearTimeout(timer);
+			resolve({ status, stdout, stderr });
+		});
+	});
+}
+
+export function runModuleAsync(entry: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+	return runHostAsync(["--modules", MODULE_MAP, entry]);
 }

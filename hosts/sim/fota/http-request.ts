@@ -1,0 +1,23 @@
+// The sim host's native HTTPS request (hosts/sim/c/http.c), over libcurl with the CA pinned by the caller.
+export interface HttpRequestOptions {
+	url: string;
+	method?: "GET" | "POST";
+	headers?: [string, string][];
+	body?: string;
+	ca: string;
+	timeout?: number;
+	chunk?: number;
+}
+
+/** event is "response" (status, headers), "data" (ArrayBuffer) or "done" (error message or undefined, curl code) */
+export type HttpCallback = (event: string, a?: any, b?: any) => void;
+
+export default class HttpRequest extends Native("xs_http_destructor") {
+	constructor(options: HttpRequestOptions, callback: HttpCallback) {
+		super();
+		native("xs_http_request").call(this, options, callback);
+	}
+	abort(): void {
+		native("xs_http_abort").call(this);
+	}
+}

@@ -1,0 +1,108 @@
+// The sim host's HTTPS transport (libcurl in the XS event loop) against the real update server.
+import test from "ava";
+import { createHash } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runHost, runModuleAsync } from "./lib/run-host.js";
+import { serve } from "./lib/https-fixture.js";
+import { makeDevCertificates } from "../../tools/server/certificates.js";
+import { readFileSync } from "node:fs";
+import { bytes } from "./lib/release.js";
+
+const IMAGE = bytes(300_000, 9);
+
+/** Writes an XS module that makes one request and traces every event as a JSON line. */
+function requestModule(options: Record<string, unknown>): string {
+	const dir = mkdtempSync(join(tmpdir(), "xs-fota-transport-"));
+	const file = join(dir, "request.js");
+	writeFileSync(file, `
+import { SimTransport } from "sim/fota/transport";
+import SHA256 from "crypto/sha256";
+const options = ${JSON.stringify(options)};
+const sha = new SHA256();
+let length = 0;
+const transport = new SimTransport(options.ca, 4096);
+await new Promise((resolve) => {
+	transport.request(options.request, {
+		response(status, headers) { trace(JSON.stringify({ event: "response", status, headers }) + "\\n"); },
+		data(chunk) { length += chunk.length; sha.update(chunk); },
+		done(error) {
+			const hex = Array.from(new Uint8Array(sha.digest()), (b) => b.toString(16).padStart(2, "0")).join("");
+			trace(JSON.stringify({ event: "done", error, length, sha256: hex }) + "\\n");
+			resolve();
+		},
+	});
+});
+`);
+	return file;
+}
+
+function events(stdout: string): any[] {
+	return stdout.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line));
+}
+
+test("a ranged GET over HTTPS with the pinned CA returns 206 and the right bytes", async (t) => {
+	const served = await serve({ "demo/images/1.bin": IMAGE });
+	try {
+		const run = await runModuleAsync(requestModule({ ca: served.caPem, request: { url: `${served.url}/v1/products/demo/images/1.bin`, headers: [["Range", "bytes=1000-"]], timeout: 5000 } }));
+		t.is(run.status, 0, run.stderr);
+		const [response, done] = events(run.stdout);
+		t.is(response.status, 206);
+		t.is(response.headers["content-range"], `bytes 1000-${IMAGE.length - 1}/${IMAGE.length}`);
+		t.truthy(response.headers.etag);
+		t.is(done.error, undefined);
+		t.is(done.length, IMAGE.length - 1000);
+		t.is(done.sha256, createHash("sha256").update(IMAGE.subarray(1000)).digest("hex"));
+	} finally {
+		await served.server.close();
+	}
+});
+
+test("a server whose certificate the pinned CA did not sign is refused, and no body is delivered", async (t) => {
+	const served = await serve({ "demo/images/1.bin": IMAGE });
+	const other = makeDevCertificates(mkdtempSync(join(tmpdir(), "xs-fota-other-ca-")));
+	try {
+		const run = await runModuleAsync(requestModule({ ca: readFileSync(other.ca, "utf8"), request: { url: `${served.url}/v1/products/demo/images/1.bin`, timeout: 5000 } }));
+		t.is(run.status, 0, run.stderr);
+		const all = events(run.stdout);
+		t.is(all.length, 1, "a response arrived from an untrusted server");
+		t.regex(all[0].error, /certificate|SSL/i);
+		t.is(all[0].length, 0);
+		t.is(served.server.sent.size, 0);
+	} finally {
+		await served.server.close();
+	}
+});
+
+test("plain http:// is refused by the transport", (t) => {
+	const run = runHost(requestModule({ ca: "-----BEGIN CERTIFICATE-----", request: { url: "http://localhost:1/x", timeout: 1000 } }));
+	t.not(run.status, 0);
+	t.regex(run.stderr, /only https:\/\/ URLs are allowed/);
+});
+
+test("a POST check-in reaches the server's inventory", async (t) => {
+	const served = await serve();
+	try {
+		const body = JSON.stringify({ deviceId: "dev-7", product: "demo", version: "1.2.3", state: "valid" });
+		const run = await runModuleAsync(requestModule({ ca: served.caPem, request: { url: `${served.url}/v1/devices/dev-7/report`, method: "POST", headers: [["Content-Type", "application/json"]], body, timeout: 5000 } }));
+		t.is(run.status, 0, run.stderr);
+		t.is(events(run.stdout)[0].status, 204);
+		t.like(served.server.inventory.devices.get("dev-7"), { version: "1.2.3", state: "valid", reports: 1 });
+	} finally {
+		await served.server.close();
+	}
+});
+
+test("a link cut mid-body ends the request with an error after the bytes that arrived", async (t) => {
+	const served = await serve({ "demo/images/1.bin": IMAGE }, { cutAfterBytes: 100_000 });
+	try {
+		const run = await runModuleAsync(requestModule({ ca: served.caPem, request: { url: `${served.url}/v1/products/demo/images/1.bin`, timeout: 5000 } }));
+		t.is(run.status, 0, run.stderr);
+		const done = events(run.stdout).at(-1);
+		t.truthy(done.error);
+		t.is(done.length, 100_000);
+	} finally {
+		await served.server.close();
+	}
+});

@@ -1,14 +1,163 @@
-// PLACEHOLDER until the signed-manifest work (issue 3) merges: the agreed API, no implementation.
-export const MAX_MANIFEST_BYTES = 4096;
+// Opens a signed update manifest (docs/format.md): bounds its size, splits the envelope, finds the trusted key
+// named by the body's keyId, verifies the Ed25519 signature over the exact bytes, and only then validates
+// the fields. Runs alike in XS and Node: no platform imports; the caller passes the verify function.
+import { splitEnvelope } from "./envelope.js";
+import { decodeUtf8 } from "./utf8.js";
+import { isSemver } from "./semver.js";
+
+export { MAX_MANIFEST_BYTES } from "./envelope.js";
+export { compareSemver } from "./semver.js";
+
 export type ManifestReason = "oversized" | "malformed" | "unknown-format" | "missing-field" | "wrong-type" | "unknown-key" | "bad-signature";
 export interface ImageRef { size: number; sha256: string; url: string; kind: "esp32" | "sim"; }
 export interface UpdateManifest { format: 1; keyId: string; product: string; version: string; securityVersion: number; sequence: number; image: ImageRef; expires?: number; }
 export interface TrustedKey { keyId: string; publicKey: Uint8Array; }
 export type Verify = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
 export type OpenResult = { ok: true; manifest: UpdateManifest } | { ok: false; reason: ManifestReason; detail: string };
-export function openSignedManifest(_bytes: Uint8Array, _keys: readonly TrustedKey[], _verify: Verify): OpenResult {
-	throw new Error("fota/manifest: not merged yet");
+
+export const FORMAT = 1;
+const KEY_ID = /^[0-9a-f]{16}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const PRODUCT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const MAX_VERSION_LENGTH = 128;
+const MAX_URL_LENGTH = 1024;
+const MAX_U32 = 0xffffffff;
+const TOP_FIELDS = ["format", "keyId", "product", "version", "securityVersion", "sequence", "image", "expires"];
+const IMAGE_FIELDS = ["size", "sha256", "url", "kind"];
+
+type Fields = Record<string, unknown>;
+
+class Rejection {
+	constructor(readonly reason: ManifestReason, readonly detail: string) {}
 }
-export function compareSemver(_a: string, _b: string): number {
-	throw new Error("fota/manifest: not merged yet");
+
+function isObject(value: unknown): value is Fields {
+	return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function present(fields: Fields, name: string, path: string): unknown {
+	if (!Object.prototype.hasOwnProperty.call(fields, name))
+		throw new Rejection("missing-field", `${path}${name} is missing`);
+	return fields[name];
+}
+
+function string(fields: Fields, name: string, path = ""): string {
+	const value = present(fields, name, path);
+	if (typeof value !== "string")
+		throw new Rejection("wrong-type", `${path}${name} must be a string`);
+	return value;
+}
+
+function integer(fields: Fields, name: string, min: number, max: number, path = ""): number {
+	const value = present(fields, name, path);
+	if (typeof value !== "number" || !Number.isInteger(value))
+		throw new Rejection("wrong-type", `${path}${name} must be an integer`);
+	if (value < min || value > max)
+		throw new Rejection("wrong-type", `${path}${name} must be ${min} to ${max}`);
+	return value;
+}
+
+function matching(value: string, pattern: RegExp, name: string, what: string): string {
+	if (!pattern.test(value))
+		throw new Rejection("wrong-type", `${name} must be ${what}`);
+	return value;
+}
+
+function onlyKnown(fields: Fields, known: string[], path: string): void {
+	for (const name of Object.keys(fields))
+		if (!known.includes(name))
+			throw new Rejection("malformed", `unknown field ${path}${JSON.stringify(name).slice(0, 40)}`);
+}
+
+/** An absolute https URL, or one relative to the manifest's URL; never another scheme or a host switch. */
+function checkUrl(url: string): string {
+	if (url.length === 0 || url.length > MAX_URL_LENGTH || /[\u0000-\u0020\u007f\\]/.test(url))
+		throw new Rejection("wrong-type", `image.url must be 1 to ${MAX_URL_LENGTH} characters without spaces, controls or backslashes`);
+	if (/^https:\/\/[^/?#@]+(?:[/?#]|$)/.test(url))
+		return url;
+	if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url) || url.startsWith("//"))
+		throw new Rejection("wrong-type", "image.url must be https:// with a host, or relative to the manifest");
+	return url;
+}
+
+function validate(fields: Fields): UpdateManifest {
+	const format = present(fields, "format", "");
+	if (typeof format !== "number")
+		throw new Rejection("wrong-type", "format must be a number");
+	if (format !== FORMAT)
+		throw new Rejection("unknown-format", `format ${format}; this device reads format ${FORMAT}`);
+	onlyKnown(fields, TOP_FIELDS, "");
+	const keyId = matching(string(fields, "keyId"), KEY_ID, "keyId", "16 lower-case hex characters");
+	const product = matching(string(fields, "product"), PRODUCT, "product", "1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit");
+	const version = string(fields, "version");
+	if (version.length > MAX_VERSION_LENGTH || !isSemver(version))
+		throw new Rejection("wrong-type", "version must be a semantic version (semver 2.0.0)");
+	const securityVersion = integer(fields, "securityVersion", 0, MAX_U32);
+	const sequence = integer(fields, "sequence", 0, Number.MAX_SAFE_INTEGER);
+	const image = present(fields, "image", "");
+	if (!isObject(image))
+		throw new Rejection("wrong-type", "image must be an object");
+	onlyKnown(image, IMAGE_FIELDS, "image.");
+	const size = integer(image, "size", 1, MAX_U32, "image.");
+	const sha256 = matching(string(image, "sha256", "image."), SHA256_HEX, "image.sha256", "64 lower-case hex characters");
+	const url = checkUrl(string(image, "url", "image."));
+	const kind = string(image, "kind", "image.");
+	if (kind !== "esp32" && kind !== "sim")
+		throw new Rejection("wrong-type", 'image.kind must be "esp32" or "sim"');
+	const manifest: UpdateManifest = {
+		format: FORMAT, keyId, product, version, securityVersion, sequence,
+		image: Object.freeze({ size, sha256, url, kind }),
+	};
+	if (Object.prototype.hasOwnProperty.call(fields, "expires"))
+		manifest.expires = integer(fields, "expires", 0, Number.MAX_SAFE_INTEGER);
+	return Object.freeze(manifest);
+}
+
+function reject(reason: ManifestReason, detail: string): OpenResult {
+	return { ok: false, reason, detail };
+}
+
+/** Checks the envelope, finds the key by the body's keyId, verifies the signature over the exact bytes, then validates the fields. */
+export function openSignedManifest(bytes: Uint8Array, keys: readonly TrustedKey[], verify: Verify): OpenResult {
+	const envelope = splitEnvelope(bytes);
+	if (!envelope.ok)
+		return reject(envelope.reason, envelope.detail);
+	const text = decodeUtf8(envelope.body);
+	if (text === undefined)
+		return reject("malformed", "the body is not valid UTF-8");
+	let fields: unknown;
+	try {
+		fields = JSON.parse(text);
+	}
+	catch {
+		return reject("malformed", "the body is not valid JSON");
+	}
+	if (!isObject(fields))
+		return reject("malformed", "the body is not a JSON object");
+	// Only keyId is read before the signature is checked, and only to choose the key.
+	if (!Object.prototype.hasOwnProperty.call(fields, "keyId"))
+		return reject("missing-field", "keyId is missing");
+	const keyId = fields.keyId;
+	if (typeof keyId !== "string")
+		return reject("wrong-type", "keyId must be a string");
+	const key = keys.find((candidate) => candidate.keyId === keyId);
+	if (!key)
+		return reject("unknown-key", KEY_ID.test(keyId) ? `no trusted key has id ${keyId}` : "no trusted key has the manifest's key id");
+	let verified = false;
+	try {
+		verified = verify(envelope.signature, envelope.signed, key.publicKey) === true;
+	}
+	catch (error) {
+		return reject("bad-signature", `verification failed: ${error instanceof Error ? error.message : String(error)}`);
+	}
+	if (!verified)
+		return reject("bad-signature", `the signature does not verify with key ${key.keyId}`);
+	try {
+		return { ok: true, manifest: validate(fields) };
+	}
+	catch (error) {
+		if (error instanceof Rejection)
+			return reject(error.reason, error.detail);
+		throw error;
+	}
 }

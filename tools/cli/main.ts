@@ -1,0 +1,40 @@
+// xs-fota: the command-line tools. One file per command; this one dispatches.
+import { CliError, USAGE } from "./errors.js";
+import { keygen } from "./keygen.js";
+import { parseOptions, type Command } from "./options.js";
+import { sign } from "./sign.js";
+import { verify } from "./verify.js";
+
+const COMMANDS: Command[] = [keygen, sign, verify];
+
+const USAGE_TEXT = `usage: xs-fota <command> [options]
+
+commands:
+  keygen   make an Ed25519 signing key pair
+  sign     sign an image: write manifest.xfm and copy the image beside it
+  verify   check a manifest.xfm (and an image) as the device would
+
+xs-fota <command> --help describes a command. The format is in docs/format.md.`;
+
+export async function main(argv: string[]): Promise<number> {
+	const [name, ...rest] = argv;
+	if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+		console.log(USAGE_TEXT);
+		return name === undefined ? USAGE : 0;
+	}
+	const command = COMMANDS.find((candidate) => candidate.name === name);
+	try {
+		if (!command)
+			throw new CliError(`unknown command ${JSON.stringify(name)}\n\n${USAGE_TEXT}`, USAGE);
+		const values = parseOptions(command, rest);
+		if (values)
+			await command.run(values);
+		return 0;
+	}
+	catch (error) {
+		if (!(error instanceof CliError))
+			throw error;
+		console.error(`xs-fota ${command?.name ?? ""}: ${error.message}`.replace("xs-fota : ", "xs-fota: "));
+		return error.exitCode;
+	}
+}

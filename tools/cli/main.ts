@@ -1,11 +1,13 @@
 // xs-fota: the command-line tools. One file per command; this one dispatches.
 import { CliError, USAGE } from "./errors.js";
+import { init } from "./init.js";
 import { keygen } from "./keygen.js";
 import { parseOptions, type Command } from "./options.js";
+import { serve } from "./serve.js";
 import { sign } from "./sign.js";
 import { verify } from "./verify.js";
 
-const COMMANDS: Command[] = [keygen, sign, verify];
+const COMMANDS: Command[] = [keygen, sign, verify, init, serve];
 
 const USAGE_TEXT = `usage: xs-fota <command> [options]
 
@@ -13,6 +15,8 @@ commands:
   keygen   make an Ed25519 signing key pair
   sign     sign an image: write manifest.xfm and copy the image beside it
   verify   check a manifest.xfm (and an image) as the device would
+  init     make a development CA and a server certificate
+  serve    run the update server over HTTPS
 
 xs-fota <command> --help describes a command. The format is in docs/format.md.`;
 

@@ -16,20 +16,20 @@ static void simSetSlot(txMachine* the, simBoard* board, int index)
 	const simPartition* partition = simOtaSlot(board, index);
 	txSlot* object;
 	mxPush(mxObjectPrototype);
-	object = fxNewObjectInstance(the);
+	fxNewObjectInstance(the);
+	object = the->stack; /* mxPushSlot moves the stack before it reads its argument */
 	mxPushStringC((txString)partition->label);
-	mxPushSlot(the->stack + 1);
+	mxPushSlot(object);
 	fxSetID(the, fxID(the, "label"));
 	mxPop();
 	mxPushInteger(index);
-	mxPushSlot(the->stack + 1);
+	mxPushSlot(object);
 	fxSetID(the, fxID(the, "index"));
 	mxPop();
 	mxPushNumber(partition->size);
-	mxPushSlot(the->stack + 1);
+	mxPushSlot(object);
 	fxSetID(the, fxID(the, "size"));
 	mxPop();
-	(void)object;
 	mxPullSlot(mxResult);
 }
 

@@ -51,11 +51,11 @@ static void xsSetSlot(xsMachine* the, const esp_partition_t* partition)
 	xsmcVars(1);
 	xsmcSetNewObject(xsResult);
 	xsmcSetString(xsVar(0), (char*)partition->label);
-	xsmcSet(xsResult, xsID_label, xsVar(0));
+	xsmcSet(xsResult, xsID("label"), xsVar(0));
 	xsmcSetInteger(xsVar(0), partition->subtype - ESP_PARTITION_SUBTYPE_APP_OTA_0);
-	xsmcSet(xsResult, xsID_index, xsVar(0));
+	xsmcSet(xsResult, xsID("index"), xsVar(0));
 	xsmcSetNumber(xsVar(0), partition->size);
-	xsmcSet(xsResult, xsID_size, xsVar(0));
+	xsmcSet(xsResult, xsID("size"), xsVar(0));
 }
 
 static const char* xsStateName(esp_ota_img_states_t state)
@@ -80,7 +80,7 @@ void xs_partition_running(xsMachine* the)
 		state = ESP_OTA_IMG_UNDEFINED; /* otadata blank or corrupt: booted by the bootloader's fallback */
 	xsSetSlot(the, running);
 	xsmcSetString(xsVar(0), (char*)xsStateName(state));
-	xsmcSet(xsResult, xsID_state, xsVar(0));
+	xsmcSet(xsResult, xsID("state"), xsVar(0));
 }
 
 void xs_partition_next(xsMachine* the)

@@ -12,6 +12,11 @@ typedef struct simHost {
 	simTimer* timers;        /* active timers, in no order */
 	const char* modulesPath; /* JSON module map file, or NULL */
 	int entryState;          /* the entry module: 0 pending, 1 fulfilled, 2 rejected */
+	void* image;             /* board mode: the booted sim image (board/image.c), the source of every module */
+	double deadline;         /* monotonic ms when the watchdog expires; 0 when disarmed */
+	double turnStart;        /* monotonic ms when the loop last turned (the task watchdog's feed) */
+	void (*onDeadline)(txMachine* the);  /* board mode: the watchdog resets the board */
+	void (*onFatal)(txMachine* the, const char* what, const char* message);  /* board mode: a crash resets the board */
 } simHost;
 
 #define mxHost(the) ((simHost*)((the)->host))
@@ -28,6 +33,13 @@ extern int simRunDueTimer(txMachine* the);     /* runs one due timer; returns 1 
 extern int simHttpActive(void);
 extern void simHttpWait(double milliseconds);  /* waits for socket activity, at most milliseconds (or 1 s when < 0) */
 extern int simHttpDispatch(txMachine* the);
+
+/* machines and entry modules (main.c); files: resolve the entry as a file path first */
+extern txMachine* simCreateMachine(simHost* host);
+extern void simStartEntry(txMachine* the, const char* entry, int files);
+
+/* the simulated board (board/board.c): xsfota-sim board ... */
+extern int simBoardMain(int argc, char* argv[]);
 
 /* modules (modules.c) */
 extern void simLoadModuleMap(txMachine* the, const char* path);

@@ -1,6 +1,7 @@
 /*
  * xsfota-sim: runs firmware modules in the XS engine with the real native modules.
  *   xsfota-sim [--modules map.json] [--memory-report file.json] entry
+ *   xsfota-sim board --flash FILE ...   the simulated board (board/board.c)
  * entry is a module file or a bare specifier from the map. The exit status is 0 when the entry
  * module settles and the loop empties; non-zero, with a stack, on an uncaught exception, an unhandled
  * rejection, or a top-level await that never settles.
@@ -26,16 +27,19 @@ static void simUsage(void)
 {
 	fprintf(stderr,
 		"usage: xsfota-sim [--modules map.json] [--memory-report file.json] entry\n"
+		"       xsfota-sim board --flash FILE [--log events.jsonl] [--power-cut-after N] [--max-boots N] [--wdt-ms MS]\n"
 		"  entry            a module file, or a bare specifier found in the module map\n"
 		"  --modules FILE   JSON object from bare specifiers to module files\n"
 		"  --memory-report FILE  write the machine's peak XS memory as JSON at exit\n");
 }
 
-static void simRunEntry(txMachine* the, const char* entry)
+void simStartEntry(txMachine* the, const char* entry, int files)
 {
 	char path[PATH_MAX];
 	txSlot* realm = mxModuleInstanceInternal(mxProgram.value.reference)->value.module.realm;
-	if (realpath(entry, path))
+	if (!files)
+		mxPushStringC((txString)entry);
+	else if (realpath(entry, path))
 		mxPushStringC(path);
 	else if (strchr(entry, '/') || strstr(entry, ".js")) {
 		fprintf(stderr, "xsfota-sim: entry %s: %s\n", entry, strerror(errno));
@@ -53,13 +57,8 @@ static void simRunEntry(txMachine* the, const char* entry)
 	mxPop();
 }
 
-int main(int argc, char* argv[])
+txMachine* simCreateMachine(simHost* host)
 {
-	static simHost host;
-	const char* volatile entry = NULL;
-	const char* volatile memoryReport = NULL;
-	const char* volatile modules = NULL;
-	int i;
 	txMachine* the;
 	txCreation creation = {
 		64 * 1024,   /* initialChunkSize: small, like a device, so that peaks mean something */
@@ -74,6 +73,22 @@ int main(int argc, char* argv[])
 		256 * 1024,  /* parserBufferSize */
 		1993,        /* parserTableModulo */
 	};
+	the = fxCreateMachine(&creation, "xsfota-sim", NULL, XS_NO_ID);
+	if (the)
+		the->host = host;
+	return the;
+}
+
+int main(int argc, char* argv[])
+{
+	static simHost host;
+	const char* volatile entry = NULL;
+	const char* volatile memoryReport = NULL;
+	const char* volatile modules = NULL;
+	int i;
+	txMachine* the;
+	if ((argc > 1) && !strcmp(argv[1], "board"))
+		return simBoardMain(argc - 1, argv + 1);
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--modules") && (i + 1 < argc))
 			modules = argv[++i];
@@ -99,12 +114,11 @@ int main(int argc, char* argv[])
 		simUsage();
 		return 2;
 	}
-	the = fxCreateMachine(&creation, "xsfota-sim", NULL, XS_NO_ID);
+	the = simCreateMachine(&host);
 	if (!the) {
 		fprintf(stderr, "xsfota-sim: cannot create the XS machine\n");
 		return 1;
 	}
-	the->host = &host;
 	fxBeginHost(the);
 	{
 		simInstallGlobals(the);
@@ -112,7 +126,7 @@ int main(int argc, char* argv[])
 		if (modules)
 			simLoadModuleMap(the, modules);
 		mxTry(the) {
-			simRunEntry(the, entry);
+			simStartEntry(the, entry, 1);
 		}
 		mxCatch(the) {
 			simFatal(the, "cannot start", &mxException);

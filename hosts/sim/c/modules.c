@@ -1,11 +1,15 @@
 /*
- * Module resolution for the sim host.
- * A module's id is its absolute file path. Relative specifiers resolve against the importing module;
- * bare specifiers ("timer", "fota/client") resolve through the module map, so the sim's implementations
- * stand in for Moddable's. Source is parsed at import time: the npm engine sources ship no xsc.
+ * Module resolution for the sim host. Modules come from one of two sources:
+ * - files: a module's id is its absolute file path; bare specifiers ("timer", "fota/client") resolve through
+ *   the JSON module map, so the sim's implementations stand in for Moddable's;
+ * - a sim image (board mode): a module's id is its name in the image; bare specifiers resolve through the
+ *   image's aliases, so what runs after a reboot is what was written to flash.
+ * Relative specifiers resolve against the importing module in both. Source is parsed at import time: the npm
+ * engine sources ship no xsc.
  */
 #include "host.h"
 #include "xsScript.h"
+#include "board/board.h"
 #include <limits.h>
 
 static txSlot gxModuleMap; /* the parsed module map object, or undefined */
@@ -84,12 +88,50 @@ static int simJoinRelative(char* out, size_t outSize, const char* from, const ch
 	return 1;
 }
 
+/* Image names have no ".js"; relative specifiers in compiled TypeScript often do. */
+static void simStripJs(char* name)
+{
+	size_t length = strlen(name);
+	if ((length > 3) && !strcmp(name + length - 3, ".js"))
+		name[length - 3] = 0;
+}
+
+static txID simFindImageModule(txMachine* the, simImage* image, txID moduleID, const char* name)
+{
+	char path[PATH_MAX];
+	const char* found;
+	if (!strncmp(name, "./", 2) || !strncmp(name, "../", 3)) {
+		if (moduleID == XS_NO_ID)
+			mxReferenceError("module \"%s\": a relative specifier needs an importing module", name);
+		/* simJoinRelative works on "dir/file" ids; a top-level image name has no directory */
+		snprintf(path, sizeof(path), "/%s", fxGetKeyName(the, moduleID));
+		if (!simJoinRelative(path, sizeof(path), path, name))
+			mxRangeError("module \"%s\": path too long", name);
+		memmove(path, path + 1, strlen(path));
+		simStripJs(path);
+		found = simImageResolve(image, path);
+	}
+	else {
+		snprintf(path, sizeof(path), "%s", name);
+		found = simImageResolve(image, path);
+		if (!found) {
+			simStripJs(path);
+			found = simImageResolve(image, path);
+		}
+	}
+	if (!found)
+		mxReferenceError("module \"%s\" not found in the booted sim image", name);
+	return fxNewNameC(the, (txString)found);
+}
+
 txID fxFindModule(txMachine* the, txSlot* realm, txID moduleID, txSlot* slot)
 {
 	char name[PATH_MAX];
 	char path[PATH_MAX];
 	char real[PATH_MAX];
 	fxToStringBuffer(the, slot, name, sizeof(name));
+	if (mxHost(the)->image)
+		return simFindImageModule(the, mxHost(the)->image, moduleID, name);
 	if (!strncmp(name, "./", 2) || !strncmp(name, "../", 3)) {
 		if (moduleID == XS_NO_ID)
 			mxReferenceError("module \"%s\": a relative specifier needs an importing module", name);
@@ -132,8 +174,19 @@ static void simIgnoreParserWarning(void* console, txString path, txInteger line,
 {
 }
 
-/* Parses a module file, keeping its path so that stacks and syntax errors name file:line. */
-static txScript* simParseModuleFile(txMachine* the, txString path, FILE* file)
+typedef struct {
+	const uint8_t* next;
+	const uint8_t* end;
+} simSourceStream;
+
+static int simSourceGetc(void* stream)
+{
+	simSourceStream* source = stream;
+	return (source->next < source->end) ? *source->next++ : EOF;
+}
+
+/* Parses a module from a stream (a FILE with fgetc, or memory), keeping its path so that stacks and syntax errors name file:line. */
+static txScript* simParseModule(txMachine* the, txString path, void* stream, txGetter getter)
 {
 	txParser _parser;
 	txParser* parser = &_parser;
@@ -150,7 +203,7 @@ static txScript* simParseModuleFile(txMachine* the, txString path, FILE* file)
 	parser->reportWarning = simIgnoreParserWarning;
 	if (c_setjmp(jump.jmp_buf) == 0) {
 		parser->path = fxNewParserSymbol(parser, path);
-		fxParserTree(parser, file, (txGetter)fgetc, flags, C_NULL);
+		fxParserTree(parser, stream, getter, flags, C_NULL);
 		fxParserHoist(parser);
 		fxParserBind(parser);
 		script = fxParserCode(parser);
@@ -162,11 +215,27 @@ static txScript* simParseModuleFile(txMachine* the, txString path, FILE* file)
 void fxLoadModule(txMachine* the, txSlot* module, txID moduleID)
 {
 	txString path = fxGetKeyName(the, moduleID);
-	FILE* file = fopen(path, "r");
+	FILE* file;
 	txScript* script;
+	if (mxHost(the)->image) {
+		simSourceStream stream;
+		uint32_t length;
+		char label[PATH_MAX];
+		stream.next = simImageSource(mxHost(the)->image, path, &length);
+		if (!stream.next)
+			mxReferenceError("module %s: not in the booted sim image", path);
+		stream.end = stream.next + length;
+		snprintf(label, sizeof(label), "%s.js", path);
+		script = simParseModule(the, label, &stream, simSourceGetc);
+		if (!script)
+			mxSyntaxError("module %s: cannot parse", path);
+		fxResolveModule(the, module, moduleID, script, C_NULL, C_NULL);
+		return;
+	}
+	file = fopen(path, "r");
 	if (!file)
 		mxReferenceError("module %s: cannot open: %s", path, strerror(errno));
-	script = simParseModuleFile(the, path, file);
+	script = simParseModule(the, path, file, (txGetter)fgetc);
 	fclose(file);
 	if (!script)
 		mxSyntaxError("module %s: cannot parse", path);

@@ -10,8 +10,8 @@ void fxQueuePromiseJobs(txMachine* the)
 void simFatal(txMachine* the, const char* what, txSlot* exception)
 {
 	txSlot value = *exception;
+	char text[8192] = "(the exception could not be printed)";
 	fflush(stdout);
-	fprintf(stderr, "xsfota-sim: %s: ", what);
 	mxTry(the) {
 		txBoolean printed = 0;
 		mxPushSlot(&value);
@@ -19,18 +19,20 @@ void simFatal(txMachine* the, const char* what, txSlot* exception)
 			mxPushSlot(&value);
 			fxGetID(the, fxID(the, "stack"));
 			if (mxIsStringPrimitive(the->stack)) {
-				fprintf(stderr, "%s\n", fxToString(the, the->stack));
+				snprintf(text, sizeof(text), "%s", fxToString(the, the->stack));
 				printed = 1;
 			}
 			mxPop();
 		}
 		if (!printed)
-			fprintf(stderr, "%s\n", fxToString(the, the->stack));
+			snprintf(text, sizeof(text), "%s", fxToString(the, the->stack));
 		mxPop();
 	}
 	mxCatch(the) {
-		fprintf(stderr, "(the exception could not be printed)\n");
 	}
+	if (mxHost(the)->onFatal)
+		mxHost(the)->onFatal(the, what, text);
+	fprintf(stderr, "xsfota-sim: %s: %s\n", what, text);
 	fflush(stderr);
 	exit(mxHost(the)->exitStatus ? mxHost(the)->exitStatus : 1);
 }
@@ -42,6 +44,15 @@ void fxAbort(txMachine* the, int status)
 		simFatal(the, "uncaught exception", &mxException);
 	case XS_UNHANDLED_REJECTION_EXIT:
 		simFatal(the, "unhandled rejection", &mxException);
+	default:
+		break;
+	}
+	if (mxHost(the)->onFatal) {
+		char text[32];
+		snprintf(text, sizeof(text), "abort %d", status);
+		mxHost(the)->onFatal(the, (status == XS_STACK_OVERFLOW_EXIT) ? "stack overflow" : (status == XS_NOT_ENOUGH_MEMORY_EXIT) ? "memory full" : "abort", text);
+	}
+	switch (status) {
 	case XS_STACK_OVERFLOW_EXIT:
 		fprintf(stderr, "xsfota-sim: stack overflow\n");
 		break;

@@ -128,10 +128,14 @@ void xs_timer_delay(txMachine* the)
 		;
 }
 
+/* The watchdog's deadline (host->deadline) counts as a timer, so that the loop wakes for it even when idle. */
 double simNextTimer(txMachine* the)
 {
 	double now = simNow(), next = -1;
 	simTimer* timer;
+	mxHost(the)->turnStart = now;
+	if (mxHost(the)->deadline > 0)
+		next = (mxHost(the)->deadline > now) ? mxHost(the)->deadline - now : 0;
 	for (timer = mxHost(the)->timers; timer; timer = timer->next) {
 		double wait = timer->when - now;
 		if (wait < 0)
@@ -142,11 +146,22 @@ double simNextTimer(txMachine* the)
 	return next;
 }
 
+static void simDeadlinePassed(txMachine* the)
+{
+	if (mxHost(the)->onDeadline)
+		mxHost(the)->onDeadline(the);
+	fprintf(stderr, "xsfota-sim: the watchdog expired (no board to reset: exiting)\n");
+	exit(3);
+}
+
 int simRunDueTimer(txMachine* the)
 {
 	double now = simNow();
 	simTimer* due = NULL;
 	simTimer* timer;
+	mxHost(the)->turnStart = now;
+	if ((mxHost(the)->deadline > 0) && (now >= mxHost(the)->deadline))
+		simDeadlinePassed(the);
 	for (timer = mxHost(the)->timers; timer; timer = timer->next) {
 		if ((timer->when <= now) && (!due || (timer->when < due->when)))
 			due = timer;

@@ -1,0 +1,115 @@
+/* The simulated board: emulated NOR flash laid out by a partition table, ESP-IDF's otadata and bootloader
+ * rules, sim images, faults (power cut, watchdog, crash) and the JSON Lines event log. */
+#ifndef __SIM_BOARD__
+#define __SIM_BOARD__
+
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SIM_SECTOR 4096u
+#define SIM_PARTITION_TABLE 0x8000u
+#define SIM_MAX_PARTITIONS 16
+
+/* ESP-IDF's partition types and subtypes (esp_partition.h) */
+#define SIM_TYPE_APP 0x00
+#define SIM_TYPE_DATA 0x01
+#define SIM_SUBTYPE_OTA_0 0x10
+#define SIM_SUBTYPE_DATA_OTA 0x00
+#define SIM_SUBTYPE_DATA_NVS 0x02
+
+/* ESP-IDF's esp_ota_img_states_t */
+#define SIM_OTA_NEW 0x0u
+#define SIM_OTA_PENDING_VERIFY 0x1u
+#define SIM_OTA_VALID 0x2u
+#define SIM_OTA_INVALID 0x3u
+#define SIM_OTA_ABORTED 0x4u
+#define SIM_OTA_UNDEFINED 0xFFFFFFFFu
+
+typedef struct {
+	char label[17];
+	uint8_t type;
+	uint8_t subtype;
+	uint32_t offset;
+	uint32_t size;
+} simPartition;
+
+/* esp_ota_select_entry_t: 32 bytes, little-endian on the ESP32 as on the sim's hosts */
+typedef struct {
+	uint32_t seq;
+	uint8_t label[20];
+	uint32_t state;
+	uint32_t crc;
+} simOtaEntry;
+
+typedef struct simImage simImage;
+
+typedef struct {
+	int fd;
+	const char* path;
+	uint32_t size;
+	simPartition partitions[SIM_MAX_PARTITIONS];
+	int partitionCount;
+	long ops;               /* flash writes and erases so far, bootloader's included */
+	long cutAfter;          /* power cut during operation cutAfter + 1; -1 for none */
+	double tear;            /* fraction of the cut operation's bytes that reach the flash */
+	int cut;                /* the power cut has happened (one per process) */
+	FILE* log;
+	int boot;               /* boots so far, 1 for the first */
+	int running;            /* OTA slot that booted, -1 before */
+	int lastRunning;        /* slot of the previous boot, -1 for none */
+	simImage* image;        /* the booted image */
+	double wdtDeadline;     /* monotonic ms; 0 when disarmed */
+	double wdtTimeout;
+	double wdtDefault;      /* --wdt-ms: the watchdog armed at boot, 0 for none */
+	jmp_buf reset;          /* every reset jumps here */
+	char resetReason[32];
+	char resetMessage[1024];
+} simBoard;
+
+extern simBoard* gxBoard; /* NULL unless the host runs as `xsfota-sim board` */
+
+/* flash.c */
+extern int simFlashOpen(simBoard* board, const char* path, char* why, size_t whySize);
+extern const simPartition* simFindPartition(simBoard* board, uint8_t type, uint8_t subtype);
+extern const simPartition* simFindLabel(simBoard* board, const char* label);
+extern const simPartition* simOtaSlot(simBoard* board, int index);
+extern int simOtaSlotCount(simBoard* board);
+extern int simFlashRead(simBoard* board, uint32_t address, void* data, uint32_t length);
+/* 0 on success; -1 when out of range or misaligned; -2 when a write would have to set a bit (NOR) */
+extern int simFlashErase(simBoard* board, uint32_t address, uint32_t length);
+extern int simFlashWrite(simBoard* board, uint32_t address, const void* data, uint32_t length);
+
+/* otadata.c: ESP-IDF's otadata encoding and rules */
+extern uint32_t simOtaCrc(uint32_t seq);
+extern int simOtaEntryInvalid(const simOtaEntry* entry);
+extern int simOtaEntryValid(const simOtaEntry* entry);
+extern int simOtaSelect(const simOtaEntry entries[2], const int valid[2], int max);
+extern int simOtaRead(simBoard* board, simOtaEntry entries[2]);
+extern int simOtaWrite(simBoard* board, int sector, const simOtaEntry* entry);
+extern int simOtaSetBoot(simBoard* board, int slot);
+extern int simOtaMarkValid(simBoard* board);
+extern int simOtaMarkInvalid(simBoard* board, char* why, size_t whySize);
+extern uint32_t simOtaStateOf(simBoard* board, int slot);
+extern const char* simOtaStateName(uint32_t state);
+
+/* image.c */
+extern simImage* simImageLoad(simBoard* board, int slot, char* why, size_t whySize);
+extern void simImageFree(simImage* image);
+extern const char* simImageEntry(simImage* image);
+extern const char* simImageVersion(simImage* image);
+/* the module's name for a bare specifier or a name, or NULL */
+extern const char* simImageResolve(simImage* image, const char* specifier);
+extern const uint8_t* simImageSource(simImage* image, const char* name, uint32_t* length);
+
+/* bootloader.c: the OTA slot to boot, or -1 when nothing is bootable */
+extern int simBootSelect(simBoard* board);
+
+/* events.c */
+extern void simEvent(simBoard* board, const char* type, const char* format, ...) __attribute__((format(printf, 3, 4)));
+extern void simJsonString(char* out, size_t size, const char* text);
+
+/* board.c: resets the board through the bootloader; reason is "restart", "crash", "watchdog", ... */
+extern void simBoardReset(const char* reason, const char* message) __attribute__((noreturn));
+
+#endif

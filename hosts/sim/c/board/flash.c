@@ -1,0 +1,189 @@
+/*
+ * Emulated NOR flash in a file: an erase sets a 4 KB sector to 0xFF, a write can only clear bits.
+ * The layout comes from the binary partition table at 0x8000 (ESP-IDF's format, written by the provisioning
+ * tool from partitions.csv). Every write and erase counts as one operation; with a power cut armed, the
+ * operation after the cutAfter-th is torn (only its first bytes land) and the board resets.
+ */
+#include "board.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ENTRY_MAGIC 0x50AA
+#define MD5_MAGIC 0xEBEB
+
+static uint32_t simLE32(const uint8_t* p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static int simReadTable(simBoard* board, char* why, size_t whySize)
+{
+	uint8_t entry[32];
+	uint32_t at;
+	board->partitionCount = 0;
+	for (at = SIM_PARTITION_TABLE; at < SIM_PARTITION_TABLE + 0xC00; at += 32) {
+		uint16_t magic;
+		simPartition* p;
+		if (pread(board->fd, entry, 32, at) != 32)
+			break;
+		magic = (uint16_t)(entry[0] | (entry[1] << 8));
+		if (magic != ENTRY_MAGIC)
+			break; /* 0xFFFF ends the table; 0xEBEB is the MD5 entry that follows the last partition */
+		if (board->partitionCount == SIM_MAX_PARTITIONS) {
+			snprintf(why, whySize, "partition table: more than %d partitions", SIM_MAX_PARTITIONS);
+			return -1;
+		}
+		p = &board->partitions[board->partitionCount++];
+		p->type = entry[2];
+		p->subtype = entry[3];
+		p->offset = simLE32(entry + 4);
+		p->size = simLE32(entry + 8);
+		memcpy(p->label, entry + 12, 16);
+		p->label[16] = 0;
+		if ((p->offset % SIM_SECTOR) || (p->size % SIM_SECTOR) || (p->offset + p->size > board->size) || (p->offset + p->size < p->offset)) {
+			snprintf(why, whySize, "partition table: %s is not sector-aligned or does not fit the flash", p->label);
+			return -1;
+		}
+	}
+	if (board->partitionCount == 0) {
+		snprintf(why, whySize, "no partition table at 0x%x (provision the flash file first)", SIM_PARTITION_TABLE);
+		return -1;
+	}
+	return 0;
+}
+
+int simFlashOpen(simBoard* board, const char* path, char* why, size_t whySize)
+{
+	struct stat info;
+	board->fd = open(path, O_RDWR);
+	if (board->fd < 0) {
+		snprintf(why, whySize, "cannot open flash file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(board->fd, &info) || (info.st_size < 0x10000) || (info.st_size % SIM_SECTOR) || (info.st_size > 0x4000000)) {
+		snprintf(why, whySize, "flash file %s: size must be a multiple of 4 KB between 64 KB and 64 MB", path);
+		return -1;
+	}
+	board->path = path;
+	board->size = (uint32_t)info.st_size;
+	return simReadTable(board, why, whySize);
+}
+
+const simPartition* simFindPartition(simBoard* board, uint8_t type, uint8_t subtype)
+{
+	int i;
+	for (i = 0; i < board->partitionCount; i++) {
+		if ((board->partitions[i].type == type) && (board->partitions[i].subtype == subtype))
+			return &board->partitions[i];
+	}
+	return NULL;
+}
+
+const simPartition* simFindLabel(simBoard* board, const char* label)
+{
+	int i;
+	for (i = 0; i < board->partitionCount; i++) {
+		if (!strcmp(board->partitions[i].label, label))
+			return &board->partitions[i];
+	}
+	return NULL;
+}
+
+const simPartition* simOtaSlot(simBoard* board, int index)
+{
+	if ((index < 0) || (index > 15))
+		return NULL;
+	return simFindPartition(board, SIM_TYPE_APP, (uint8_t)(SIM_SUBTYPE_OTA_0 + index));
+}
+
+/* As esp_ota_get_app_partition_count: ota_0, ota_1, ... up to the first one missing. */
+int simOtaSlotCount(simBoard* board)
+{
+	int count = 0;
+	while (simOtaSlot(board, count))
+		count++;
+	return count;
+}
+
+static int simInRange(simBoard* board, uint32_t address, uint32_t length)
+{
+	return (address <= board->size) && (length <= board->size - address);
+}
+
+int simFlashRead(simBoard* board, uint32_t address, void* data, uint32_t length)
+{
+	if (!simInRange(board, address, length))
+		return -1;
+	return (pread(board->fd, data, length, address) == (ssize_t)length) ? 0 : -1;
+}
+
+static void simPowerCutCheck(simBoard* board, const char* kind, uint32_t address, uint32_t length, uint32_t* landed)
+{
+	board->ops++;
+	*landed = length;
+	if ((board->cutAfter >= 0) && !board->cut && (board->ops > board->cutAfter)) {
+		board->cut = 1;
+		*landed = (uint32_t)(length * board->tear);
+		simEvent(board, "power-cut", "\"op\":%ld,\"kind\":\"%s\",\"address\":%u,\"length\":%u,\"landed\":%u",
+			board->ops, kind, address, length, *landed);
+	}
+}
+
+/* After the torn operation's bytes have landed: the power is gone, the board resets. */
+static void simPowerCutReset(simBoard* board)
+{
+	if (board->cut && (board->ops == board->cutAfter + 1))
+		simBoardReset("power-cut", "");
+}
+
+int simFlashErase(simBoard* board, uint32_t address, uint32_t length)
+{
+	static uint8_t blank[SIM_SECTOR];
+	uint32_t at;
+	if (!simInRange(board, address, length) || (address % SIM_SECTOR) || (length % SIM_SECTOR))
+		return -1;
+	memset(blank, 0xFF, sizeof(blank));
+	for (at = address; at < address + length; at += SIM_SECTOR) {
+		uint32_t landed;
+		simPowerCutCheck(board, "erase", at, SIM_SECTOR, &landed);
+		if (landed && (pwrite(board->fd, blank, landed, at) != (ssize_t)landed))
+			return -1;
+		simPowerCutReset(board);
+	}
+	return 0;
+}
+
+int simFlashWrite(simBoard* board, uint32_t address, const void* data, uint32_t length)
+{
+	const uint8_t* bytes = data;
+	uint8_t* merged;
+	uint32_t i, landed;
+	if (!simInRange(board, address, length))
+		return -1;
+	if (length == 0)
+		return 0;
+	merged = malloc(length);
+	if (!merged || (pread(board->fd, merged, length, address) != (ssize_t)length)) {
+		free(merged);
+		return -1;
+	}
+	for (i = 0; i < length; i++) {
+		if ((merged[i] & bytes[i]) != bytes[i]) {
+			free(merged);
+			return -2;
+		}
+		merged[i] &= bytes[i];
+	}
+	simPowerCutCheck(board, "write", address, length, &landed);
+	if (landed && (pwrite(board->fd, merged, landed, address) != (ssize_t)landed)) {
+		free(merged);
+		return -1;
+	}
+	free(merged);
+	simPowerCutReset(board);
+	return 0;
+}

@@ -1,0 +1,183 @@
+/*
+ * Sim images (docs: README "The simulated board"). A 128-byte header, then a body of records.
+ *   0 "XSFI"  4 u16 format 1  6 u16 header size 128  8 u32 body size  12 u32 record count
+ *  16 SHA-256 of the body  48 entry specifier (32 bytes, NUL-padded)  80 version (32 bytes, NUL-padded)
+ * 112 reserved (zeros)  124 u32 CRC-32 (IEEE, as zlib) of bytes 0..123. All numbers little-endian.
+ * A record: u8 kind (1 module, 2 alias), u8 0, u16 name length, u32 data length, name, data.
+ * A module's name is its path in the build without ".js"; an alias maps a bare specifier to a module name.
+ */
+#include "board.h"
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEADER_SIZE 128
+#define FORMAT 1
+
+typedef struct {
+	uint8_t kind;
+	const char* name;     /* NUL-terminated copy */
+	const uint8_t* data;
+	uint32_t length;
+} simRecord;
+
+struct simImage {
+	uint8_t* body;
+	uint32_t bodySize;
+	simRecord* records;
+	uint32_t count;
+	char entry[33];
+	char version[33];
+	char* names;          /* storage of the records' NUL-terminated names */
+};
+
+static uint32_t simLE16(const uint8_t* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+static uint32_t simLE32(const uint8_t* p) { return simLE16(p) | (simLE16(p + 2) << 16); }
+
+static uint32_t simCrc32(const uint8_t* data, uint32_t length)
+{
+	uint32_t crc = 0xFFFFFFFFu, i;
+	int bit;
+	for (i = 0; i < length; i++) {
+		crc ^= data[i];
+		for (bit = 0; bit < 8; bit++)
+			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+	}
+	return ~crc;
+}
+
+static int simText(char* out, const uint8_t* field)
+{
+	int i;
+	memcpy(out, field, 32);
+	out[32] = 0;
+	for (i = 0; out[i]; i++) {
+		if ((out[i] < 0x20) || (out[i] > 0x7E))
+			return 0;
+	}
+	return 1;
+}
+
+void simImageFree(simImage* image)
+{
+	if (image) {
+		free(image->body);
+		free(image->records);
+		free(image->names);
+		free(image);
+	}
+}
+
+#define FAIL(...) do { snprintf(why, whySize, __VA_ARGS__); simImageFree(image); return NULL; } while (0)
+
+static simImage* simParseRecords(simImage* image, char* why, size_t whySize)
+{
+	uint32_t at = 0, i, namesSize = 0;
+	char* names;
+	image->records = calloc(image->count ? image->count : 1, sizeof(simRecord));
+	if (!image->records)
+		FAIL("out of memory");
+	for (i = 0; i < image->count; i++) {
+		uint32_t nameLength, dataLength;
+		if (image->bodySize - at < 8)
+			FAIL("record %u runs past the body", i);
+		nameLength = simLE16(image->body + at + 2);
+		dataLength = simLE32(image->body + at + 4);
+		if ((image->body[at] != 1 && image->body[at] != 2) || (nameLength == 0) || (image->bodySize - at - 8 < nameLength)
+				|| (image->bodySize - at - 8 - nameLength < dataLength))
+			FAIL("record %u is malformed", i);
+		image->records[i].kind = image->body[at];
+		image->records[i].data = image->body + at + 8 + nameLength;
+		image->records[i].length = dataLength;
+		namesSize += nameLength + 1;
+		at += 8 + nameLength + dataLength;
+	}
+	if (at != image->bodySize)
+		FAIL("%u bytes after the last record", image->bodySize - at);
+	names = image->names = malloc(namesSize ? namesSize : 1);
+	if (!names)
+		FAIL("out of memory");
+	at = 0;
+	for (i = 0; i < image->count; i++) {
+		uint32_t nameLength = simLE16(image->body + at + 2);
+		memcpy(names, image->body + at + 8, nameLength);
+		names[nameLength] = 0;
+		image->records[i].name = names;
+		names += nameLength + 1;
+		at += 8 + nameLength + image->records[i].length;
+	}
+	return image;
+}
+
+simImage* simImageLoad(simBoard* board, int slot, char* why, size_t whySize)
+{
+	const simPartition* partition = simOtaSlot(board, slot);
+	uint8_t header[HEADER_SIZE];
+	uint8_t digest[crypto_hash_sha256_BYTES];
+	simImage* image = NULL;
+	if (!partition)
+		FAIL("no OTA slot %d", slot);
+	if (simFlashRead(board, partition->offset, header, HEADER_SIZE))
+		FAIL("cannot read the header");
+	if (memcmp(header, "XSFI", 4))
+		FAIL("no image (bad magic)");
+	if (simCrc32(header, 124) != simLE32(header + 124))
+		FAIL("header CRC mismatch");
+	if ((simLE16(header + 4) != FORMAT) || (simLE16(header + 6) != HEADER_SIZE))
+		FAIL("unknown image format %u", simLE16(header + 4));
+	image = calloc(1, sizeof(simImage));
+	if (!image)
+		FAIL("out of memory");
+	image->bodySize = simLE32(header + 8);
+	image->count = simLE32(header + 12);
+	if (image->bodySize > partition->size - HEADER_SIZE)
+		FAIL("body size %u does not fit the slot", image->bodySize);
+	if (!simText(image->entry, header + 48) || !simText(image->version, header + 80) || !image->entry[0])
+		FAIL("entry or version is not printable text");
+	image->body = malloc(image->bodySize ? image->bodySize : 1);
+	if (!image->body || simFlashRead(board, partition->offset + HEADER_SIZE, image->body, image->bodySize))
+		FAIL("cannot read the body");
+	crypto_hash_sha256(digest, image->body, image->bodySize);
+	if (memcmp(digest, header + 16, sizeof(digest)))
+		FAIL("body SHA-256 mismatch");
+	return simParseRecords(image, why, whySize);
+}
+
+const char* simImageEntry(simImage* image) { return image->entry; }
+const char* simImageVersion(simImage* image) { return image->version; }
+
+static const simRecord* simFind(simImage* image, uint8_t kind, const char* name)
+{
+	uint32_t i;
+	for (i = 0; i < image->count; i++) {
+		if ((image->records[i].kind == kind) && !strcmp(image->records[i].name, name))
+			return &image->records[i];
+	}
+	return NULL;
+}
+
+const char* simImageResolve(simImage* image, const char* specifier)
+{
+	const simRecord* record = simFind(image, 1, specifier);
+	if (record)
+		return record->name;
+	record = simFind(image, 2, specifier);
+	if (record) {
+		uint32_t i;
+		for (i = 0; i < image->count; i++) {
+			const simRecord* module = &image->records[i];
+			if ((module->kind == 1) && (strlen(module->name) == record->length) && !memcmp(module->name, record->data, record->length))
+				return module->name;
+		}
+	}
+	return NULL;
+}
+
+const uint8_t* simImageSource(simImage* image, const char* name, uint32_t* length)
+{
+	const simRecord* record = simFind(image, 1, name);
+	if (!record)
+		return NULL;
+	*length = record->length;
+	return record->data;
+}

@@ -1,0 +1,178 @@
+// The sim board's store for `preference`: a log of records in the flash file's nvs partition, in two halves.
+// The active half starts with a header {"XSNV", generation, CRC}; records follow, each with a CRC, so a record
+// torn by a power cut is ignored and the value before it stays. When a half is full (or holds a torn record),
+// the live values are written into the other half, whose header is written last: until that header lands the
+// old half stays active. Format (little-endian): record = 0x5A, op (1 set, 2 delete), type (0 string,
+// 1 boolean, 2 number, 3 ArrayBuffer), domain length, key length, 0, u16 value length, domain, key, value, u32 CRC.
+import { crc32 } from "sim/crc32";
+
+export type Value = string | boolean | number | ArrayBuffer;
+type Domains = Map<string, Map<string, Value>>;
+
+const SECTOR = 4096;
+const HEADER = 16;
+const MARK = 0x5a;
+
+const nvsSize: () => number | undefined = native("xs_board_nvs_size");
+const flashRead: (offset: number, length: number) => ArrayBuffer = native("xs_board_nvs_read");
+const flashWrite: (offset: number, data: Uint8Array) => void = native("xs_board_nvs_write");
+const flashErase: (offset: number, length: number) => void = native("xs_board_nvs_erase");
+
+const encoder = new (globalThis as any).TextEncoder();
+const decoder = new (globalThis as any).TextDecoder();
+
+function encodeValue(value: Value): { type: number; bytes: Uint8Array } {
+	if (typeof value === "string")
+		return { type: 0, bytes: encoder.encode(value) };
+	if (typeof value === "boolean")
+		return { type: 1, bytes: new Uint8Array([value ? 1 : 0]) };
+	if (typeof value === "number") {
+		const bytes = new Uint8Array(8);
+		new DataView(bytes.buffer).setFloat64(0, value, true);
+		return { type: 2, bytes };
+	}
+	return { type: 3, bytes: new Uint8Array(value.slice(0)) };
+}
+
+function decodeValue(type: number, bytes: Uint8Array): Value {
+	switch (type) {
+	case 0: return decoder.decode(bytes);
+	case 1: return bytes[0] === 1;
+	case 2: return new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, true);
+	default: return bytes.slice().buffer;
+	}
+}
+
+function encodeRecord(op: 1 | 2, domain: string, key: string, value?: Value): Uint8Array {
+	const d = encoder.encode(domain), k = encoder.encode(key);
+	const v = value === undefined ? { type: 0, bytes: new Uint8Array(0) } : encodeValue(value);
+	if (v.bytes.length > 0xffff)
+		throw new RangeError("preference: value too large");
+	const record = new Uint8Array(8 + d.length + k.length + v.bytes.length + 4);
+	const view = new DataView(record.buffer);
+	record.set([MARK, op, v.type, d.length, k.length, 0]);
+	view.setUint16(6, v.bytes.length, true);
+	record.set(d, 8);
+	record.set(k, 8 + d.length);
+	record.set(v.bytes, 8 + d.length + k.length);
+	view.setUint32(record.length - 4, crc32(record.subarray(0, record.length - 4)), true);
+	return record;
+}
+
+export class NvsLog {
+	readonly domains: Domains = new Map();
+	private readonly half: number;
+	private active = 0;      // 0 or 1
+	private generation = 0;
+	private end = HEADER;    // where the next record goes, in the active half
+	private dirty = false;   // the active half holds a torn record: compact before the next write
+
+	constructor(size: number) {
+		this.half = Math.floor(size / 2 / SECTOR) * SECTOR;
+		if (this.half < SECTOR)
+			throw new RangeError("preference: the nvs partition is too small");
+		const headers = [0, 1].map((i) => this.readHeader(i));
+		const pick = headers[0] >= headers[1] ? 0 : 1;
+		if (headers[pick] < 0)
+			this.compact(0, 1); // blank or unreadable: start an empty store
+		else {
+			this.active = pick;
+			this.generation = headers[pick];
+			this.scan();
+		}
+	}
+
+	private readHeader(half: number): number {
+		const bytes = new Uint8Array(flashRead(half * this.half, HEADER));
+		const view = new DataView(bytes.buffer);
+		if (String.fromCharCode(...bytes.subarray(0, 4)) !== "XSNV" || view.getUint32(8, true) !== crc32(bytes.subarray(0, 8)))
+			return -1;
+		return view.getUint32(4, true);
+	}
+
+	private scan(): void {
+		const bytes = new Uint8Array(flashRead(this.active * this.half, this.half));
+		const view = new DataView(bytes.buffer);
+		let at = HEADER;
+		while (at < bytes.length && bytes[at] !== 0xff) {
+			const size = at + 8 <= bytes.length ? 8 + bytes[at + 3] + bytes[at + 4] + view.getUint16(at + 6, true) + 4 : Infinity;
+			if (bytes[at] !== MARK || at + size > bytes.length ||
+					view.getUint32(at + size - 4, true) !== crc32(bytes.subarray(at, at + size - 4))) {
+				this.dirty = true; // torn: everything after it is unusable
+				break;
+			}
+			const d = 8, k = d + bytes[at + 3], v = k + bytes[at + 4];
+			const domain = decoder.decode(bytes.subarray(at + d, at + k));
+			const key = decoder.decode(bytes.subarray(at + k, at + v));
+			if (bytes[at + 1] === 1)
+				this.apply(domain, key, decodeValue(bytes[at + 2], bytes.subarray(at + v, at + size - 4)));
+			else
+				this.apply(domain, key, undefined);
+			at += size;
+		}
+		this.end = at;
+	}
+
+	private apply(domain: string, key: string, value: Value | undefined): void {
+		let entries = this.domains.get(domain);
+		if (value === undefined) {
+			entries?.delete(key);
+			if (entries?.size === 0)
+				this.domains.delete(domain);
+			return;
+		}
+		if (!entries)
+			this.domains.set(domain, entries = new Map());
+		entries.delete(key); // keeps the latest write last
+		entries.set(key, value);
+	}
+
+	/** Appends one record, compacting into the other half first when needed. Atomic under power cuts. */
+	write(domain: string, key: string, value: Value | undefined): void {
+		const record = encodeRecord(value === undefined ? 2 : 1, domain, key, value);
+		if (this.dirty || this.end + record.length > this.half) {
+			this.apply(domain, key, value);
+			this.compact(this.active ^ 1, this.generation + 1);
+			return;
+		}
+		flashWrite(this.active * this.half + this.end, record);
+		this.end += record.length;
+		this.apply(domain, key, value);
+	}
+
+	/** Writes the live values into `half`, then its header: the commit point. */
+	private compact(half: number, generation: number): void {
+		const records: Uint8Array[] = [];
+		for (const [domain, entries] of this.domains)
+			for (const [key, value] of entries)
+				records.push(encodeRecord(1, domain, key, value));
+		const total = records.reduce((sum, record) => sum + record.length, HEADER);
+		if (total > this.half)
+			throw new RangeError("preference: the nvs partition is full");
+		flashErase(half * this.half, this.half);
+		const body = new Uint8Array(total - HEADER);
+		let at = 0;
+		for (const record of records) {
+			body.set(record, at);
+			at += record.length;
+		}
+		if (body.length)
+			flashWrite(half * this.half + HEADER, body);
+		const header = new Uint8Array(HEADER).fill(0xff);
+		header.set([0x58, 0x53, 0x4e, 0x56]); // "XSNV"
+		const view = new DataView(header.buffer);
+		view.setUint32(4, generation, true);
+		view.setUint32(8, crc32(header.subarray(0, 8)), true);
+		flashWrite(half * this.half, header);
+		this.active = half;
+		this.generation = generation;
+		this.end = total;
+		this.dirty = false;
+	}
+}
+
+/** The store in the board's flash, or undefined when the host runs without a board. */
+export function openNvs(): NvsLog | undefined {
+	const size = nvsSize();
+	return size === undefined ? undefined : new NvsLog(size);
+}

@@ -1,0 +1,43 @@
+/*
+ * `devconfig` on the ESP32: the config JSON is the blob "config" in namespace "xsfota" of the NVS partition
+ * labelled fotacfg, written at provisioning with ESP-IDF's nvs_partition_gen.py (README, "ESP32"). Read-only.
+ */
+#include "xsmc.h"
+#include "nvs.h"
+#include "nvs_flash.h"
+#include <stdlib.h>
+
+void xs_devconfig_read(xsMachine* the)
+{
+	static int initialized = 0;
+	nvs_handle_t handle;
+	size_t length = 0;
+	char* text;
+	esp_err_t err;
+	if (!initialized) {
+		err = nvs_flash_init_partition("fotacfg");
+		if (err != ESP_OK)
+			xsUnknownError("devconfig: cannot open the fotacfg partition: %s", esp_err_to_name(err));
+		initialized = 1;
+	}
+	err = nvs_open_from_partition("fotacfg", "xsfota", NVS_READONLY, &handle);
+	if (err == ESP_ERR_NVS_NOT_FOUND)
+		return; /* not provisioned */
+	if (err != ESP_OK)
+		xsUnknownError("devconfig: %s", esp_err_to_name(err));
+	err = nvs_get_blob(handle, "config", NULL, &length);
+	if (err == ESP_ERR_NVS_NOT_FOUND) {
+		nvs_close(handle);
+		return;
+	}
+	text = (err == ESP_OK) ? malloc(length + 1) : NULL;
+	if (!text || (nvs_get_blob(handle, "config", text, &length) != ESP_OK)) {
+		nvs_close(handle);
+		free(text);
+		xsUnknownError("devconfig: cannot read the config: %s", esp_err_to_name(err));
+	}
+	nvs_close(handle);
+	text[length] = 0;
+	xsmcSetString(xsResult, text);
+	free(text);
+}

@@ -1,0 +1,166 @@
+/*
+ * `partition` on the ESP32, over ESP-IDF's esp_partition_* and esp_ota_* (app_update component).
+ * The update is written with esp_partition_erase_range/esp_partition_write at the offsets the client chooses,
+ * so a download resumes anywhere (as esp_ota_write_with_offset allows) and the slot is erased sector by sector
+ * as data arrives, never all at once (a whole-slot erase trips the task watchdog: esp-idf#578, #5591).
+ * esp_ota_set_boot_partition verifies the image before it touches otadata.
+ */
+#include "xsmc.h"
+#include "xsHost.h"
+#include "esp_ota_ops.h"
+#include "esp_partition.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include <string.h>
+
+#define SECTOR 4096
+
+static const esp_partition_t* xsSlot(xsMachine* the, int index, const char* label)
+{
+	const esp_partition_t* partition;
+	if ((index < 0) || (index > 15))
+		xsRangeError("no OTA slot %d", index);
+	partition = esp_partition_find_first(ESP_PARTITION_TYPE_APP, ESP_PARTITION_SUBTYPE_APP_OTA_0 + index, NULL);
+	if (!partition || (label && strcmp(partition->label, label)))
+		xsRangeError("no OTA slot %d labelled %s", index, label ? label : "?");
+	return partition;
+}
+
+/* The slot named by arguments 0 (index) and 1 (label); writable: refuse the running slot. */
+static const esp_partition_t* xsTarget(xsMachine* the, int writable)
+{
+	const esp_partition_t* partition;
+	if (xsmcArgc < 2)
+		xsTypeError("expects a slot");
+	partition = xsSlot(the, xsmcToInteger(xsArg(0)), xsmcToString(xsArg(1)));
+	if (writable && (partition == esp_ota_get_running_partition()))
+		xsUnknownError("%s is the running slot", partition->label);
+	return partition;
+}
+
+static uint32_t xsRange(xsMachine* the, xsSlot* slot, const char* name)
+{
+	double value = xsmcToNumber(*slot);
+	if (!(value >= 0) || (value != (double)(uint32_t)value))
+		xsRangeError("%s must be an integer >= 0", name);
+	return (uint32_t)value;
+}
+
+static void xsSetSlot(xsMachine* the, const esp_partition_t* partition)
+{
+	xsmcVars(1);
+	xsmcSetNewObject(xsResult);
+	xsmcSetString(xsVar(0), (char*)partition->label);
+	xsmcSet(xsResult, xsID("label"), xsVar(0));
+	xsmcSetInteger(xsVar(0), partition->subtype - ESP_PARTITION_SUBTYPE_APP_OTA_0);
+	xsmcSet(xsResult, xsID("index"), xsVar(0));
+	xsmcSetNumber(xsVar(0), partition->size);
+	xsmcSet(xsResult, xsID("size"), xsVar(0));
+}
+
+static const char* xsStateName(esp_ota_img_states_t state)
+{
+	switch (state) {
+	case ESP_OTA_IMG_NEW: return "new";
+	case ESP_OTA_IMG_PENDING_VERIFY: return "pending-verify";
+	case ESP_OTA_IMG_VALID: return "valid";
+	case ESP_OTA_IMG_INVALID: return "invalid";
+	case ESP_OTA_IMG_ABORTED: return "aborted";
+	default: return "undefined";
+	}
+}
+
+void xs_partition_running(xsMachine* the)
+{
+	const esp_partition_t* running = esp_ota_get_running_partition();
+	esp_ota_img_states_t state = ESP_OTA_IMG_UNDEFINED;
+	if (!running || (running->subtype < ESP_PARTITION_SUBTYPE_APP_OTA_0) || (running->subtype > ESP_PARTITION_SUBTYPE_APP_OTA_15))
+		xsUnknownError("Partition.running: the running app is not in an OTA slot");
+	if (esp_ota_get_state_partition(running, &state) != ESP_OK)
+		state = ESP_OTA_IMG_UNDEFINED; /* otadata blank or corrupt: booted by the bootloader's fallback */
+	xsSetSlot(the, running);
+	xsmcSetString(xsVar(0), (char*)xsStateName(state));
+	xsmcSet(xsResult, xsID("state"), xsVar(0));
+}
+
+void xs_partition_next(xsMachine* the)
+{
+	const esp_partition_t* next = esp_ota_get_next_update_partition(NULL);
+	if (!next || (next == esp_ota_get_running_partition()))
+		xsUnknownError("Partition.next: no inactive OTA slot");
+	xsSetSlot(the, next);
+}
+
+void xs_partition_erase(xsMachine* the)
+{
+	const esp_partition_t* partition = xsTarget(the, 1);
+	uint32_t offset = xsRange(the, &xsArg(2), "offset"), length = xsRange(the, &xsArg(3), "length"), at;
+	if ((offset % SECTOR) || (length % SECTOR))
+		xsRangeError("Partition.erase: offset and length must be multiples of %d", SECTOR);
+	if ((offset > partition->size) || (length > partition->size - offset))
+		xsRangeError("Partition.erase: %u bytes at %u do not fit %s", (unsigned)length, (unsigned)offset, partition->label);
+	for (at = offset; at < offset + length; at += SECTOR) {
+		esp_err_t err = esp_partition_erase_range(partition, at, SECTOR);
+		if (err != ESP_OK)
+			xsUnknownError("Partition.erase: %s", esp_err_to_name(err));
+		if (((at - offset) / SECTOR) % 16 == 15)
+			vTaskDelay(1); /* let the idle task and Wi-Fi run during long erases */
+	}
+}
+
+/* NOR flash only clears bits: read back and compare, so a write over unerased bytes fails as on the sim. */
+void xs_partition_write(xsMachine* the)
+{
+	const esp_partition_t* partition = xsTarget(the, 1);
+	uint32_t offset = xsRange(the, &xsArg(2), "offset");
+	uint8_t check[128];
+	void* data;
+	xsUnsignedValue length, done;
+	esp_err_t err;
+	xsmcGetBufferReadable(xsArg(3), &data, &length);
+	if ((offset > partition->size) || (length > partition->size - offset))
+		xsRangeError("Partition.write: %u bytes at %u do not fit %s", (unsigned)length, (unsigned)offset, partition->label);
+	err = esp_partition_write(partition, offset, data, length);
+	if (err != ESP_OK)
+		xsUnknownError("Partition.write: %s", esp_err_to_name(err));
+	for (done = 0; done < length; done += sizeof(check)) {
+		xsUnsignedValue count = ((length - done) < sizeof(check)) ? (length - done) : sizeof(check);
+		xsmcGetBufferReadable(xsArg(3), &data, &length); /* the buffer may move while we wait on flash */
+		if ((esp_partition_read(partition, offset + done, check, count) != ESP_OK) || memcmp(check, (uint8_t*)data + done, count))
+			xsUnknownError("Partition.write: %s at %u is not erased (NOR flash can only clear bits)", partition->label, (unsigned)(offset + done));
+	}
+}
+
+void xs_partition_read(xsMachine* the)
+{
+	const esp_partition_t* partition = xsTarget(the, 0);
+	uint32_t offset = xsRange(the, &xsArg(2), "offset"), length = xsRange(the, &xsArg(3), "length");
+	esp_err_t err;
+	if ((offset > partition->size) || (length > partition->size - offset))
+		xsRangeError("Partition.read: %u bytes at %u do not fit %s", (unsigned)length, (unsigned)offset, partition->label);
+	xsmcSetArrayBuffer(xsResult, NULL, length);
+	err = esp_partition_read(partition, offset, xsmcToArrayBuffer(xsResult), length);
+	if (err != ESP_OK)
+		xsUnknownError("Partition.read: %s", esp_err_to_name(err));
+}
+
+void xs_partition_activate(xsMachine* the)
+{
+	const esp_partition_t* partition = xsTarget(the, 0);
+	esp_err_t err = esp_ota_set_boot_partition(partition); /* verifies the image, then writes otadata (NEW) */
+	if (err != ESP_OK)
+		xsUnknownError("Partition.activate: %s: %s", partition->label, esp_err_to_name(err));
+}
+
+void xs_partition_mark_valid(xsMachine* the)
+{
+	esp_err_t err = esp_ota_mark_app_valid_cancel_rollback();
+	if (err != ESP_OK)
+		xsUnknownError("Partition.markValid: %s", esp_err_to_name(err));
+}
+
+void xs_partition_mark_invalid_and_reboot(xsMachine* the)
+{
+	esp_err_t err = esp_ota_mark_app_invalid_rollback_and_reboot(); /* returns only when rollback is impossible */
+	xsUnknownError("Partition.markInvalidAndReboot: %s", esp_err_to_name(err));
+}

@@ -1,0 +1,48 @@
+// The OTA slots: the inactive one to write an update into, the running one's state, and the boot choice.
+// Natives: esp32/partition.c (esp_ota_*, esp_partition_*) on the ESP32, native/partition.c on the sim board.
+export type SlotState = "new" | "pending-verify" | "valid" | "invalid" | "aborted" | "undefined";
+
+export interface Slot {
+	label: string;
+	index: number; // OTA slot number: 0 for ota_0, 1 for ota_1
+	size: number;  // bytes
+}
+
+export type Bytes = ArrayBuffer | Uint8Array;
+
+export default class Partition {
+	static readonly sectorSize: number = 4096;
+
+	/** The slot that booted, with its otadata state. */
+	static running(): Slot & { state: SlotState } {
+		return native("xs_partition_running")();
+	}
+	/** The inactive OTA slot: the update target. */
+	static next(): Slot {
+		return native("xs_partition_next")();
+	}
+	/** Erases [offset, offset + length) of the slot; both must be multiples of sectorSize (RangeError otherwise). */
+	static erase(slot: Slot, offset: number, length: number): void {
+		native("xs_partition_erase")(slot.index, slot.label, offset, length);
+	}
+	/** Writes at offset. NOR flash: a write can only clear bits, so write erased bytes (Error otherwise). */
+	static write(slot: Slot, offset: number, data: Bytes): void {
+		native("xs_partition_write")(slot.index, slot.label, offset, data);
+	}
+	static read(slot: Slot, offset: number, length: number): ArrayBuffer {
+		return native("xs_partition_read")(slot.index, slot.label, offset, length);
+	}
+	/** Validates the slot's image and makes it the boot slot in otadata, in state NEW. */
+	static activate(slot: Slot): void {
+		native("xs_partition_activate")(slot.index, slot.label);
+	}
+	/** The running image is good: cancels the rollback (VALID). */
+	static markValid(): void {
+		native("xs_partition_mark_valid")();
+	}
+	/** The running image is bad: marks it INVALID and reboots into the other slot. Throws when no other image can boot. */
+	static markInvalidAndReboot(): never {
+		native("xs_partition_mark_invalid_and_reboot")();
+		throw new Error("Partition.markInvalidAndReboot: did not reboot");
+	}
+}

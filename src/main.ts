@@ -1,10 +1,27 @@
-// The example firmware. For now: hello from the XS engine, with a native SHA-256 and a timer.
-import Timer from "timer";
-import SHA256 from "crypto/sha256";
-import TextEncoder from "text/encoder";
-import { hex } from "./hex.js";
+// The example firmware: boot (and, for a new image, its supervised trial), then normal work, then updates.
+// Its version and its deliberate faults come from the build (mc/config), so one source makes v1, v2 and a bad v3.
+import config from "mc/config";
+import { read as readDeviceConfig } from "devconfig";
+import { FotaClient } from "fota/client";
+import { parseDeviceConfig } from "fota/config";
+import { kind, targetPorts } from "fota-target";
+import { appChecks } from "./checks.js";
+import { startWork } from "./work.js";
 
-const digest = SHA256.hash(new TextEncoder().encode("hello, xs-fota"));
-trace(`xs-fota hello firmware\nsha256("hello, xs-fota") = ${hex(digest)}\n`);
-await new Promise<void>((resolve) => Timer.set(() => resolve(), 10));
-trace("timer fired; bye\n");
+const version: string = config.version ?? "0.0.0";
+const raw = readDeviceConfig();
+if (!raw)
+	throw new Error("no device config: provision one first (xs-fota provision)");
+const device = parseDeviceConfig(raw);
+const client = new FotaClient({
+	config: device,
+	ports: targetPorts(device),
+	firmware: { version, kind },
+	selfTest: appChecks(config.fault),
+});
+
+trace(`xs-fota example firmware ${version} on ${device.deviceId}\n`);
+const boot = await client.boot();
+trace(`boot: ${JSON.stringify(boot)}\n`);
+startWork(client);
+client.start();

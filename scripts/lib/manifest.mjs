@@ -1,7 +1,7 @@
 // Reads Moddable manifests (manifest.json and its includes) into a module map for the sim host:
 // bare specifier -> compiled JavaScript file under build/js. Only the keys this project uses are read:
 // include, modules, and platforms["xsfota-sim"]. $(MODDABLE) includes belong to the real SDK and are skipped.
-import { readFileSync, existsSync, readdirSync } from "node:fs";
+import { readFileSync, existsSync, readdirSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve, relative, basename, join } from "node:path";
 
 export const SIM_PLATFORM = "xsfota-sim";
@@ -39,9 +39,11 @@ function addModules(map, dir, modules, root, outDir) {
 	}
 }
 
-/** Returns { specifier: absolute .js path } for the manifest at `path`, built into `outDir`. */
+/** Returns { specifier: absolute .js path } for the manifest at `path`, built into `outDir`.
+ * The manifests' "config" sections, merged, are returned as map[CONFIG] for writeConfigModule. */
 export function moduleMap(path, { root = dirname(resolve(path)), outDir = resolve(root, "build/js") } = {}) {
 	const map = {};
+	const config = {};
 	const seen = new Set();
 	const visit = (file) => {
 		const full = resolve(file);
@@ -57,9 +59,23 @@ export function moduleMap(path, { root = dirname(resolve(path)), outDir = resolv
 					visit(resolve(dir, include));
 			}
 		}
-		for (const section of sections)
+		for (const section of sections) {
 			addModules(map, dir, section.modules, root, outDir);
+			Object.assign(config, section.config ?? {});
+		}
 	};
 	visit(path);
+	Object.defineProperty(map, CONFIG, { value: config, enumerable: false });
 	return map;
+}
+
+/** The merged "config" of the manifests behind a module map. */
+export const CONFIG = Symbol("config");
+
+/** Writes Moddable's "mc/config" module (the manifests' config, plus overrides) to file and maps it. */
+export function writeConfigModule(map, file, overrides = {}) {
+	const config = { ...(map[CONFIG] ?? {}), ...overrides };
+	mkdirSync(dirname(file), { recursive: true });
+	writeFileSync(file, `// generated from the manifests' "config": Moddable's mc/config\nexport default Object.freeze(${JSON.stringify(config)});\n`);
+	return { ...map, "mc/config": file };
 }

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDebianPackages } from "./system.mjs";
 import { ensureEngineSources } from "./engine.mjs";
-import { moduleMap } from "./manifest.mjs";
+import { moduleMap, writeConfigModule } from "./manifest.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const HOST = join(ROOT, "build/sim/xsfota-sim");
@@ -44,7 +44,8 @@ export function compileTypeScript() {
 
 export function writeModuleMap() {
 	mkdirSync(dirname(MODULE_MAP), { recursive: true });
-	writeFileSync(MODULE_MAP, JSON.stringify(moduleMap(join(ROOT, "manifest.json")), null, 2) + "\n");
+	const map = writeConfigModule(moduleMap(join(ROOT, "manifest.json")), join(ROOT, "build/js/generated/mc-config.js"));
+	writeFileSync(MODULE_MAP, JSON.stringify(map, null, 2) + "\n");
 	return MODULE_MAP;
 }
 

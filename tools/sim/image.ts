@@ -14,6 +14,7 @@ export interface ImageOptions {
 	entry: string;               // a bare specifier from the map, or a .js file
 	version: string;
 	root: string;                // the build root (build/js); module names are paths under it
+	include?: string[];          // more .js files to carry even if nothing imports them
 }
 
 const IMPORT = /(?:^|[;\s}])(?:import|export)\s*(?:[\w*{}\s,$]*?\sfrom\s*)?["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g;
@@ -25,7 +26,7 @@ function nameOf(root: string, file: string): string {
 	return path.split(sep).join("/").replace(/\.js$/, "");
 }
 
-export function buildImage({ map, entry, version, root }: ImageOptions): Buffer {
+export function buildImage({ map, entry, version, root, include = [] }: ImageOptions): Buffer {
 	if (Buffer.byteLength(version) > 32 || !/^[\x20-\x7e]*$/.test(version))
 		throw new Error("image: the version must be at most 32 printable ASCII characters");
 	const modules = new Map<string, string>(); // name -> source
@@ -54,6 +55,8 @@ export function buildImage({ map, entry, version, root }: ImageOptions): Buffer 
 		entryName = entry;
 	} else
 		entryName = visit(resolve(entry));
+	for (const file of include)
+		visit(resolve(file));
 	if (Buffer.byteLength(entryName) > 32)
 		throw new Error(`image: the entry's name "${entryName}" is longer than 32 bytes; give it a bare specifier`);
 	const records: Buffer[] = [];

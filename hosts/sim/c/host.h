@@ -33,6 +33,7 @@ extern int simRunDueTimer(txMachine* the);     /* runs one due timer; returns 1 
 extern int simHttpActive(void);
 extern void simHttpWait(double milliseconds);  /* waits for socket activity, at most milliseconds (or 1 s when < 0) */
 extern int simHttpDispatch(txMachine* the);
+extern void simHttpReset(void);               /* detaches every transfer before the machine is deleted */
 
 /* machines and entry modules (main.c); files: resolve the entry as a file path first */
 extern txMachine* simCreateMachine(simHost* host);

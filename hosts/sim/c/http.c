@@ -433,3 +433,16 @@ int simHttpDispatch(txMachine* the)
 	}
 	return 0;
 }
+
+/* Before the machine goes away (a board reset): detach every transfer from libcurl. The machine's
+ * destructors free them; no event is delivered. */
+void simHttpReset(void)
+{
+	simHttp* http;
+	for (http = gxTransfers; http; http = http->next) {
+		if (http->running)
+			curl_multi_remove_handle(gxMulti, http->easy);
+		http->running = 0;
+	}
+	gxTransfers = NULL;
+}

@@ -71,6 +71,7 @@ static void simBoardTeardown(simBoard* board)
 {
 	if (gxBoardMachine) {
 		gxBoardHost.timers = NULL; /* their memory goes with the machine's destructors */
+		simHttpReset();
 		fxDeleteMachine(gxBoardMachine);
 		gxBoardMachine = NULL;
 	}

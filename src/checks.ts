@@ -1,0 +1,29 @@
+// The app's own self-test checks for the trial of a new image. A build can carry a deliberate fault
+// (mc/config "fault"): "fail" fails a check, "hang" blocks the event loop, "crash" throws from a timer.
+import Timer from "timer";
+import type { SelfTestCheck } from "fota/selftest";
+
+export function appChecks(fault?: string): SelfTestCheck[] {
+	return [
+		{
+			name: "sensor",
+			run: () => new Promise<void>((resolve, reject) => {
+				Timer.set(() => {
+					if (fault === "fail")
+						reject(new Error("sensor reads out of range (deliberate fault of this build)"));
+					else
+						resolve();
+				}, 50);
+			}),
+		},
+		{
+			name: "main-loop",
+			run: () => {
+				if (fault === "hang")
+					for (;;) ; // the event loop never turns again: only the watchdog ends this
+				if (fault === "crash")
+					Timer.set(() => { throw new Error("crash in the new image (deliberate fault of this build)"); }, 10);
+			},
+		},
+	];
+}

@@ -1,0 +1,103 @@
+// A simulated board as a child process: its event log followed as it is written.
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
+
+export interface BoardEvent {
+	type: string;
+	t: number;
+	boot: number;
+	[field: string]: any;
+}
+
+export interface BoardOptions {
+	host: string;
+	flash: string;
+	log: string;
+	args?: string[];
+	env?: Record<string, string>;
+	onEvent?: (event: BoardEvent) => void;
+}
+
+export class Board {
+	readonly events: BoardEvent[] = [];
+	readonly child: ChildProcess;
+	stdout = "";
+	stderr = "";
+	exit: Promise<number | null>;
+	#offset = 0;
+	#pending = "";
+	#timer: NodeJS.Timeout;
+	#waiters: { test: (event: BoardEvent) => boolean; resolve: (event: BoardEvent) => void }[] = [];
+	#onEvent: ((event: BoardEvent) => void) | undefined;
+
+	constructor(options: BoardOptions) {
+		this.#onEvent = options.onEvent;
+		this.child = spawn(options.host, ["board", "--flash", options.flash, "--log", options.log, ...(options.args ?? [])],
+			{ stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+		this.child.stdout!.on("data", (chunk) => { this.stdout += chunk; });
+		this.child.stderr!.on("data", (chunk) => { this.stderr += chunk; });
+		this.exit = new Promise((resolve) => this.child.on("close", (code) => {
+			this.#read(options.log);
+			clearInterval(this.#timer);
+			resolve(code);
+		}));
+		this.#timer = setInterval(() => this.#read(options.log), 20);
+	}
+
+	#read(path: string): void {
+		if (!existsSync(path))
+			return;
+		const fd = openSync(path, "r");
+		try {
+			const buffer = Buffer.alloc(64 * 1024);
+			for (;;) {
+				const n = readSync(fd, buffer, 0, buffer.length, this.#offset);
+				if (n <= 0)
+					break;
+				this.#offset += n;
+				this.#pending += buffer.toString("utf8", 0, n);
+			}
+		} finally {
+			closeSync(fd);
+		}
+		const lines = this.#pending.split("\n");
+		this.#pending = lines.pop()!;
+		for (const line of lines) {
+			if (!line)
+				continue;
+			const event = JSON.parse(line) as BoardEvent;
+			this.events.push(event);
+			this.#onEvent?.(event);
+			this.#waiters = this.#waiters.filter((waiter) => {
+				if (!waiter.test(event))
+					return true;
+				waiter.resolve(event);
+				return false;
+			});
+		}
+	}
+
+	/** Resolves with the first event (already seen or to come) that passes test; rejects after timeoutMs or when the board exits. */
+	waitFor(test: (event: BoardEvent) => boolean, timeoutMs = 30000, what = "an event"): Promise<BoardEvent> {
+		const seen = this.events.find(test);
+		if (seen)
+			return Promise.resolve(seen);
+		return new Promise((resolve, reject) => {
+			const timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms; last events: ${JSON.stringify(this.events.slice(-5))}\n${this.stderr}`)), timeoutMs);
+			const waiter = { test, resolve: (event: BoardEvent) => { clearTimeout(timer); resolve(event); } };
+			this.#waiters.push(waiter);
+			void this.exit.then((code) => {
+				if (this.#waiters.includes(waiter)) {
+					clearTimeout(timer);
+					reject(new Error(`the board exited (${code}) before ${what}; last events: ${JSON.stringify(this.events.slice(-5))}\n${this.stderr}`));
+				}
+			});
+		});
+	}
+
+	async stop(): Promise<void> {
+		if (this.child.exitCode === null && this.child.signalCode === null)
+			this.child.kill("SIGTERM");
+		await this.exit;
+	}
+}

@@ -1,0 +1,142 @@
+// Everything an update needs, on one machine: a development CA, a vendor key, firmware builds as sim images,
+// signed releases, the update server on loopback, and provisioned sim devices. Used by the demo and the e2e tests.
+import { generateKeyPairSync, sign as edSign, createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { makeDevCertificates, type DevCertificates } from "../server/certificates.js";
+import { UpdateServer, type Faults } from "../server/server.js";
+import { buildImage } from "../sim/image.js";
+import { provision, writeDeviceConfig } from "../sim/flash.js";
+import { keyIdOf, rawPublicKey } from "../cli/keys.js";
+import { frameBody, joinEnvelope } from "../../modules/fota/envelope.js";
+import { Board, type BoardEvent } from "./board.js";
+
+export const ROOT = resolve(fileURLToPath(import.meta.url), "../../../../..");
+export const HOST = join(ROOT, "build/sim/xsfota-sim");
+const BUILD_JS = join(ROOT, "build/js");
+export const PRODUCT = "demo-board";
+
+export interface FirmwareOptions {
+	version: string;
+	/** "fail" | "hang" | "crash": a deliberate fault in the self-test of this build */
+	fault?: string;
+	criticalEveryMs?: number;
+	criticalForMs?: number;
+	/** extra bytes carried in the image, to make it a given size */
+	padTo?: number;
+}
+
+export interface Release {
+	version: string;
+	sequence: number;
+	securityVersion: number;
+	image: Buffer;
+	file?: string;
+}
+
+export class World {
+	readonly dir: string;
+	readonly certs: DevCertificates;
+	readonly keyId: string;
+	readonly publicKey: Uint8Array;
+	readonly #privateKey;
+	readonly releases: string;
+	server!: UpdateServer;
+	url!: string;
+	readonly #map: Record<string, string>;
+
+	constructor(dir: string) {
+		this.dir = dir;
+		mkdirSync(dir, { recursive: true });
+		this.certs = makeDevCertificates(join(dir, "certs"));
+		const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+		this.#privateKey = privateKey;
+		this.publicKey = rawPublicKey(publicKey);
+		this.keyId = keyIdOf(this.publicKey);
+		this.releases = join(dir, "releases");
+		mkdirSync(join(this.releases, PRODUCT), { recursive: true });
+		this.#map = JSON.parse(readFileSync(join(ROOT, "build/sim/modules.json"), "utf8"));
+	}
+
+	async start(faults: Faults = {}, log?: (line: string) => void): Promise<void> {
+		this.server = new UpdateServer({
+			releases: this.releases,
+			cert: readFileSync(this.certs.cert),
+			key: readFileSync(this.certs.key),
+			faults,
+			...(log ? { log } : {}),
+		});
+		({ url: this.url } = await this.server.listen());
+	}
+
+	async stop(): Promise<void> {
+		await this.server?.close();
+	}
+
+	/** Builds the example firmware (src/) as a sim image; the version and faults go into its mc/config. */
+	firmware(options: FirmwareOptions): Buffer {
+		const name = options.version.replace(/[^\w.-]/g, "_") + (options.fault ? `-${options.fault}` : "");
+		const dir = join(BUILD_JS, "generated/firmware", name);
+		const config = { version: options.version, ...(options.fault ? { fault: options.fault } : {}),
+			...(options.criticalEveryMs ? { criticalEveryMs: options.criticalEveryMs, criticalForMs: options.criticalForMs ?? 1000 } : {}) };
+		mkdirSync(dir, { recursive: true });
+		writeFileSync(join(dir, "mc-config.js"), `export default Object.freeze(${JSON.stringify(config)});\n`);
+		const map = { ...this.#map, "mc/config": join(dir, "mc-config.js") };
+		const build = (include: string[] = []) => buildImage({ map, entry: "main", version: options.version, root: BUILD_JS, include });
+		let image = build();
+		if (options.padTo && options.padTo > image.length) {
+			// an unused module of hash text: it rides in the image to give it the wanted size, and is never loaded
+			const padding = join(dir, "padding.js");
+			const overhead = 8 + Buffer.byteLength(relative(BUILD_JS, padding).replace(/\.js$/, "")) + 4;
+			const length = Math.max(0, options.padTo - image.length - overhead);
+			let text = "";
+			for (let i = 0; text.length < length; i++)
+				text += createHash("sha512").update(`${options.version}:${i}`).digest("base64");
+			writeFileSync(padding, `// ${text.slice(0, length)}\n`);
+			image = build([padding]);
+		}
+		return image;
+	}
+
+	/** Signs and publishes a release as `xs-fota sign --out releases/<product>` would. */
+	publish(release: Release, fields: { product?: string; size?: number; sha256?: string; key?: "vendor" | "other" } = {}): void {
+		const file = release.file ?? `firmware-${release.version}.bin`;
+		const image = release.image;
+		writeFileSync(join(this.releases, PRODUCT, file), image);
+		const manifest = {
+			format: 1, keyId: this.keyId, product: fields.product ?? PRODUCT, version: release.version,
+			securityVersion: release.securityVersion, sequence: release.sequence,
+			image: { size: fields.size ?? image.length, sha256: fields.sha256 ?? createHash("sha256").update(image).digest("hex"), url: file, kind: "sim" },
+		};
+		const framed = frameBody(new TextEncoder().encode(JSON.stringify(manifest)));
+		const signer = fields.key === "other" ? generateKeyPairSync("ed25519").privateKey : this.#privateKey;
+		writeFileSync(join(this.releases, PRODUCT, "manifest.xfm"), joinEnvelope(framed, new Uint8Array(edSign(null, framed, signer))));
+	}
+
+	/** A fresh sim device: flash with `first` in ota_0 and a device config pointing at this world's server. */
+	device(name: string, first: Buffer, config: Record<string, unknown> = {}): string {
+		const flash = join(this.dir, `${name}.flash`);
+		provision(flash, { partitionsCsv: join(ROOT, "hosts/esp32/partitions.csv"), image: first });
+		writeDeviceConfig(flash, {
+			deviceId: name,
+			product: PRODUCT,
+			server: this.url,
+			ca: readFileSync(this.certs.ca, "utf8"),
+			keys: [{ keyId: this.keyId, publicKey: Buffer.from(this.publicKey).toString("hex") }],
+			pollSeconds: 1,
+			jitter: 0.2,
+			backoffSeconds: 0.2,
+			maxBackoffSeconds: 2,
+			chunkBytes: 16384,
+			selftestSeconds: 10,
+			timeoutSeconds: 5,
+			...config,
+		});
+		return flash;
+	}
+
+	boot(flash: string, options: { args?: string[]; env?: Record<string, string>; onEvent?: (event: BoardEvent) => void } = {}): Board {
+		return new Board({ host: HOST, flash, log: flash.replace(/\.flash$/, "") + `-${Date.now()}.jsonl`, ...options });
+	}
+}

@@ -40,7 +40,7 @@ export interface ClientOptions {
 	firmware: Firmware;
 	/** The app's checks for the trial of a new image; "the update server is reachable" is always added. */
 	selfTest?: SelfTestCheck[];
-	/** How long the event loop may stay blocked during the trial before the watchdog resets, ms */
+	/** How long the event loop may stay blocked during the trial before the watchdog resets, ms (default: the config's) */
 	watchdogMs?: number;
 	/** Immediate retries of a download within one round, after a lost link */
 	downloadAttempts?: number;
@@ -64,7 +64,7 @@ export class FotaClient {
 		this.#ports = options.ports;
 		this.#firmware = options.firmware;
 		this.#records = new Records(options.ports.store);
-		this.#watchdogMs = options.watchdogMs ?? 10000;
+		this.#watchdogMs = options.watchdogMs ?? options.config.watchdogSeconds * 1000;
 		this.#attempts = options.downloadAttempts ?? 3;
 		this.#checks = [...(options.selfTest ?? []), { name: "update-server", run: () => this.#serverReachable() }];
 	}
@@ -76,8 +76,15 @@ export class FotaClient {
 
 	hold(reason: string): Release {
 		const release = this.#holds.hold(reason);
-		this.#ports.events("hold", { reason });
-		return release;
+		this.#event("hold", { reason });
+		let released = false;
+		return () => {
+			if (!released) {
+				released = true;
+				release();
+				this.#event("release", { reason });
+			}
+		};
 	}
 
 	#event(type: string, fields: Record<string, unknown> = {}): void {

@@ -32,6 +32,8 @@ export interface DeviceConfig {
 	withoutClock: "defer" | "allow";
 	/** Deadline of the self-test of a new image, seconds */
 	selftestSeconds: number;
+	/** How long the event loop may stay blocked during the self-test before the watchdog resets, seconds */
+	watchdogSeconds: number;
 	/** Network timeout (connect and stall), seconds */
 	timeoutSeconds: number;
 }
@@ -99,6 +101,7 @@ export function parseDeviceConfig(raw: unknown): DeviceConfig {
 		...(window ? { window } : {}),
 		withoutClock,
 		selftestSeconds: number(r, "selftestSeconds", 60, 1, 3600),
+		watchdogSeconds: number(r, "watchdogSeconds", 10, 0.1, 600),
 		timeoutSeconds: number(r, "timeoutSeconds", 15, 1, 600),
 	};
 }

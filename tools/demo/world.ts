@@ -21,7 +21,8 @@ export interface FirmwareOptions {
 	version: string;
 	/** "fail" | "hang" | "crash": a deliberate fault in the self-test of this build */
 	fault?: string;
-	criticalEveryMs?: number;
+	/** one critical task that holds updates: when it starts and how long it lasts */
+	criticalAfterMs?: number;
 	criticalForMs?: number;
 	/** extra bytes carried in the image, to make it a given size */
 	padTo?: number;
@@ -79,7 +80,7 @@ export class World {
 		const name = options.version.replace(/[^\w.-]/g, "_") + (options.fault ? `-${options.fault}` : "");
 		const dir = join(BUILD_JS, "generated/firmware", name);
 		const config = { version: options.version, ...(options.fault ? { fault: options.fault } : {}),
-			...(options.criticalEveryMs ? { criticalEveryMs: options.criticalEveryMs, criticalForMs: options.criticalForMs ?? 1000 } : {}) };
+			...(options.criticalAfterMs ? { criticalAfterMs: options.criticalAfterMs, criticalForMs: options.criticalForMs ?? 1000 } : {}) };
 		mkdirSync(dir, { recursive: true });
 		writeFileSync(join(dir, "mc-config.js"), `export default Object.freeze(${JSON.stringify(config)});\n`);
 		const map = { ...this.#map, "mc/config": join(dir, "mc-config.js") };
@@ -100,17 +101,19 @@ export class World {
 	}
 
 	/** Signs and publishes a release as `xs-fota sign --out releases/<product>` would. */
-	publish(release: Release, fields: { product?: string; size?: number; sha256?: string; key?: "vendor" | "other" } = {}): void {
+	/** signer "forged": another key signs a manifest that names ours; "unknown": another key under its own id */
+	publish(release: Release, fields: { product?: string; size?: number; sha256?: string; signer?: "vendor" | "forged" | "unknown" } = {}): void {
 		const file = release.file ?? `firmware-${release.version}.bin`;
 		const image = release.image;
+		const other = fields.signer && fields.signer !== "vendor" ? generateKeyPairSync("ed25519") : undefined;
 		writeFileSync(join(this.releases, PRODUCT, file), image);
 		const manifest = {
-			format: 1, keyId: this.keyId, product: fields.product ?? PRODUCT, version: release.version,
+			format: 1, keyId: fields.signer === "unknown" ? keyIdOf(rawPublicKey(other!.publicKey)) : this.keyId, product: fields.product ?? PRODUCT, version: release.version,
 			securityVersion: release.securityVersion, sequence: release.sequence,
 			image: { size: fields.size ?? image.length, sha256: fields.sha256 ?? createHash("sha256").update(image).digest("hex"), url: file, kind: "sim" },
 		};
 		const framed = frameBody(new TextEncoder().encode(JSON.stringify(manifest)));
-		const signer = fields.key === "other" ? generateKeyPairSync("ed25519").privateKey : this.#privateKey;
+		const signer = other ? other.privateKey : this.#privateKey;
 		writeFileSync(join(this.releases, PRODUCT, "manifest.xfm"), joinEnvelope(framed, new Uint8Array(edSign(null, framed, signer))));
 	}
 
@@ -130,6 +133,7 @@ export class World {
 			maxBackoffSeconds: 2,
 			chunkBytes: 16384,
 			selftestSeconds: 10,
+			watchdogSeconds: 2,
 			timeoutSeconds: 5,
 			...config,
 		});

@@ -15,6 +15,8 @@ export interface Faults {
 	ignoreRange?: boolean;
 	/** cut the connection after this many body bytes of the next image response */
 	cutAfterBytes?: number;
+	/** mixed into every ETag, like a server that makes new ETags when files are copied again */
+	etagSalt?: string;
 }
 
 export interface ServerOptions {
@@ -103,11 +105,12 @@ export class UpdateServer {
 
 	async #file(request: IncomingMessage, response: ServerResponse, file: ServedFile, isImage: boolean): Promise<void> {
 		const range = this.faults.ignoreRange ? undefined : request.headers.range;
+		const etag = this.faults.etagSalt ? `"${this.faults.etagSalt}-${file.etag.slice(1)}` : file.etag;
 		const ifRange = request.headers["if-range"];
-		const answer = answerRange(file.size, range, Array.isArray(ifRange) ? ifRange[0] : ifRange, file.etag);
+		const answer = answerRange(file.size, range, Array.isArray(ifRange) ? ifRange[0] : ifRange, etag);
 		const headers: Record<string, string | number> = {
 			"accept-ranges": this.faults.ignoreRange ? "none" : "bytes",
-			etag: file.etag,
+			etag,
 			"last-modified": new Date(file.mtimeMs).toUTCString(),
 			"content-type": "application/octet-stream",
 			"cache-control": "no-cache",
@@ -135,7 +138,7 @@ export class UpdateServer {
 				await this.#write(response, out);
 				this.sent.set(key, (this.sent.get(key) ?? 0) + out.length);
 				this.#log(`cut ${request.url} as asked`);
-				response.socket?.destroy();
+				response.socket?.end(); // the bytes already written still reach the client, then the connection ends
 				return;
 			}
 			if (cut !== undefined)

@@ -21,8 +21,8 @@ export function appChecks(fault?: string): SelfTestCheck[] {
 			run: () => {
 				if (fault === "hang")
 					for (;;) ; // the event loop never turns again: only the watchdog ends this
-				if (fault === "crash")
-					Timer.set(() => { throw new Error("crash in the new image (deliberate fault of this build)"); }, 10);
+				if (fault === "crash") // an exception nobody catches, while the check is still running
+					return new Promise<void>(() => Timer.set(() => { throw new Error("crash in the new image (deliberate fault of this build)"); }, 10));
 			},
 		},
 	];

@@ -83,7 +83,7 @@ export class Board {
 		if (seen)
 			return Promise.resolve(seen);
 		return new Promise((resolve, reject) => {
-			const timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms; last events: ${JSON.stringify(this.events.slice(-5))}\n${this.stderr}`)), timeoutMs);
+			const timer = setTimeout(() => reject(new Error(`waited ${timeoutMs} ms for ${what} in vain; last events: ${JSON.stringify(this.events.slice(-5))}\n${this.stderr}`)), timeoutMs);
 			const waiter = { test, resolve: (event: BoardEvent) => { clearTimeout(timer); resolve(event); } };
 			this.#waiters.push(waiter);
 			void this.exit.then((code) => {

@@ -2,12 +2,13 @@
 import { CliError, USAGE } from "./errors.js";
 import { init } from "./init.js";
 import { keygen } from "./keygen.js";
+import { provision } from "./provision.js";
 import { parseOptions, type Command } from "./options.js";
 import { serve } from "./serve.js";
 import { sign } from "./sign.js";
 import { verify } from "./verify.js";
 
-const COMMANDS: Command[] = [keygen, sign, verify, init, serve];
+const COMMANDS: Command[] = [keygen, sign, verify, init, serve, provision];
 
 const USAGE_TEXT = `usage: xs-fota <command> [options]
 
@@ -17,6 +18,7 @@ commands:
   verify   check a manifest.xfm (and an image) as the device would
   init     make a development CA and a server certificate
   serve    run the update server over HTTPS
+  provision  write a sim device's flash file: first image and device config
 
 xs-fota <command> --help describes a command. The format is in docs/format.md.`;
 

@@ -1,0 +1,44 @@
+// xs-fota provision: a sim device's flash file with a first image and the device config.
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CliError } from "./errors.js";
+import { parseDeviceConfig } from "../../modules/fota/config.js";
+import { provision as provisionFlash, writeDeviceConfig } from "../sim/flash.js";
+import type { Command } from "./options.js";
+
+const PARTITIONS = resolve(fileURLToPath(import.meta.url), "../../../../../hosts/esp32/partitions.csv");
+
+export const provision: Command = {
+	name: "provision",
+	usage: `usage: xs-fota provision --flash FILE --config DEVICE.json [--image FIRST.img] [--force]
+
+Writes the device config (identity, server URL, CA, trusted keys, schedule: see README "Device config") into
+the fotacfg partition of a sim flash file, checked as the device will check it. With --image, first makes a
+fresh flash file (laid out by hosts/esp32/partitions.csv) with that image in ota_0; --force allows replacing
+an existing file. Without --image, only the config of an existing flash file is replaced.`,
+	options: { flash: { required: true }, config: { required: true }, image: {}, force: { flag: true } },
+	run(values) {
+		let raw;
+		try {
+			raw = JSON.parse(readFileSync(values.config!, "utf8"));
+		} catch (error) {
+			throw new CliError(`cannot read ${values.config}: ${(error as Error).message}`);
+		}
+		try {
+			parseDeviceConfig(raw);
+		} catch (error) {
+			throw new CliError((error as Error).message);
+		}
+		const flash = values.flash!;
+		if (values.image) {
+			if (existsSync(flash) && values.force !== "true")
+				throw new CliError(`${flash} exists; add --force to replace it`);
+			provisionFlash(flash, { partitionsCsv: PARTITIONS, image: readFileSync(values.image) });
+		}
+		else if (!existsSync(flash))
+			throw new CliError(`${flash} does not exist; give --image to make it`);
+		writeDeviceConfig(flash, raw);
+		console.log(`provisioned ${flash}: device ${raw.deviceId} of ${raw.product}, server ${raw.server}${values.image ? `, ${values.image} in ota_0` : ""}`);
+	},
+};

@@ -1,6 +1,7 @@
-// npm start: sets up what is missing, then runs the example firmware (src/main.ts) in the sim host.
+// npm start: sets up what is missing, then runs the update demo (tools/demo/main.ts).
 import { spawnSync } from "node:child_process";
-import { prepare, HOST, MODULE_MAP } from "./lib/prepare.mjs";
+import { join } from "node:path";
+import { prepare, ROOT } from "./lib/prepare.mjs";
 
 try {
 	prepare();
@@ -8,5 +9,6 @@ try {
 	console.error(`xs-fota: set-up failed: ${error.message}`);
 	process.exit(1);
 }
-const run = spawnSync(HOST, ["--modules", MODULE_MAP, "main"], { stdio: "inherit" });
+// The demo: build v1, v2 and a bad v3, sign, serve, provision a sim device and watch it update and roll back.
+const run = spawnSync(process.execPath, [join(ROOT, "build/js/tools/demo/main.js")], { stdio: "inherit" });
 process.exit(run.status ?? 1);

@@ -10,6 +10,7 @@ export const partitionFlash: Flash = {
 	erase: (slot: Slot, offset: number, length: number) => Partition.erase(slot, offset, length),
 	write: (slot: Slot, offset: number, data: Uint8Array) => Partition.write(slot, offset, data),
 	read: (slot: Slot, offset: number, length: number) => new Uint8Array(Partition.read(slot, offset, length)),
+	sha256: (slot: Slot, length: number) => new Uint8Array(Partition.sha256(slot, length)),
 	activate: (slot: Slot) => Partition.activate(slot),
 	markValid: () => Partition.markValid(),
 	markInvalidAndReboot: () => Partition.markInvalidAndReboot(),

@@ -175,7 +175,7 @@ export class FotaClient {
 					return { result: "deferred", reason: window.reason, waitMs: window.waitMs };
 				}
 				try {
-					await downloadImage({ transport: this.#ports.transport, flash, verifier: this.#ports.verifier, events }, records, {
+					await downloadImage({ transport: this.#ports.transport, flash, events }, records, {
 						url: resolveUrl(this.manifestUrl, manifest.image.url),
 						sequence: manifest.sequence,
 						size: manifest.image.size,

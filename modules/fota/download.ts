@@ -5,7 +5,7 @@
 import { TransientError, UpdateRejected } from "./errors.js";
 import { toHex } from "./hex.js";
 import type { Progress, Records } from "./records.js";
-import type { EventSink, Flash, Headers, Slot, Transport, Verifier } from "./ports.js";
+import type { EventSink, Flash, Headers, Slot, Transport } from "./ports.js";
 
 export interface DownloadPlan {
 	url: string;
@@ -20,7 +20,6 @@ export interface DownloadPlan {
 export interface DownloadPorts {
 	transport: Transport;
 	flash: Flash;
-	verifier: Verifier;
 	events: EventSink;
 }
 
@@ -146,11 +145,8 @@ function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, p
 }
 
 /** Reads the slot back and checks size and SHA-256 against the manifest. */
-export function verifySlot(flash: Flash, verifier: Verifier, slot: Slot, size: number, sha256: string): boolean {
-	const hash = verifier.sha256();
-	for (let offset = 0; offset < size; offset += 4096)
-		hash.update(flash.read(slot, offset, Math.min(4096, size - offset)));
-	return toHex(hash.digest()) === sha256;
+export function verifySlot(flash: Flash, slot: Slot, size: number, sha256: string): boolean {
+	return toHex(flash.sha256(slot, size)) === sha256;
 }
 
 /** Downloads (or resumes) the image into plan.slot and verifies it. Throws TransientError or UpdateRejected. */
@@ -170,7 +166,7 @@ export async function downloadImage(ports: DownloadPorts, records: Records, plan
 			records.progress = undefined;
 		throw error;
 	}
-	if (!verifySlot(ports.flash, ports.verifier, plan.slot, plan.size, plan.sha256)) {
+	if (!verifySlot(ports.flash, plan.slot, plan.size, plan.sha256)) {
 		records.progress = undefined;
 		throw new UpdateRejected("digest-mismatch", "the image in the slot does not match the signed SHA-256");
 	}

@@ -43,21 +43,17 @@ export interface Flash {
 	erase(slot: Slot, offset: number, length: number): void;
 	write(slot: Slot, offset: number, data: Uint8Array): void;
 	read(slot: Slot, offset: number, length: number): Uint8Array;
+	/** The SHA-256 of the slot's first length bytes, computed where the flash is (as esp_partition_get_sha256) */
+	sha256(slot: Slot, length: number): Uint8Array;
 	activate(slot: Slot): void;
 	markValid(): void;
 	markInvalidAndReboot(): void;
 	reboot(): void;
 }
 
-export interface Hash {
-	update(data: Uint8Array): void;
-	digest(): Uint8Array;
-}
-
 export interface Verifier {
 	/** Ed25519 over a detached signature. */
 	verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
-	sha256(): Hash;
 }
 
 export interface Watchdog {

@@ -32,6 +32,10 @@ export default class Partition {
 	static read(slot: Slot, offset: number, length: number): ArrayBuffer {
 		return native("xs_partition_read")(slot.index, slot.label, offset, length);
 	}
+	/** The SHA-256 of the slot's first `length` bytes, read and hashed in native code. */
+	static sha256(slot: Slot, length: number): ArrayBuffer {
+		return native("xs_partition_sha256")(slot.index, slot.label, length);
+	}
 	/** Validates the slot's image and makes it the boot slot in otadata, in state NEW. */
 	static activate(slot: Slot): void {
 		native("xs_partition_activate")(slot.index, slot.label);

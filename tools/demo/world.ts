@@ -60,13 +60,14 @@ export class World {
 		this.#map = JSON.parse(readFileSync(join(ROOT, "build/sim/modules.json"), "utf8"));
 	}
 
-	async start(faults: Faults = {}, log?: (line: string) => void): Promise<void> {
+	async start(faults: Faults = {}, log?: (line: string) => void, rateBytesPerSecond?: number): Promise<void> {
 		this.server = new UpdateServer({
 			releases: this.releases,
 			cert: readFileSync(this.certs.cert),
 			key: readFileSync(this.certs.key),
 			faults,
 			...(log ? { log } : {}),
+			...(rateBytesPerSecond ? { rateBytesPerSecond } : {}),
 		});
 		({ url: this.url } = await this.server.listen());
 	}

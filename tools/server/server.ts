@@ -27,6 +27,8 @@ export interface ServerOptions {
 	port?: number;
 	log?: (line: string) => void;
 	faults?: Faults;
+	/** paces every file response to this many bytes per second, like the link of a device */
+	rateBytesPerSecond?: number;
 }
 
 const MAX_REPORT_BYTES = 4096;
@@ -131,7 +133,16 @@ export class UpdateServer {
 		if (cut !== undefined)
 			this.faults.cutAfterBytes = undefined;
 		const key = new URL(request.url ?? "/", "https://server").pathname;
-		for (const piece of readRange(file.path, answer.start, answer.end)) {
+		const rate = this.#options.rateBytesPerSecond;
+		const started = performance.now();
+		let written = 0;
+		for (const piece of readRange(file.path, answer.start, answer.end, rate ? 16 * 1024 : undefined)) {
+			if (rate) { // never ahead of the link: wait until the bytes so far would have crossed it
+				const due = started + (written / rate) * 1000 - performance.now();
+				if (due > 0)
+					await new Promise((resolve) => setTimeout(resolve, due));
+				written += piece.length;
+			}
 			let out = piece;
 			if (cut !== undefined && out.length >= cut) {
 				out = out.subarray(0, cut);

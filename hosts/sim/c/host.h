@@ -37,6 +37,7 @@ extern void simHttpReset(void);               /* detaches every transfer before 
 
 /* machines and entry modules (main.c); files: resolve the entry as a file path first */
 extern txMachine* simCreateMachine(simHost* host);
+extern int gxTightHeap;
 extern void simStartEntry(txMachine* the, const char* entry, int files);
 
 /* the simulated board (board/board.c): xsfota-sim board ... */

@@ -27,10 +27,11 @@ static void simUsage(void)
 {
 	fprintf(stderr,
 		"usage: xsfota-sim [--modules map.json] [--memory-report file.json] entry\n"
-		"       xsfota-sim board --flash FILE [--log events.jsonl] [--power-cut-after N] [--max-boots N] [--wdt-ms MS]\n"
+		"       xsfota-sim board --flash FILE [--log events.jsonl] [--power-cut-after N] [--max-boots N] [--wdt-ms MS] [--tight-heap]\n"
 		"  entry            a module file, or a bare specifier found in the module map\n"
 		"  --modules FILE   JSON object from bare specifiers to module files\n"
-		"  --memory-report FILE  write the machine's peak XS memory as JSON at exit\n");
+		"  --memory-report FILE  write the machine's peak XS memory as JSON at exit\n"
+		"  --tight-heap          grow the XS heap in small steps after collections: peaks then measure live memory\n");
 }
 
 void simStartEntry(txMachine* the, const char* entry, int files)
@@ -57,14 +58,18 @@ void simStartEntry(txMachine* the, const char* entry, int files)
 	mxPop();
 }
 
+/* --tight-heap: the heap grows in small steps, after a collection, so that the peak is live memory
+ * plus at most one step rather than garbage that no collection has needed to reclaim yet. */
+int gxTightHeap = 0;
+
 txMachine* simCreateMachine(simHost* host)
 {
 	txMachine* the;
 	txCreation creation = {
-		64 * 1024,   /* initialChunkSize: small, like a device, so that peaks mean something */
-		16 * 1024,   /* incrementalChunkSize */
-		4096,        /* initialHeapCount (slots) */
-		1024,        /* incrementalHeapCount */
+		gxTightHeap ? 16 * 1024 : 64 * 1024,  /* initialChunkSize */
+		gxTightHeap ? 1024 : 16 * 1024,       /* incrementalChunkSize */
+		gxTightHeap ? 1024 : 4096,            /* initialHeapCount (slots) */
+		gxTightHeap ? 64 : 1024,              /* incrementalHeapCount */
 		4096,        /* stackCount */
 		2048,        /* initialKeyCount */
 		1024,        /* incrementalKeyCount */
@@ -94,6 +99,8 @@ int main(int argc, char* argv[])
 			modules = argv[++i];
 		else if (!strcmp(argv[i], "--memory-report") && (i + 1 < argc))
 			memoryReport = argv[++i];
+		else if (!strcmp(argv[i], "--tight-heap"))
+			gxTightHeap = 1;
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			simUsage();
 			return 0;

@@ -21,6 +21,7 @@ void xs_sim_memory(txMachine* the)
 	simSetNumber(the, "peakChunks", the->peakChunksSize);
 	simSetNumber(the, "peakSlots", the->peakHeapCount * slot);
 	simSetNumber(the, "peak", the->peakChunksSize + the->peakHeapCount * slot);
+	simSetNumber(the, "tight", gxTightHeap);
 	if ((mxArgc > 0) && fxToBoolean(the, mxArgv(0))) {
 		the->peakChunksSize = the->currentChunksSize;
 		the->peakHeapCount = the->currentHeapCount;

@@ -1,11 +1,11 @@
 // The update client's ports on the sim host: libcurl for HTTPS, the board's flash, watchdog and event log.
-import { event } from "sim/events";
 import { partitionFlash } from "fota-moddable/flash";
 import { nativeVerifier } from "fota-moddable/verifier";
 import { moduleWatchdog } from "fota-moddable/watchdog";
 import { PreferenceStore } from "fota-moddable/store";
 import { TimerClock } from "fota-moddable/clock";
 import { SimTransport } from "./transport.js";
+import { boardEvents } from "./events.js";
 import type { DeviceConfig } from "fota/config";
 import type { Ports } from "fota/ports";
 
@@ -19,6 +19,6 @@ export function targetPorts(config: DeviceConfig): Ports {
 		watchdog: moduleWatchdog,
 		store: new PreferenceStore(),
 		clock: new TimerClock(),
-		events: (type, fields) => event(type, fields),
+		events: boardEvents,
 	};
 }

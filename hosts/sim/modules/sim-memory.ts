@@ -6,6 +6,8 @@ export interface MemoryReading {
 	peakChunks: number;
 	peakSlots: number;
 	peak: number;
+	/** 1 when the host runs with --tight-heap (a measuring run) */
+	tight: number;
 }
 
 /** Reads the machine's memory; with resetPeak, the peak restarts from the current use. */

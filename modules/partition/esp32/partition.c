@@ -9,6 +9,7 @@
 #include "xsHost.h"
 #include "esp_ota_ops.h"
 #include "esp_partition.h"
+#include "mbedtls/sha256.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include <string.h>
@@ -142,6 +143,32 @@ void xs_partition_read(xsMachine* the)
 	err = esp_partition_read(partition, offset, xsmcToArrayBuffer(xsResult), length);
 	if (err != ESP_OK)
 		xsUnknownError("Partition.read: %s", esp_err_to_name(err));
+}
+
+/* sha256(index, label, length): the SHA-256 of the slot's first length bytes, read and hashed in C
+ * (mbedTLS: the SHA accelerator), so that no image data passes through JS buffers. */
+void xs_partition_sha256(xsMachine* the)
+{
+	const esp_partition_t* partition = xsTarget(the, 0);
+	uint32_t length = xsRange(the, &xsArg(2), "length"), at;
+	uint8_t block[1024], digest[32];
+	mbedtls_sha256_context sha;
+	esp_err_t err = ESP_OK;
+	if (length > partition->size)
+		xsRangeError("Partition.sha256: %u bytes do not fit %s", (unsigned)length, partition->label);
+	mbedtls_sha256_init(&sha);
+	mbedtls_sha256_starts(&sha, 0);
+	for (at = 0; (at < length) && (err == ESP_OK); at += sizeof(block)) {
+		uint32_t size = (length - at < sizeof(block)) ? length - at : sizeof(block);
+		err = esp_partition_read(partition, at, block, size);
+		if (err == ESP_OK)
+			mbedtls_sha256_update(&sha, block, size);
+	}
+	mbedtls_sha256_finish(&sha, digest);
+	mbedtls_sha256_free(&sha);
+	if (err != ESP_OK)
+		xsUnknownError("Partition.sha256: %s", esp_err_to_name(err));
+	xsmcSetArrayBuffer(xsResult, digest, sizeof(digest));
 }
 
 void xs_partition_activate(xsMachine* the)

@@ -1,5 +1,6 @@
 // A fake of the OTA slots with NOR semantics (erase to 0xFF, writes only clear bits) and ESP-IDF's
 // rollback rules, plus power cuts after the Nth flash operation. Reboots throw Reboot to unwind the client.
+import { createHash } from "node:crypto";
 import type { Flash, Slot, SlotState } from "../../../modules/fota/ports.js";
 
 export class Reboot extends Error {
@@ -75,6 +76,9 @@ export class FakeFlash implements Flash {
 	}
 	read(slot: Slot, offset: number, length: number): Uint8Array {
 		return this.#slot(slot).bytes.slice(offset, offset + length);
+	}
+	sha256(slot: Slot, length: number): Uint8Array {
+		return new Uint8Array(createHash("sha256").update(this.#slot(slot).bytes.subarray(0, length)).digest());
 	}
 	activate(slot: Slot): void {
 		this.#op();

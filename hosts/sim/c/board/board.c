@@ -19,7 +19,7 @@ static txMachine* gxBoardMachine = NULL;
 static void simBoardUsage(void)
 {
 	fprintf(stderr,
-		"usage: xsfota-sim board --flash FILE [--log events.jsonl] [--power-cut-after N] [--max-boots N] [--wdt-ms MS]\n"
+		"usage: xsfota-sim board --flash FILE [--log events.jsonl] [--power-cut-after N] [--max-boots N] [--wdt-ms MS] [--tight-heap]\n"
 		"  --flash FILE          flash file made by the provisioning tool (node build/js/tools/sim/cli.js provision)\n"
 		"  --log FILE            append the board's events as JSON Lines\n"
 		"  --power-cut-after N   cut the power during flash operation N + 1 (writes and erases, bootloader's included);\n"
@@ -27,6 +27,7 @@ static void simBoardUsage(void)
 		"                        of the torn operation's bytes that reach the flash\n"
 		"  --max-boots N         stop after N boots (default 16), exit status 4\n"
 		"  --wdt-ms MS           the task watchdog on the main loop: a turn longer than MS resets the board\n"
+		"  --tight-heap          grow the XS heap in small steps after collections: peaks then measure live memory\n"
 		"exit status: 0 halted (event loop empty), 3 bricked, 4 too many boots, 2 usage or flash file errors\n");
 }
 
@@ -152,6 +153,8 @@ int simBoardMain(int argc, char* argv[])
 			board->cutAfter = simNumberOption(argv[i], argv[i + 1]), i++;
 		else if (!strcmp(argv[i], "--max-boots") && more)
 			maxBoots = simNumberOption(argv[i], argv[i + 1]), i++;
+		else if (!strcmp(argv[i], "--tight-heap"))
+			gxTightHeap = 1;
 		else if (!strcmp(argv[i], "--wdt-ms") && more)
 			board->wdtDefault = (double)simNumberOption(argv[i], argv[i + 1]), i++;
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {

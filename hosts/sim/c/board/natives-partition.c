@@ -1,6 +1,7 @@
 /* The sim board's natives behind `partition` (modules/partition/partition.ts), over flash.c and otadata.c. */
 #include "../host.h"
 #include "board.h"
+#include <sodium.h>
 
 extern txInteger _xsmcGetBuffer(txMachine* the, txSlot* slot, void** data, txUnsigned* count, txBoolean writable);
 
@@ -160,4 +161,27 @@ void xs_system_restart(txMachine* the)
 {
 	simBoardOf(the, "System.restart");
 	simBoardReset("restart", "");
+}
+
+/* sha256(index, label, length): the SHA-256 of the slot's first length bytes, hashed here in C as
+ * esp_partition_get_sha256 does on the device, so that no image data passes through JS buffers. */
+void xs_partition_sha256(txMachine* the)
+{
+	simBoard* board = simBoardOf(the, "Partition.sha256");
+	const simPartition* partition = simTargetSlot(the, board, "Partition.sha256", 0);
+	uint32_t length = simRangeArgument(the, "Partition.sha256", mxArgv(2), "length");
+	crypto_hash_sha256_state state;
+	unsigned char block[4096], digest[crypto_hash_sha256_BYTES];
+	uint32_t at;
+	if (length > partition->size)
+		mxRangeError("Partition.sha256: %u bytes do not fit %s", length, partition->label);
+	crypto_hash_sha256_init(&state);
+	for (at = 0; at < length; at += sizeof(block)) {
+		uint32_t size = (length - at < sizeof(block)) ? length - at : (uint32_t)sizeof(block);
+		if (simFlashRead(board, partition->offset + at, block, size))
+			mxUnknownError("Partition.sha256: flash error");
+		crypto_hash_sha256_update(&state, block, size);
+	}
+	crypto_hash_sha256_final(&state, digest);
+	fxArrayBuffer(the, mxResult, digest, (txInteger)sizeof(digest), -1);
 }

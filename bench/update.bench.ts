@@ -1,0 +1,102 @@
+// The whole update on the simulated board against the real server, measured side by side with curl:
+//   update_time_vs_curl           the device's check-to-activation time for a 1 MiB image over curl's download
+//                                 of it, both from a server paced to 1 MB/s, the link of a good ESP32 on Wi-Fi
+//   update_time_vs_curl_loopback  the same with no pacing: the device's fixed costs (a second request for the
+//                                 manifest, the read-back SHA-256, the activation's image check) against a bare copy
+//   peak_heap_over_idle_bytes     the most live XS memory during that update (after a full collection at every
+//                                 checkpoint, the verification and the activation) minus the idle live memory
+//   peak_heap_with_garbage_over_idle_bytes  XS's own peak counter instead: live memory plus the garbage that
+//                                 piles up until XS needs the room (it collects only when the heap is full)
+//   redownload_bytes_after_cut    the most bytes fetched twice after a lost link; chunk_bytes is the checkpoint size
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { World, PRODUCT } from "../tools/demo/world.js";
+import type { BoardEvent } from "../tools/demo/board.js";
+import { median, round } from "./lib/stats.js";
+
+const MIB = 1024 * 1024;
+const CHUNK = 16384;
+const LINK_BYTES_PER_SECOND = 1_000_000;
+
+/** curl's own total time (connection, TLS, transfer), without its process start; async: the server runs here. */
+function curlMs(url: string, ca: string): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const child = spawn("curl", ["-sS", "--fail", "--cacert", ca, "-o", "/dev/null", "-w", "%{time_total}", url]);
+		let out = "", err = "";
+		child.stdout.on("data", (chunk) => { out += chunk; });
+		child.stderr.on("data", (chunk) => { err += chunk; });
+		child.on("close", (code) => code === 0 ? resolve(Number(out) * 1000) : reject(new Error(`curl failed: ${err}`)));
+	});
+}
+
+async function update(world: World, v1: Buffer, name: string, args: string[] = []): Promise<{ ms: number; heap: number; live: number; events: BoardEvent[] }> {
+	const board = world.boot(world.device(name, v1), { args });
+	try {
+		const check = await board.waitFor((e) => e.type === "check", 20000, "the check");
+		const activate = await board.waitFor((e) => e.type === "activate", 60000, "the activation");
+		const live = Math.max(...board.events.filter((e) => e.memoryLive !== undefined && e.t >= check.t).map((e) => e.memoryLive));
+		return { ms: activate.t - check.t, heap: activate.memoryPeak - check.memory, live: live - check.memory, events: board.events };
+	} finally {
+		await board.stop();
+	}
+}
+
+async function compare(rate: number | undefined, runs: number, log: (line: string) => void) {
+	const world = new World(mkdtempSync(join(tmpdir(), "xs-fota-bench-")));
+	await world.start({}, undefined, rate);
+	try {
+		const v1 = world.firmware({ version: "1.0.0" });
+		const v2 = world.firmware({ version: "2.0.0", padTo: MIB });
+		world.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
+		const url = `${world.url}/v1/products/${PRODUCT}/firmware-2.0.0.bin`;
+		const device: number[] = [], curl: number[] = [];
+		for (let i = 0; i < runs; i++) {
+			curl.push(await curlMs(url, world.certs.ca));
+			device.push((await update(world, v1, `speed-${i}`)).ms);
+			log(`${rate ? `${rate / 1e6} MB/s` : "loopback"} run ${i + 1}: device ${round(device.at(-1)!, 1)} ms, curl ${round(curl.at(-1)!, 1)} ms`);
+		}
+		return { device: median(device), curl: median(curl), world, v1, v2 };
+	} catch (error) {
+		await world.stop();
+		throw error;
+	}
+}
+
+export async function run({ log }: { log: (line: string) => void }): Promise<Record<string, number>> {
+	const paced = await compare(LINK_BYTES_PER_SECOND, 3, log);
+	await paced.world.stop();
+	const loopback = await compare(undefined, 5, log);
+	const { world, v1, v2 } = loopback;
+	try {
+		const heap: number[] = [], live: number[] = [];
+		for (let i = 0; i < 3; i++) {
+			const measured = await update(world, v1, `memory-${i}`, ["--tight-heap"]);
+			heap.push(measured.heap);
+			live.push(measured.live);
+			log(`memory run ${i + 1}: live peak over idle ${live.at(-1)} bytes, with garbage ${heap.at(-1)} bytes`);
+		}
+		let redownload = 0;
+		for (const fraction of [0.13, 0.37, 0.61, 0.89]) {
+			world.server.sent.clear();
+			world.server.faults.cutAfterBytes = Math.floor(v2.length * fraction);
+			await update(world, v1, `cut-${fraction}`);
+			redownload = Math.max(redownload, (world.server.sent.get(`/v1/products/${PRODUCT}/firmware-2.0.0.bin`) ?? 0) - v2.length);
+		}
+		return {
+			update_1mib_device_ms: round(paced.device, 1),
+			download_1mib_curl_ms: round(paced.curl, 1),
+			update_time_vs_curl: round(paced.device / paced.curl, 3),
+			update_1mib_device_loopback_ms: round(loopback.device, 1),
+			download_1mib_curl_loopback_ms: round(loopback.curl, 1),
+			update_time_vs_curl_loopback: round(loopback.device / loopback.curl, 2),
+			peak_heap_over_idle_bytes: Math.max(...live),
+			peak_heap_with_garbage_over_idle_bytes: Math.max(...heap),
+			redownload_bytes_after_cut: redownload,
+			chunk_bytes: CHUNK,
+		};
+	} finally {
+		await world.stop();
+	}
+}

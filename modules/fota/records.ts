@@ -52,6 +52,14 @@ function readJson<T>(store: Store, key: string): T | undefined {
 	}
 }
 
+/** Writes a record as JSON, or removes it when value is undefined. */
+function writeJson(store: Store, key: string, value: object | undefined): void {
+	if (value)
+		store.set(key, JSON.stringify(value));
+	else
+		store.delete(key);
+}
+
 function readNumber(store: Store, key: string): number {
 	const value = store.get(key);
 	return typeof value === "number" && Number.isFinite(value) ? value : 0;
@@ -77,24 +85,9 @@ export class Records {
 	set failedSequence(value: number) { this.#store.set(KEYS.failedSequence, value); }
 
 	get progress(): Progress | undefined { return readJson<Progress>(this.#store, KEYS.progress); }
-	set progress(value: Progress | undefined) {
-		if (value)
-			this.#store.set(KEYS.progress, JSON.stringify(value));
-		else
-			this.#store.delete(KEYS.progress);
-	}
+	set progress(value: Progress | undefined) { writeJson(this.#store, KEYS.progress, value); }
 	get pending(): Pending | undefined { return readJson<Pending>(this.#store, KEYS.pending); }
-	set pending(value: Pending | undefined) {
-		if (value)
-			this.#store.set(KEYS.pending, JSON.stringify(value));
-		else
-			this.#store.delete(KEYS.pending);
-	}
+	set pending(value: Pending | undefined) { writeJson(this.#store, KEYS.pending, value); }
 	get last(): LastResult | undefined { return readJson<LastResult>(this.#store, KEYS.last); }
-	set last(value: LastResult | undefined) {
-		if (value)
-			this.#store.set(KEYS.last, JSON.stringify(value));
-		else
-			this.#store.delete(KEYS.last);
-	}
+	set last(value: LastResult | undefined) { writeJson(this.#store, KEYS.last, value); }
 }

@@ -67,8 +67,11 @@ test("a hold defers activation and the reboot until it is released", async (t) =
 	const client = rig.client();
 	const release = client.hold("pouring concrete");
 	const check = rig.check(client);
-	await new Promise((resolve) => setTimeout(resolve, 100));
-	t.true(rig.events.some((event) => event.type === "held" && (event.holds as string[]).includes("pouring concrete")));
+	const held = () => rig.events.some((event) => event.type === "held" && (event.holds as string[]).includes("pouring concrete"));
+	for (let waited = 0; !held() && waited < 10000; waited += 10)
+		await new Promise((resolve) => setTimeout(resolve, 10));
+	t.true(held(), "the verified update never waited for the hold");
+	await new Promise((resolve) => setTimeout(resolve, 100)); // still held a while later
 	t.is(rig.flash.bootIndex, 0, "activated while held");
 	t.false(rig.types().includes("reboot"));
 	release();

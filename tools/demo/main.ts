@@ -25,10 +25,10 @@ async function main(): Promise<number> {
 
 	step("1. Build the example firmware (src/) three times, as sim images");
 	const world = new World(dir);
-	const v1 = world.firmware({ version: "1.0.0" });
+	const v1 = world.firmware({ version: "1.0.0", criticalAfterMs: 100, criticalForMs: 1500 });
 	const v2 = world.firmware({ version: "2.0.0", padTo: 384 * 1024 });
 	const v3 = world.firmware({ version: "3.0.0", fault: "fail", padTo: 384 * 1024 });
-	say.line(`  v1.0.0 ${v1.length} bytes; v2.0.0 ${v2.length} bytes; v3.0.0 ${v3.length} bytes (its self-test fails on purpose)`);
+	say.line(`  v1.0.0 ${v1.length} bytes (runs a critical task soon after boot); v2.0.0 ${v2.length} bytes; v3.0.0 ${v3.length} bytes (its self-test fails on purpose)`);
 
 	step("2. Sign v2.0.0 with the vendor's Ed25519 key and start the update server");
 	await world.start();

@@ -49,6 +49,8 @@ export class Narrator {
 		case "progress": this.#lastStep = e.offset === 0 ? -1 : this.#lastStep; return this.#progress(e.offset, e.size);
 		case "verified": return say(`image verified: SHA-256 ${String(e.sha256).slice(0, 16)}… matches the signed manifest`);
 		case "held": return say(`update held: ${e.reason}${e.holds ? ` (${e.holds.join(", ")})` : ""}`);
+		case "hold": return say(`the app holds updates: ${e.reason}`);
+		case "release": return say(`the app releases its hold: ${e.reason}`);
 		case "activate": return say(`activated ${e.slot} for v${e.version}`);
 		case "reboot": return e.reason === "update" || e.reason === "rollback" ? undefined : say(`reboot (${e.reason}${e.message ? `: ${e.message}` : ""})`);
 		case "selftest":

@@ -77,3 +77,12 @@ test("provision checks the device config before writing it", (t) => {
 	t.regex(run.stderr, /server must be an https:\/\/ URL/);
 	t.false(existsSync(join(dir, "flash.bin")));
 });
+
+test("provision names a missing image instead of crashing, and writes nothing", (t) => {
+	const dir = mkdtempSync(join(tmpdir(), "xs-fota-provision-"));
+	writeFileSync(join(dir, "device.json"), JSON.stringify({ deviceId: "d", product: "p", server: "https://s.example", ca: "-----BEGIN CERTIFICATE-----\n", keys: [{ keyId: "0123456789abcdef", publicKey: "ab".repeat(32) }] }));
+	const run = cli("provision", "--flash", join(dir, "flash.bin"), "--config", join(dir, "device.json"), "--image", join(dir, "missing.img"));
+	t.is(run.status, 1);
+	t.regex(run.stderr, /cannot read image .*missing\.img: ENOENT/);
+	t.false(existsSync(join(dir, "flash.bin")));
+});

@@ -34,11 +34,25 @@ an existing file. Without --image, only the config of an existing flash file is 
 		if (values.image) {
 			if (existsSync(flash) && values.force !== "true")
 				throw new CliError(`${flash} exists; add --force to replace it`);
-			provisionFlash(flash, { partitionsCsv: PARTITIONS, image: readFileSync(values.image) });
+			let image;
+			try {
+				image = readFileSync(values.image);
+			} catch (error) {
+				throw new CliError(`cannot read image ${values.image}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+			}
+			try {
+				provisionFlash(flash, { partitionsCsv: PARTITIONS, image });
+			} catch (error) {
+				throw new CliError(`cannot make ${flash}: ${(error as Error).message}`);
+			}
 		}
 		else if (!existsSync(flash))
 			throw new CliError(`${flash} does not exist; give --image to make it`);
-		writeDeviceConfig(flash, raw);
+		try {
+			writeDeviceConfig(flash, raw);
+		} catch (error) {
+			throw new CliError(`cannot write the config into ${flash}: ${(error as Error).message}`);
+		}
 		console.log(`provisioned ${flash}: device ${raw.deviceId} of ${raw.product}, server ${raw.server}${values.image ? `, ${values.image} in ota_0` : ""}`);
 	},
 };

@@ -12,12 +12,12 @@ import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { World, PRODUCT } from "../tools/demo/world.js";
+import { World, PRODUCT, DEVICE_CHUNK_BYTES } from "../tools/demo/world.js";
 import type { BoardEvent } from "../tools/demo/board.js";
 import { median, round } from "./lib/stats.js";
 
 const MIB = 1024 * 1024;
-const CHUNK = 16384;
+const CHUNK = DEVICE_CHUNK_BYTES;
 const LINK_BYTES_PER_SECOND = 1_000_000;
 
 /** curl's own total time (connection, TLS, transfer), without its process start; async: the server runs here. */

@@ -1,9 +1,10 @@
 // Downloads that survive lost links, power cuts, servers that ignore Range and images that change.
 import test from "ava";
 import { builds, is, types, V2_PATH, withBoard, world } from "./lib.js";
+import { DEVICE_CHUNK_BYTES } from "../../tools/demo/world.js";
 
 
-const CHUNK = 16384;
+const CHUNK = DEVICE_CHUNK_BYTES;
 
 function seeded(seed: number) {
 	let x = seed;

@@ -1,7 +1,7 @@
 // Everything an update needs, on one machine: a development CA, a vendor key, firmware builds as sim images,
 // signed releases, the update server on loopback, and provisioned sim devices. Used by the demo and the e2e tests.
 import { generateKeyPairSync, sign as edSign, createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeDevCertificates, type DevCertificates } from "../server/certificates.js";
@@ -16,6 +16,15 @@ export const ROOT = resolve(fileURLToPath(import.meta.url), "../../../../..");
 export const HOST = join(ROOT, "build/sim/xsfota-sim");
 const BUILD_JS = join(ROOT, "build/js");
 export const PRODUCT = "demo-board";
+/** The devices' download checkpoint: a cut costs at most this many bytes. */
+export const DEVICE_CHUNK_BYTES = 16384;
+
+/** Replaces a file whole: a reader (the server, an image build in another test process) never sees it half written. */
+function writeWhole(path: string, data: string | Uint8Array): void {
+	const temporary = `${path}.${process.pid}.tmp`;
+	writeFileSync(temporary, data);
+	renameSync(temporary, path);
+}
 
 export interface FirmwareOptions {
 	version: string;
@@ -83,7 +92,7 @@ export class World {
 		const config = { version: options.version, ...(options.fault ? { fault: options.fault } : {}),
 			...(options.criticalAfterMs ? { criticalAfterMs: options.criticalAfterMs, criticalForMs: options.criticalForMs ?? 1000 } : {}) };
 		mkdirSync(dir, { recursive: true });
-		writeFileSync(join(dir, "mc-config.js"), `export default Object.freeze(${JSON.stringify(config)});\n`);
+		writeWhole(join(dir, "mc-config.js"), `export default Object.freeze(${JSON.stringify(config)});\n`);
 		const map = { ...this.#map, "mc/config": join(dir, "mc-config.js") };
 		const build = (include: string[] = []) => buildImage({ map, entry: "main", version: options.version, root: BUILD_JS, include });
 		let image = build();
@@ -95,7 +104,7 @@ export class World {
 			let text = "";
 			for (let i = 0; text.length < length; i++)
 				text += createHash("sha512").update(`${options.version}:${i}`).digest("base64");
-			writeFileSync(padding, `// ${text.slice(0, length)}\n`);
+			writeWhole(padding, `// ${text.slice(0, length)}\n`);
 			image = build([padding]);
 		}
 		return image;
@@ -107,7 +116,7 @@ export class World {
 		const file = release.file ?? `firmware-${release.version}.bin`;
 		const image = release.image;
 		const other = fields.signer && fields.signer !== "vendor" ? generateKeyPairSync("ed25519") : undefined;
-		writeFileSync(join(this.releases, PRODUCT, file), image);
+		writeWhole(join(this.releases, PRODUCT, file), image);
 		const manifest = {
 			format: 1, keyId: fields.signer === "unknown" ? keyIdOf(rawPublicKey(other!.publicKey)) : this.keyId, product: fields.product ?? PRODUCT, version: release.version,
 			securityVersion: release.securityVersion, sequence: release.sequence,
@@ -115,7 +124,7 @@ export class World {
 		};
 		const framed = frameBody(new TextEncoder().encode(JSON.stringify(manifest)));
 		const signer = other ? other.privateKey : this.#privateKey;
-		writeFileSync(join(this.releases, PRODUCT, "manifest.xfm"), joinEnvelope(framed, new Uint8Array(edSign(null, framed, signer))));
+		writeWhole(join(this.releases, PRODUCT, "manifest.xfm"), joinEnvelope(framed, new Uint8Array(edSign(null, framed, signer))));
 	}
 
 	/** A fresh sim device: flash with `first` in ota_0 and a device config pointing at this world's server. */
@@ -132,7 +141,7 @@ export class World {
 			jitter: 0.2,
 			backoffSeconds: 0.2,
 			maxBackoffSeconds: 2,
-			chunkBytes: 16384,
+			chunkBytes: DEVICE_CHUNK_BYTES,
 			selftestSeconds: 10,
 			watchdogSeconds: 2,
 			timeoutSeconds: 5,

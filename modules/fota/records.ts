@@ -1,5 +1,7 @@
 // The client's persistent records, in the store shared by every firmware version.
-// Keys are at most 15 characters (NVS). Structured records are JSON strings.
+// Keys are at most 15 characters (NVS). Structured records are JSON strings. The counters (sequence up to
+// 2^53 - 1, security version up to 2^32 - 1) are canonical decimal strings: Moddable's Preference keeps a number
+// only as an int32 on the ESP32 (modules/fota/nvs.ts), so a number would be refused or cut there.
 import type { Store } from "./ports.js";
 
 /** A download in progress: enough to resume it after a lost link or a reboot. */
@@ -60,9 +62,25 @@ function writeJson(store: Store, key: string, value: object | undefined): void {
 		store.delete(key);
 }
 
-function readNumber(store: Store, key: string): number {
+const CANONICAL = /^(0|[1-9][0-9]{0,15})$/;
+
+/** A counter: a canonical decimal string (or, as first written, an int32 number); 0 when absent or unreadable. */
+function readCounter(store: Store, key: string): number {
 	const value = store.get(key);
-	return typeof value === "number" && Number.isFinite(value) ? value : 0;
+	if (typeof value === "number")
+		return Number.isSafeInteger(value) && value >= 0 ? value : 0;
+	if (typeof value === "string" && CANONICAL.test(value)) {
+		const number = Number(value);
+		if (Number.isSafeInteger(number))
+			return number;
+	}
+	return 0;
+}
+
+function writeCounter(store: Store, key: string, value: number): void {
+	if (!Number.isSafeInteger(value) || value < 0)
+		throw new RangeError(`records: ${key} must be an integer from 0 to 2^53 - 1, not ${value}`);
+	store.set(key, String(value));
 }
 
 export class Records {
@@ -70,19 +88,19 @@ export class Records {
 	constructor(store: Store) {
 		this.#store = store;
 	}
-	get securityVersion(): number { return readNumber(this.#store, KEYS.securityVersion); }
+	get securityVersion(): number { return readCounter(this.#store, KEYS.securityVersion); }
 	/** Only ever raised. */
 	raiseSecurityVersion(value: number): void {
 		if (value > this.securityVersion)
-			this.#store.set(KEYS.securityVersion, value);
+			writeCounter(this.#store, KEYS.securityVersion, value);
 	}
-	get sequence(): number { return readNumber(this.#store, KEYS.sequence); }
+	get sequence(): number { return readCounter(this.#store, KEYS.sequence); }
 	raiseSequence(value: number): void {
 		if (value > this.sequence)
-			this.#store.set(KEYS.sequence, value);
+			writeCounter(this.#store, KEYS.sequence, value);
 	}
-	get failedSequence(): number { return readNumber(this.#store, KEYS.failedSequence); }
-	set failedSequence(value: number) { this.#store.set(KEYS.failedSequence, value); }
+	get failedSequence(): number { return readCounter(this.#store, KEYS.failedSequence); }
+	set failedSequence(value: number) { writeCounter(this.#store, KEYS.failedSequence, value); }
 
 	get progress(): Progress | undefined { return readJson<Progress>(this.#store, KEYS.progress); }
 	set progress(value: Progress | undefined) { writeJson(this.#store, KEYS.progress, value); }

@@ -1,13 +1,15 @@
 // The rest of the ports for Node tests: store, clock, verifier, watchdog and the event log.
 import { createPublicKey, verify } from "node:crypto";
 import type { Clock, Store, StoreValue, Verifier, Watchdog } from "../../../modules/fota/ports.js";
+import { checkNvsName, checkNvsValue } from "../../../modules/fota/nvs.js";
 
 export class MapStore implements Store {
 	values = new Map<string, StoreValue>();
 	get(key: string) { return this.values.get(key); }
+	/** Refuses what the ESP32's Preference refuses (modules/fota/nvs.ts). */
 	set(key: string, value: StoreValue) {
-		if (key.length > 15)
-			throw new RangeError(`store key ${key} is longer than 15 characters`);
+		checkNvsName("key", key);
+		checkNvsValue(key, value);
 		this.values.set(key, value);
 	}
 	delete(key: string) { this.values.delete(key); }

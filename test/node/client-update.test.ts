@@ -18,8 +18,8 @@ test("v1 -> v2: downloads, verifies, activates, reboots, passes its trial and is
 	const outcome = await rig.client().boot();
 	t.deepEqual(outcome, { state: "confirmed", version: "2.0.0" });
 	t.is(rig.flash.slots[1]!.state, "valid");
-	t.is(rig.store.get("secver"), 2);
-	t.is(rig.store.get("seq"), 2);
+	t.is(rig.store.get("secver"), "2", "counters are kept as decimal strings (modules/fota/nvs.ts)");
+	t.is(rig.store.get("seq"), "2");
 	t.is(rig.store.get("pending"), undefined);
 	t.true(rig.watchdog.log.includes("arm 2000") && rig.watchdog.log.at(-1) === "disarm");
 	t.like(rig.server.reports.at(-1), { deviceId: "dev-1", version: "2.0.0", state: "valid", securityVersion: 2 });
@@ -104,7 +104,7 @@ test("a truncated image is rejected, not activated, and not fetched again", asyn
 	rig.server.put("/v1/products/demo-board/images/2.0.0.bin", IMAGE.subarray(0, 60_000));
 	t.like(await rig.check(), { result: "rejected", reason: "size-mismatch" });
 	t.is(rig.flash.bootIndex, 0);
-	t.is(rig.store.get("failseq"), 2);
+	t.is(rig.store.get("failseq"), "2");
 	const requests = rig.server.requests.length;
 	t.like(await rig.check(), { result: "none", why: "previously-failed" });
 	t.false(rig.server.requests.slice(requests).some((request) => request.url.includes("/images/")));

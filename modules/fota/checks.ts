@@ -1,10 +1,10 @@
 // Whether a verified manifest is an update this device should take. Runs only on signed content.
 import { UpdateRejected } from "./errors.js";
-import { compareSemver, type UpdateManifest } from "./manifest.js";
+import { compareSemver, type ImageKind, type UpdateManifest } from "./manifest.js";
 
 export interface DeviceFacts {
 	product: string;
-	kind: "esp32" | "sim";
+	kind: ImageKind;
 	version: string;
 	/** the stored anti-rollback counter */
 	securityVersion: number;

@@ -7,7 +7,7 @@ import { checkWindow, Holds, type Release } from "./policy.js";
 import { evaluate } from "./checks.js";
 import { downloadImage, ImageChanged } from "./download.js";
 import { fetchBounded, TooLarge } from "./fetch.js";
-import { MAX_MANIFEST_BYTES, openSignedManifest, type UpdateManifest } from "./manifest.js";
+import { MAX_MANIFEST_BYTES, openSignedManifest, type ImageKind, type UpdateManifest } from "./manifest.js";
 import { Records, type Pending } from "./records.js";
 import { sendReport } from "./report.js";
 import { nextDelay, retryAfter } from "./schedule.js";
@@ -19,7 +19,7 @@ import type { Ports } from "./ports.js";
 
 export interface Firmware {
 	version: string;
-	kind: "esp32" | "sim";
+	kind: ImageKind;
 }
 
 export type CheckOutcome =

@@ -9,7 +9,14 @@ export { MAX_MANIFEST_BYTES } from "./envelope.js";
 export { compareSemver } from "./semver.js";
 
 export type ManifestReason = "oversized" | "malformed" | "unknown-format" | "missing-field" | "wrong-type" | "unknown-key" | "bad-signature";
-export interface ImageRef { size: number; sha256: string; url: string; kind: "esp32" | "sim"; }
+/** An image kind: what runs it. "esp32" (an ESP-IDF app), "lin" (an mc.so for Moddable's desktop simulator),
+ * "sim" (our sim host). The format keeps the set open: a kind is 1 to 8 lower-case letters and digits (the image
+ * header's field), and a device takes only its own kind ("wrong-kind" otherwise). */
+export type ImageKind = string;
+export const IMAGE_KINDS: readonly ImageKind[] = ["esp32", "lin", "sim"];
+export const IMAGE_KIND = /^[a-z0-9]{1,8}$/;
+
+export interface ImageRef { size: number; sha256: string; url: string; kind: ImageKind; }
 export interface UpdateManifest { format: 1; keyId: string; product: string; version: string; securityVersion: number; sequence: number; image: ImageRef; expires?: number; }
 export interface TrustedKey { keyId: string; publicKey: Uint8Array; }
 export type Verify = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
@@ -101,9 +108,7 @@ function validate(fields: Fields): UpdateManifest {
 	const size = integer(image, "size", 1, MAX_U32, "image.");
 	const sha256 = matching(string(image, "sha256", "image."), SHA256_HEX, "image.sha256", "64 lower-case hex characters");
 	const url = checkUrl(string(image, "url", "image."));
-	const kind = string(image, "kind", "image.");
-	if (kind !== "esp32" && kind !== "sim")
-		throw new Rejection("wrong-type", 'image.kind must be "esp32" or "sim"');
+	const kind = matching(string(image, "kind", "image."), IMAGE_KIND, "image.kind", "1 to 8 lower-case letters and digits");
 	const manifest: UpdateManifest = {
 		format: FORMAT, keyId, product, version, securityVersion, sequence,
 		image: Object.freeze({ size, sha256, url, kind }),

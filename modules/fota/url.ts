@@ -26,3 +26,18 @@ export function resolveUrl(base: string, ref: string): string {
 	}
 	return `${origin[0]}/${parts.join("/")}`;
 }
+
+export interface HttpsTarget { host: string; port: number; path: string; }
+
+/** Splits an https URL into host, port (443 by default) and path with query, for HTTP clients that take them apart
+ * (Moddable's `http` Request). Throws a TypeError for anything but a plain https URL: no user info, a numeric port. */
+export function splitHttpsUrl(url: string): HttpsTarget {
+	const match = /^https:\/\/([^/?#@\s:]+|\[[0-9a-fA-F:.]+\])(?::(\d{1,5}))?([/?][^#\s]*)?$/.exec(url);
+	if (!match)
+		throw new TypeError(`not a plain https URL: ${url}`);
+	const port = match[2] === undefined ? 443 : Number(match[2]);
+	if (port < 1 || port > 65535)
+		throw new TypeError(`bad port in ${url}`);
+	const path = match[3] ?? "/";
+	return { host: match[1], port, path: path.startsWith("?") ? "/" + path : path };
+}

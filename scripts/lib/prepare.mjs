@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDebianPackages } from "./system.mjs";
 import { ensureEngineSources } from "./engine.mjs";
-import { moduleMap, writeConfigModule } from "./manifest.mjs";
+import { moduleMap, nativeSources, writeConfigModule } from "./manifest.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const HOST = join(ROOT, "build/sim/xsfota-sim");
@@ -27,8 +27,10 @@ function ensureNodeModules(log) {
 
 export function buildHost(log = console.log) {
 	const xs = ensureEngineSources(ROOT, log);
+	// The natives come from the manifests' xsfota-sim sections, as mcconfig takes a platform's C from its manifests.
+	const natives = nativeSources(join(ROOT, "manifest.json"));
 	const result = spawnSync("make", ["-s", "-C", join(ROOT, "hosts/sim"), `-j${availableParallelism()}`,
-		`XS_PACKAGE=${xs}`, `OUT=${join(ROOT, "build/sim")}`], { stdio: ["ignore", "inherit", "inherit"] });
+		`XS_PACKAGE=${xs}`, `OUT=${join(ROOT, "build/sim")}`, `NATIVE_SOURCES=${natives.join(" ")}`], { stdio: ["ignore", "inherit", "inherit"] });
 	if (result.status !== 0)
 		throw new Error("building the sim host failed (see the compiler's messages above)");
 }

@@ -3,7 +3,7 @@ import { createHash, sign as edSign } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { frameBody, joinEnvelope, MAX_BODY_BYTES } from "../../modules/fota/envelope.js";
-import { openSignedManifest, type UpdateManifest } from "../../modules/fota/manifest.js";
+import { IMAGE_KINDS, openSignedManifest, type UpdateManifest } from "../../modules/fota/manifest.js";
 import { CliError, USAGE } from "./errors.js";
 import { keyIdOf, rawPublicKey, readPrivateKey } from "./keys.js";
 import { integerOption, type Command } from "./options.js";
@@ -23,7 +23,7 @@ function readImage(path: string): Buffer {
 export const sign: Command = {
 	name: "sign",
 	usage: `usage: xs-fota sign --key K.key --image FILE --product P --version V --security-version N
-                    --sequence N --kind esp32|sim [--url URL] [--expires SECONDS] --out DIR
+                    --sequence N --kind esp32|lin|sim [--url URL] [--expires SECONDS] --out DIR
 
 Computes the image's size and SHA-256, writes DIR/manifest.xfm (see docs/format.md) signed with K.key,
 and copies the image into DIR. --url is where the device fetches the image: relative to the manifest's
@@ -35,8 +35,8 @@ URL (default: the image's file name) or an absolute https:// URL. --expires is a
 	},
 	run(values) {
 		const kind = values.kind!;
-		if (kind !== "esp32" && kind !== "sim")
-			throw new CliError(`--kind must be esp32 or sim, not ${JSON.stringify(kind)}`, USAGE);
+		if (!IMAGE_KINDS.includes(kind))
+			throw new CliError(`--kind must be one of ${IMAGE_KINDS.join(", ")}, not ${JSON.stringify(kind)}`, USAGE);
 		const securityVersion = integerOption("security-version", values["security-version"]!, MAX_U32);
 		const sequence = integerOption("sequence", values.sequence!, Number.MAX_SAFE_INTEGER);
 		const expires = values.expires === undefined ? undefined : integerOption("expires", values.expires, Number.MAX_SAFE_INTEGER);

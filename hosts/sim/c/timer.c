@@ -3,6 +3,7 @@
  * An active timer is kept alive by the host; a cleared or spent one belongs to its JS object alone.
  */
 #include "host.h"
+#include "board/board.h"
 #include <time.h>
 
 struct simTimer {
@@ -186,4 +187,23 @@ int simRunDueTimer(txMachine* the)
 	}
 	mxPop();
 	return 1;
+}
+
+/* The sim host's watchdog for modules/watchdog/sim/watchdog.c: its deadline is host->deadline. A timeout of 0
+ * disarms; a negative timeout feeds (restarts the countdown of an armed watchdog). */
+static double gxWatchdogTimeout = 0;
+
+void simWatchdogSet(void* machine, double timeoutMs)
+{
+	txMachine* the = machine;
+	if (timeoutMs > 0) {
+		gxWatchdogTimeout = timeoutMs;
+		mxHost(the)->deadline = simNow() + timeoutMs;
+	}
+	else if (timeoutMs < 0) {
+		if (mxHost(the)->deadline > 0)
+			mxHost(the)->deadline = simNow() + gxWatchdogTimeout;
+	}
+	else
+		mxHost(the)->deadline = 0;
 }

@@ -9,7 +9,10 @@ import { boardEvents } from "./events.js";
 import type { DeviceConfig } from "fota/config";
 import type { Ports } from "fota/ports";
 
-export const kind = "sim" as const;
+import config from "mc/config";
+
+/** The image kind this firmware runs: the build's (the root manifest's xsfota-sim "config"). */
+export const kind: string = (config as { kind?: string }).kind ?? "sim";
 
 export function targetPorts(config: DeviceConfig): Ports {
 	return {

@@ -39,7 +39,7 @@ export interface ReleaseFields {
 	version: string;
 	securityVersion?: number;
 	sequence: number;
-	kind?: "esp32" | "sim";
+	kind?: string;
 	url?: string;
 	size?: number;
 	sha256?: string;

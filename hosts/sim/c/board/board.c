@@ -10,6 +10,11 @@
 #include <unistd.h>
 
 simBoard* gxBoard = NULL;
+
+simBoard* simBoardCurrent(void)
+{
+	return gxBoard;
+}
 static simBoard gxTheBoard;
 static simHost gxBoardHost;
 static txMachine* gxBoardMachine = NULL;
@@ -134,6 +139,7 @@ int simBoardMain(int argc, char* argv[])
 	board->cutAfter = -1;
 	board->tear = 0.5;
 	board->running = board->lastRunning = -1;
+	board->kind = "sim";
 	if ((env = getenv("XSFOTA_POWER_CUT_AFTER")) && *env)
 		board->cutAfter = simNumberOption("XSFOTA_POWER_CUT_AFTER", env);
 	if ((env = getenv("XSFOTA_POWER_CUT_TEAR")) && *env) {

@@ -47,6 +47,7 @@ typedef struct simImage simImage;
 typedef struct {
 	int fd;
 	const char* path;
+	const char* kind;       /* the image kind this board boots: "sim" (our host) or "lin" (mcsim) */
 	uint32_t size;
 	simPartition partitions[SIM_MAX_PARTITIONS];
 	int partitionCount;
@@ -68,6 +69,16 @@ typedef struct {
 } simBoard;
 
 extern simBoard* gxBoard; /* NULL unless the host runs as `xsfota-sim board` */
+
+/* Given by each target's glue (board.c in our host, hosts/lin/c/board-lin.c in mcsim):
+ * the board the firmware runs on, or NULL (plain host mode), and its reset, which never returns. */
+extern simBoard* simBoardCurrent(void);
+
+/* timer.c, our sim host only: the watchdog's deadline (timeoutMs > 0 arms, < 0 feeds, 0 disarms) */
+extern void simWatchdogSet(void* the, double timeoutMs);
+
+/* crc32.c: the one CRC-32 of our C; zlib's convention (crc 0 to start) */
+extern uint32_t simCrc32(uint32_t crc, const void* data, uint32_t length);
 
 /* flash.c */
 extern int simFlashOpen(simBoard* board, const char* path, char* why, size_t whySize);
@@ -93,11 +104,17 @@ extern int simOtaMarkInvalid(simBoard* board, char* why, size_t whySize);
 extern uint32_t simOtaStateOf(simBoard* board, int slot);
 extern const char* simOtaStateName(uint32_t state);
 
-/* image.c */
+/* image.c. The header's bytes 112..119 name the image's kind, NUL-padded ASCII; all zeros is "sim". A "sim"
+ * image's body holds module records; a "lin" image's body is the mc.so that mcconfig built. A board loads only
+ * images of its own kind. */
+#define SIM_IMAGE_HEADER 128u
 extern simImage* simImageLoad(simBoard* board, int slot, char* why, size_t whySize);
 extern void simImageFree(simImage* image);
 extern const char* simImageEntry(simImage* image);
 extern const char* simImageVersion(simImage* image);
+extern const char* simImageKind(simImage* image);
+/* the body (for a "lin" image, the mc.so) */
+extern const uint8_t* simImageBody(simImage* image, uint32_t* length);
 /* the module's name for a bare specifier or a name, or NULL */
 extern const char* simImageResolve(simImage* image, const char* specifier);
 extern const uint8_t* simImageSource(simImage* image, const char* name, uint32_t* length);

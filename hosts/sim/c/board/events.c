@@ -2,18 +2,26 @@
  * The board's event log: JSON Lines, one object per line, {"t": ms since process start, "boot": n, "ops": flash
  * operations so far, "type": ..., ...fields}. The host writes boot, reboot, rollback, watchdog, power-cut,
  * bricked and halt; firmware writes its own through `sim/events` (xs_sim_event).
+ * Shared by our sim host and the lin (mcsim) board; the times count from the first event of the process.
  */
-#include "../host.h"
+#include "xsmc.h"
 #include "board.h"
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 static double gxStart = -1;
 
 static double simElapsed(void)
 {
+	struct timespec now;
+	double ms;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6;
 	if (gxStart < 0)
-		gxStart = simNow();
-	return simNow() - gxStart;
+		gxStart = ms;
+	return ms - gxStart;
 }
 
 void simJsonString(char* out, size_t size, const char* text)
@@ -63,34 +71,35 @@ void simEvent(simBoard* board, const char* type, const char* format, ...)
 }
 
 /* event(type, json): json is JSON.stringify of the fields object, done in JS */
-void xs_sim_event(txMachine* the)
+void xs_sim_event(xsMachine* the)
 {
 	char type[64];
-	txString json;
+	const char* json;
 	size_t length;
-	if (mxArgc < 2)
-		mxTypeError("event: expects a type and the fields' JSON");
-	fxToStringBuffer(the, mxArgv(0), type, sizeof(type));
-	json = fxToString(the, mxArgv(1));
+	simBoard* board = simBoardCurrent();
+	if (xsmcArgc < 2)
+		xsTypeError("event: expects a type and the fields' JSON");
+	xsmcToStringBuffer(xsArg(0), type, sizeof(type));
+	json = xsmcToString(xsArg(1));
 	length = strlen(json);
 	if ((length < 2) || (json[0] != '{') || (json[length - 1] != '}'))
-		mxTypeError("event: fields must be a JSON object");
-	if (!gxBoard || !gxBoard->log)
+		xsTypeError("event: fields must be a JSON object");
+	if (!board || !board->log)
 		return;
 	{
 		char* inner = malloc(length);
 		if (!inner)
-			mxRangeError("event: out of memory");
+			xsRangeError("event: out of memory");
+		json = xsmcToString(xsArg(1)); /* the allocation may have moved the string */
 		memcpy(inner, json + 1, length - 2);
 		inner[length - 2] = 0;
-		simEventLine(gxBoard, type, inner);
+		simEventLine(board, type, inner);
 		free(inner);
 	}
 }
 
-/* true when the host runs as a board (so firmware knows whether flash and reboots are real) */
-void xs_sim_board(txMachine* the)
+/* true when the firmware runs on a board (so it knows whether flash and reboots are real) */
+void xs_sim_board(xsMachine* the)
 {
-	mxResult->kind = XS_BOOLEAN_KIND;
-	mxResult->value.boolean = gxBoard ? 1 : 0;
+	xsmcSetBoolean(xsResult, simBoardCurrent() ? 1 : 0);
 }

@@ -2,7 +2,9 @@
  * Sim images (docs: README "The simulated board"). A 128-byte header, then a body of records.
  *   0 "XSFI"  4 u16 format 1  6 u16 header size 128  8 u32 body size  12 u32 record count
  *  16 SHA-256 of the body  48 entry specifier (32 bytes, NUL-padded)  80 version (32 bytes, NUL-padded)
- * 112 reserved (zeros)  124 u32 CRC-32 (IEEE, as zlib) of bytes 0..123. All numbers little-endian.
+ * 112 kind (8 bytes, NUL-padded ASCII; all zeros means "sim")  120 reserved (zeros)
+ * 124 u32 CRC-32 (IEEE, as zlib) of bytes 0..123. All numbers little-endian.
+ * A "sim" image's body is records; a "lin" image's body is an mc.so built by mcconfig, with no records.
  * A record: u8 kind (1 module, 2 alias), u8 0, u16 name length, u32 data length, name, data.
  * A module's name is its path in the build without ".js"; an alias maps a bare specifier to a module name.
  */
@@ -11,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HEADER_SIZE 128
+#define HEADER_SIZE SIM_IMAGE_HEADER
 #define FORMAT 1
 
 typedef struct {
@@ -28,23 +30,12 @@ struct simImage {
 	uint32_t count;
 	char entry[33];
 	char version[33];
+	char kind[9];
 	char* names;          /* storage of the records' NUL-terminated names */
 };
 
 static uint32_t simLE16(const uint8_t* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
 static uint32_t simLE32(const uint8_t* p) { return simLE16(p) | (simLE16(p + 2) << 16); }
-
-static uint32_t simCrc32(const uint8_t* data, uint32_t length)
-{
-	uint32_t crc = 0xFFFFFFFFu, i;
-	int bit;
-	for (i = 0; i < length; i++) {
-		crc ^= data[i];
-		for (bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-	}
-	return ~crc;
-}
 
 static int simText(char* out, const uint8_t* field)
 {
@@ -121,7 +112,7 @@ simImage* simImageLoad(simBoard* board, int slot, char* why, size_t whySize)
 		FAIL("cannot read the header");
 	if (memcmp(header, "XSFI", 4))
 		FAIL("no image (bad magic)");
-	if (simCrc32(header, 124) != simLE32(header + 124))
+	if (simCrc32(0, header, 124) != simLE32(header + 124))
 		FAIL("header CRC mismatch");
 	if ((simLE16(header + 4) != FORMAT) || (simLE16(header + 6) != HEADER_SIZE))
 		FAIL("unknown image format %u", simLE16(header + 4));
@@ -134,17 +125,41 @@ simImage* simImageLoad(simBoard* board, int slot, char* why, size_t whySize)
 		FAIL("body size %u does not fit the slot", image->bodySize);
 	if (!simText(image->entry, header + 48) || !simText(image->version, header + 80) || !image->entry[0])
 		FAIL("entry or version is not printable text");
+	memcpy(image->kind, header + 112, 8);
+	image->kind[8] = 0;
+	if (!image->kind[0])
+		strcpy(image->kind, "sim");
+	else {
+		size_t length = strlen(image->kind), i;
+		for (i = length; i < 8; i++) {
+			if (header[112 + i])
+				FAIL("the image kind is not NUL-padded");
+		}
+		if (strspn(image->kind, "abcdefghijklmnopqrstuvwxyz0123456789") != length)
+			FAIL("the image kind is not lower-case letters and digits");
+	}
+	if (board->kind && strcmp(image->kind, board->kind))
+		FAIL("the image is for %s, this board runs %s images", image->kind, board->kind);
+	if (strcmp(image->kind, "sim") && image->count)
+		FAIL("a %s image holds no module records", image->kind);
 	image->body = malloc(image->bodySize ? image->bodySize : 1);
 	if (!image->body || simFlashRead(board, partition->offset + HEADER_SIZE, image->body, image->bodySize))
 		FAIL("cannot read the body");
 	crypto_hash_sha256(digest, image->body, image->bodySize);
 	if (memcmp(digest, header + 16, sizeof(digest)))
 		FAIL("body SHA-256 mismatch");
-	return simParseRecords(image, why, whySize);
+	return strcmp(image->kind, "sim") ? image : simParseRecords(image, why, whySize);
 }
 
 const char* simImageEntry(simImage* image) { return image->entry; }
 const char* simImageVersion(simImage* image) { return image->version; }
+const char* simImageKind(simImage* image) { return image->kind; }
+
+const uint8_t* simImageBody(simImage* image, uint32_t* length)
+{
+	*length = image->bodySize;
+	return image->body;
+}
 
 static const simRecord* simFind(simImage* image, uint8_t kind, const char* name)
 {

@@ -11,14 +11,7 @@
 uint32_t simOtaCrc(uint32_t seq)
 {
 	uint8_t bytes[4] = { (uint8_t)seq, (uint8_t)(seq >> 8), (uint8_t)(seq >> 16), (uint8_t)(seq >> 24) };
-	uint32_t crc = ~UINT32_MAX;
-	int i, bit;
-	for (i = 0; i < 4; i++) {
-		crc ^= bytes[i];
-		for (bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-	}
-	return ~crc;
+	return simCrc32(UINT32_MAX, bytes, sizeof(bytes)); /* esp_rom_crc32_le(UINT32_MAX, &seq, 4) */
 }
 
 /* bootloader_common_ota_select_invalid: blank, INVALID or ABORTED (the CRC is not looked at) */

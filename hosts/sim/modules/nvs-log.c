@@ -1,0 +1,69 @@
+/*
+ * The natives behind `sim/nvs-log` (nvs-log.ts), the sim's Preference store: raw access to the board's nvs
+ * partition. Offsets are relative to the partition; every access is bounds-checked here.
+ */
+#include "xsmc.h"
+#include "board.h"
+#include <math.h>
+
+static const simPartition* nvsOf(xsMachine* the, simBoard** board)
+{
+	const simPartition* partition;
+	*board = simBoardCurrent();
+	if (!*board)
+		xsUnknownError("preference: no flash here");
+	partition = simFindLabel(*board, "nvs");
+	if (!partition)
+		xsUnknownError("preference: the partition table has no nvs partition");
+	return partition;
+}
+
+/* The nvs partition's size, or undefined when not on a board. */
+void xs_board_nvs_size(xsMachine* the)
+{
+	simBoard* board = simBoardCurrent();
+	const simPartition* partition = board ? simFindLabel(board, "nvs") : NULL;
+	if (partition)
+		xsmcSetNumber(xsResult, partition->size);
+}
+
+static uint32_t nvsRange(xsMachine* the, const simPartition* partition, double offset, double length)
+{
+	if (!(offset >= 0) || !(length >= 0) || (offset + length > partition->size) || (offset != floor(offset)) || (length != floor(length)))
+		xsRangeError("preference: %g bytes at %g are outside nvs", length, offset);
+	return partition->offset + (uint32_t)offset;
+}
+
+void xs_board_nvs_read(xsMachine* the)
+{
+	simBoard* board;
+	const simPartition* partition = nvsOf(the, &board);
+	double length = xsmcToNumber(xsArg(1));
+	uint32_t address = nvsRange(the, partition, xsmcToNumber(xsArg(0)), length);
+	xsmcSetArrayBuffer(xsResult, NULL, (xsIntegerValue)length);
+	if (simFlashRead(board, address, xsmcToArrayBuffer(xsResult), (uint32_t)length))
+		xsUnknownError("preference: nvs at %u: flash error", address - partition->offset);
+}
+
+void xs_board_nvs_write(xsMachine* the)
+{
+	simBoard* board;
+	const simPartition* partition = nvsOf(the, &board);
+	void* data;
+	xsUnsignedValue length;
+	uint32_t address;
+	xsmcGetBufferReadable(xsArg(1), &data, &length);
+	address = nvsRange(the, partition, xsmcToNumber(xsArg(0)), length);
+	if (simFlashWrite(board, address, data, length))
+		xsUnknownError("preference: nvs at %u: flash write failed (not erased?)", address - partition->offset);
+}
+
+void xs_board_nvs_erase(xsMachine* the)
+{
+	simBoard* board;
+	const simPartition* partition = nvsOf(the, &board);
+	double length = xsmcToNumber(xsArg(1));
+	uint32_t address = nvsRange(the, partition, xsmcToNumber(xsArg(0)), length);
+	if (simFlashErase(board, address, (uint32_t)length))
+		xsUnknownError("preference: nvs at %u: flash erase failed (not sector-aligned?)", address - partition->offset);
+}

@@ -1,0 +1,181 @@
+/*
+ * `partition` on the simulated board: the OTA slots of the board's flash file (hosts/sim/c/board), with
+ * ESP-IDF's otadata rules. The same C serves our sim host (platform xsfota-sim) and Moddable's desktop
+ * simulator (platform lin), which both keep the flash in a file; each target's glue gives simBoardCurrent().
+ */
+#include "xsmc.h"
+#include "board.h"
+#include <math.h>
+#include <sodium.h>
+#include <string.h>
+
+static simBoard* boardOf(xsMachine* the, const char* what)
+{
+	simBoard* board = simBoardCurrent();
+	if (!board)
+		xsUnknownError("%s: no flash here (run the firmware on a board: `xsfota-sim board`, or `xs-fota mcsim`)", what);
+	return board;
+}
+
+static void setSlot(xsMachine* the, simBoard* board, int index)
+{
+	const simPartition* partition = simOtaSlot(board, index);
+	xsmcVars(1);
+	xsmcSetNewObject(xsResult);
+	xsmcSetString(xsVar(0), (char*)partition->label);
+	xsmcSet(xsResult, xsID("label"), xsVar(0));
+	xsmcSetInteger(xsVar(0), index);
+	xsmcSet(xsResult, xsID("index"), xsVar(0));
+	xsmcSetNumber(xsVar(0), partition->size);
+	xsmcSet(xsResult, xsID("size"), xsVar(0));
+}
+
+/* The slot named by (index, label) arguments 0 and 1; only the inactive slot may be changed. */
+static const simPartition* targetSlot(xsMachine* the, simBoard* board, const char* what, int writable, int* indexOut)
+{
+	char label[32];
+	int index;
+	const simPartition* partition;
+	if (xsmcArgc < 2)
+		xsTypeError("%s: expects a slot", what);
+	index = xsmcToInteger(xsArg(0));
+	xsmcToStringBuffer(xsArg(1), label, sizeof(label));
+	partition = simOtaSlot(board, index);
+	if (!partition || strcmp(partition->label, label))
+		xsRangeError("%s: no OTA slot %d labelled %s", what, index, label);
+	if (writable && (index == board->running))
+		xsUnknownError("%s: %s is the running slot", what, label);
+	if (indexOut)
+		*indexOut = index;
+	return partition;
+}
+
+static uint32_t rangeArgument(xsMachine* the, const char* what, int argument, const char* name)
+{
+	double value;
+	if (xsmcArgc <= argument)
+		xsTypeError("%s: expects %s", what, name);
+	value = xsmcToNumber(xsArg(argument));
+	if (!(value >= 0) || (value != floor(value)) || (value > 0xFFFFFFFF))
+		xsRangeError("%s: %s must be an integer >= 0", what, name);
+	return (uint32_t)value;
+}
+
+void xs_partition_running(xsMachine* the)
+{
+	simBoard* board = boardOf(the, "Partition.running");
+	setSlot(the, board, board->running);
+	xsmcSetString(xsVar(0), (char*)simOtaStateName(simOtaStateOf(board, board->running)));
+	xsmcSet(xsResult, xsID("state"), xsVar(0));
+}
+
+/* As esp_ota_get_next_update_partition: the OTA slot after the running one, wrapping to ota_0. */
+void xs_partition_next(xsMachine* the)
+{
+	simBoard* board = boardOf(the, "Partition.next");
+	int count = simOtaSlotCount(board);
+	if (count < 2)
+		xsUnknownError("Partition.next: the partition table has fewer than two OTA slots");
+	setSlot(the, board, (board->running + 1) % count);
+}
+
+void xs_partition_erase(xsMachine* the)
+{
+	simBoard* board = boardOf(the, "Partition.erase");
+	const simPartition* partition = targetSlot(the, board, "Partition.erase", 1, NULL);
+	uint32_t offset = rangeArgument(the, "Partition.erase", 2, "offset");
+	uint32_t length = rangeArgument(the, "Partition.erase", 3, "length");
+	if ((offset % SIM_SECTOR) || (length % SIM_SECTOR))
+		xsRangeError("Partition.erase: %s: offset %u and length %u must be multiples of %u", partition->label, offset, length, SIM_SECTOR);
+	if ((offset > partition->size) || (length > partition->size - offset))
+		xsRangeError("Partition.erase: %u bytes at %u do not fit %s", length, offset, partition->label);
+	if (simFlashErase(board, partition->offset + offset, length))
+		xsUnknownError("Partition.erase: %s at %u: flash error", partition->label, offset);
+}
+
+void xs_partition_write(xsMachine* the)
+{
+	simBoard* board = boardOf(the, "Partition.write");
+	const simPartition* partition = targetSlot(the, board, "Partition.write", 1, NULL);
+	uint32_t offset = rangeArgument(the, "Partition.write", 2, "offset");
+	void* data;
+	xsUnsignedValue length;
+	int result;
+	if (xsmcArgc < 4)
+		xsTypeError("Partition.write: expects data");
+	xsmcGetBufferReadable(xsArg(3), &data, &length);
+	if ((offset > partition->size) || ((uint32_t)length > partition->size - offset))
+		xsRangeError("Partition.write: %u bytes at %u do not fit %s", (unsigned)length, offset, partition->label);
+	result = simFlashWrite(board, partition->offset + offset, data, (uint32_t)length);
+	if (result == -2)
+		xsUnknownError("Partition.write: %s at %u is not erased (NOR flash can only clear bits)", partition->label, offset);
+	if (result)
+		xsUnknownError("Partition.write: %s at %u: flash error", partition->label, offset);
+}
+
+void xs_partition_read(xsMachine* the)
+{
+	simBoard* board = boardOf(the, "Partition.read");
+	const simPartition* partition = targetSlot(the, board, "Partition.read", 0, NULL);
+	uint32_t offset = rangeArgument(the, "Partition.read", 2, "offset");
+	uint32_t length = rangeArgument(the, "Partition.read", 3, "length");
+	if ((offset > partition->size) || (length > partition->size - offset))
+		xsRangeError("Partition.read: %u bytes at %u do not fit %s", length, offset, partition->label);
+	xsmcSetArrayBuffer(xsResult, NULL, (xsIntegerValue)length);
+	if (simFlashRead(board, partition->offset + offset, xsmcToArrayBuffer(xsResult), length))
+		xsUnknownError("Partition.read: %s at %u: flash error", partition->label, offset);
+}
+
+/* As esp_ota_set_boot_partition: the image must verify, and be of this board's kind, before otadata changes. */
+void xs_partition_activate(xsMachine* the)
+{
+	simBoard* board = boardOf(the, "Partition.activate");
+	int index;
+	const simPartition* partition = targetSlot(the, board, "Partition.activate", 0, &index);
+	char why[160];
+	simImage* image = simImageLoad(board, index, why, sizeof(why));
+	if (!image)
+		xsUnknownError("Partition.activate: %s holds no valid image: %s", partition->label, why);
+	simImageFree(image);
+	if (simOtaSetBoot(board, index))
+		xsUnknownError("Partition.activate: %s: cannot write otadata", partition->label);
+}
+
+void xs_partition_mark_valid(xsMachine* the)
+{
+	simBoard* board = boardOf(the, "Partition.markValid");
+	if (simOtaMarkValid(board))
+		xsUnknownError("Partition.markValid: otadata has no active entry");
+}
+
+void xs_partition_mark_invalid_and_reboot(xsMachine* the)
+{
+	simBoard* board = boardOf(the, "Partition.markInvalidAndReboot");
+	char why[128];
+	if (simOtaMarkInvalid(board, why, sizeof(why)))
+		xsUnknownError("Partition.markInvalidAndReboot: %s", why);
+	simBoardReset("mark-invalid", "");
+}
+
+/* sha256(index, label, length): the SHA-256 of the slot's first length bytes, hashed here in C as
+ * esp_partition_get_sha256 does on the device, so that no image data passes through JS buffers. */
+void xs_partition_sha256(xsMachine* the)
+{
+	simBoard* board = boardOf(the, "Partition.sha256");
+	const simPartition* partition = targetSlot(the, board, "Partition.sha256", 0, NULL);
+	uint32_t length = rangeArgument(the, "Partition.sha256", 2, "length");
+	crypto_hash_sha256_state state;
+	unsigned char block[4096], digest[crypto_hash_sha256_BYTES];
+	uint32_t at;
+	if (length > partition->size)
+		xsRangeError("Partition.sha256: %u bytes do not fit %s", length, partition->label);
+	crypto_hash_sha256_init(&state);
+	for (at = 0; at < length; at += sizeof(block)) {
+		uint32_t size = (length - at < sizeof(block)) ? length - at : (uint32_t)sizeof(block);
+		if (simFlashRead(board, partition->offset + at, block, size))
+			xsUnknownError("Partition.sha256: %s at %u: flash error", partition->label, at);
+		crypto_hash_sha256_update(&state, block, size);
+	}
+	crypto_hash_sha256_final(&state, digest);
+	xsmcSetArrayBuffer(xsResult, digest, (xsIntegerValue)sizeof(digest));
+}

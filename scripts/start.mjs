@@ -1,4 +1,5 @@
 // npm start: sets up what is missing, then runs the update demo (tools/demo/main.ts).
+// npm run demo:mcsim (`node scripts/start.mjs mcsim`): the same in Moddable's desktop simulator (tools/demo/mcsim.ts).
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { prepare, ROOT } from "./lib/prepare.mjs";
@@ -10,5 +11,6 @@ try {
 	process.exit(1);
 }
 // The demo: build v1, v2 and a bad v3, sign, serve, provision a sim device and watch it update and roll back.
-const run = spawnSync(process.execPath, [join(ROOT, "build/js/tools/demo/main.js")], { stdio: "inherit" });
+const demo = process.argv[2] === "mcsim" ? "mcsim.js" : "main.js";
+const run = spawnSync(process.execPath, [join(ROOT, "build/js/tools/demo", demo)], { stdio: "inherit" });
 process.exit(run.status ?? 1);

@@ -2,13 +2,14 @@
 import { CliError, USAGE } from "./errors.js";
 import { init } from "./init.js";
 import { keygen } from "./keygen.js";
+import { mcsim } from "./mcsim.js";
 import { provision } from "./provision.js";
 import { parseOptions, type Command } from "./options.js";
 import { serve } from "./serve.js";
 import { sign } from "./sign.js";
 import { verify } from "./verify.js";
 
-const COMMANDS: Command[] = [keygen, sign, verify, init, serve, provision];
+const COMMANDS: Command[] = [keygen, sign, verify, init, serve, provision, mcsim];
 
 const USAGE_TEXT = `usage: xs-fota <command> [options]
 
@@ -18,7 +19,8 @@ commands:
   verify   check a manifest.xfm (and an image) as the device would
   init     make a development CA and a server certificate
   serve    run the update server over HTTPS
-  provision  write a sim device's flash file: first image and device config
+  provision  write a device's flash file (sim or lin): first image and device config
+  mcsim    run a lin device in Moddable's desktop simulator, as its bootloader
 
 xs-fota <command> --help describes a command. The format is in docs/format.md.`;
 

@@ -1,4 +1,5 @@
-// A simulated board as a child process: its event log followed as it is written.
+// A board as a child process, its event log followed as it is written: our sim host's board (`xsfota-sim board`),
+// or any command that writes the same log, such as the desktop simulator's launcher (`xs-fota mcsim`).
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 
@@ -14,6 +15,8 @@ export interface BoardOptions {
 	flash: string;
 	log: string;
 	args?: string[];
+	/** the whole command instead of `host board --flash FLASH --log LOG ...args` */
+	command?: string[];
 	env?: Record<string, string>;
 	onEvent?: (event: BoardEvent) => void;
 }
@@ -32,8 +35,8 @@ export class Board {
 
 	constructor(options: BoardOptions) {
 		this.#onEvent = options.onEvent;
-		this.child = spawn(options.host, ["board", "--flash", options.flash, "--log", options.log, ...(options.args ?? [])],
-			{ stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+		const command = options.command ?? [options.host, "board", "--flash", options.flash, "--log", options.log, ...(options.args ?? [])];
+		this.child = spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
 		this.child.stdout!.on("data", (chunk) => { this.stdout += chunk; });
 		this.child.stderr!.on("data", (chunk) => { this.stderr += chunk; });
 		this.exit = new Promise((resolve) => this.child.on("close", (code) => {

@@ -39,6 +39,8 @@ export interface FirmwareOptions {
 
 export interface Release {
 	version: string;
+	/** the image's kind (default "sim") */
+	kind?: string;
 	sequence: number;
 	securityVersion: number;
 	image: Buffer;
@@ -120,7 +122,7 @@ export class World {
 		const manifest = {
 			format: 1, keyId: fields.signer === "unknown" ? keyIdOf(rawPublicKey(other!.publicKey)) : this.keyId, product: fields.product ?? PRODUCT, version: release.version,
 			securityVersion: release.securityVersion, sequence: release.sequence,
-			image: { size: fields.size ?? image.length, sha256: fields.sha256 ?? createHash("sha256").update(image).digest("hex"), url: file, kind: "sim" },
+			image: { size: fields.size ?? image.length, sha256: fields.sha256 ?? createHash("sha256").update(image).digest("hex"), url: file, kind: release.kind ?? "sim" },
 		};
 		const framed = frameBody(new TextEncoder().encode(JSON.stringify(manifest)));
 		const signer = other ? other.privateKey : this.#privateKey;
@@ -152,5 +154,14 @@ export class World {
 
 	boot(flash: string, options: { args?: string[]; env?: Record<string, string>; onEvent?: (event: BoardEvent) => void } = {}): Board {
 		return new Board({ host: HOST, flash, log: flash.replace(/\.flash$/, "") + `-${Date.now()}.jsonl`, ...options });
+	}
+
+	/** Starts a lin device in Moddable's desktop simulator through the launcher, `xs-fota mcsim`. */
+	bootMcsim(flash: string, options: { onEvent?: (event: BoardEvent) => void; mcsim?: string } = {}): Board {
+		const log = flash.replace(/\.flash$/, "") + `-${Date.now()}.jsonl`;
+		return new Board({
+			host: HOST, flash, log, ...options,
+			command: [process.execPath, join(ROOT, "bin/xs-fota.js"), "mcsim", "--flash", flash, "--log", log, ...(options.mcsim ? ["--mcsim", options.mcsim] : [])],
+		});
 	}
 }

@@ -1,7 +1,7 @@
 // A development CA and a server certificate signed by it, made with the openssl command.
 // The device pins this CA from its config; nothing else is trusted.
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -38,6 +38,9 @@ export function makeDevCertificates(dir: string, hosts: string[] = ["localhost",
 		openssl(["req", "-new", "-key", "server.key", "-subj", `/CN=${hosts[0]}`, "-out", "server.csr"], work);
 		openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", String(days),
 			"-sha256", "-extfile", "server.ext", "-out", "server.pem"], work);
+		// server.pem is the full chain, leaf then CA: Moddable's TLS checks the server name (subjectAltName) only on a
+		// certificate that the chain's next one signs, so a lone leaf never matches (modules/crypt/ssl/ssl_cert.js).
+		writeFileSync(join(work, "server.pem"), readFileSync(join(work, "server.pem"), "utf8") + readFileSync(join(work, "ca.pem"), "utf8"));
 		for (const name of ["ca.pem", "ca.key", "server.pem", "server.key"] as const) {
 			const target = join(dir, name);
 			execFileSync("cp", [join(work, name), target]);

@@ -68,6 +68,16 @@ export function provision(flash: string, { partitionsCsv, image, size = FLASH_SI
 		writeImage(flash, "ota_0", image);
 }
 
+/** The image in a slot, header and body, as far as its header says (checked by readImage, tools/sim/image.ts). */
+export function readSlotImage(flash: string, label: string): Buffer {
+	const slot = findPartition(flash, label);
+	const header = readAt(flash, slot.offset, 128);
+	const bodySize = header.readUInt32LE(8);
+	if (header.toString("ascii", 0, 4) !== "XSFI" || bodySize > slot.size - 128)
+		throw new Error(`${label}: no image header at 0x${slot.offset.toString(16)}`);
+	return readAt(flash, slot.offset, 128 + bodySize);
+}
+
 /** Erases the slot's sectors that the image needs and writes it (what an update would leave, minus otadata). */
 export function writeImage(flash: string, label: string, image: Buffer): void {
 	const slot = findPartition(flash, label);

@@ -1,7 +1,9 @@
-// Sim images: one firmware build's compiled modules behind a 128-byte header (format in README, "The simulated
-// board"; the reader is hosts/sim/c/board/image.c). Modules are named by their path under the build root
+// Images: a firmware build behind a 128-byte header (format in README, "The simulated board"; the reader is
+// hosts/sim/c/board/image.c). A "sim" image holds one build's compiled modules; a "lin" image holds an mc.so for
+// Moddable's desktop simulator. In a sim image, modules are named by their path under the build root
 // without ".js"; bare specifiers become aliases. Only what the entry imports, directly or not, goes in.
 import { createHash } from "node:crypto";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { readFileSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
 import { crc32 } from "./crc32.js";
@@ -27,8 +29,7 @@ function nameOf(root: string, file: string): string {
 }
 
 export function buildImage({ map, entry, version, root, include = [] }: ImageOptions): Buffer {
-	if (Buffer.byteLength(version) > 32 || !/^[\x20-\x7e]*$/.test(version))
-		throw new Error("image: the version must be at most 32 printable ASCII characters");
+	checkVersion(version);
 	const modules = new Map<string, string>(); // name -> source
 	const aliases = new Map<string, string>(); // specifier -> name
 	const visit = (file: string): string => {
@@ -71,23 +72,51 @@ export function buildImage({ map, entry, version, root, include = [] }: ImageOpt
 		record(1, name, Buffer.from(source));
 	for (const [specifier, name] of aliases)
 		record(2, specifier, Buffer.from(name));
-	const body = Buffer.concat(records);
+	return wrap(Buffer.concat(records), modules.size + aliases.size, entryName, version, "sim");
+}
+
+function checkVersion(version: string): void {
+	if (Buffer.byteLength(version) > 32 || !/^[\x20-\x7e]*$/.test(version))
+		throw new Error("image: the version must be at most 32 printable ASCII characters");
+}
+
+/** The 128-byte header before a body (layout in hosts/sim/c/board/image.c). A "sim" kind is written as zeros. */
+function wrap(body: Buffer, count: number, entry: string, version: string, kind: string): Buffer {
+	if (!/^[a-z0-9]{1,8}$/.test(kind))
+		throw new Error(`image: the kind must be 1 to 8 lower-case letters and digits, not ${JSON.stringify(kind)}`);
 	const header = Buffer.alloc(IMAGE_HEADER);
 	header.write(IMAGE_MAGIC, 0, "ascii");
 	header.writeUInt16LE(1, 4);
 	header.writeUInt16LE(IMAGE_HEADER, 6);
 	header.writeUInt32LE(body.length, 8);
-	header.writeUInt32LE(modules.size + aliases.size, 12);
+	header.writeUInt32LE(count, 12);
 	createHash("sha256").update(body).digest().copy(header, 16);
-	header.write(entryName, 48, 32, "ascii");
+	header.write(entry, 48, 32, "ascii");
 	header.write(version, 80, 32, "ascii");
+	if (kind !== "sim")
+		header.write(kind, 112, 8, "ascii");
 	header.writeUInt32LE(crc32(header.subarray(0, 124)), 124);
 	return Buffer.concat([header, body]);
+}
+
+/** A "lin" image: an mc.so that mcconfig built for Moddable's desktop simulator, gzip-compressed so that a debug
+ * build fits an ESP32-sized slot, behind our header. `xs-fota mcsim` unpacks the booted slot's mc.so. */
+export function buildLinImage(mcso: Buffer, version: string): Buffer {
+	checkVersion(version);
+	if (mcso.length < 4 || mcso.readUInt32BE(0) !== 0x7f454c46)
+		throw new Error("image: a lin image wraps an mc.so (an ELF shared object), and this is not one");
+	return wrap(gzipSync(mcso, { level: 9 }), 0, "main", version, "lin");
+}
+
+/** The mc.so inside a "lin" image's body. */
+export function linSharedObject(body: Buffer): Buffer {
+	return gunzipSync(body);
 }
 
 export interface ImageInfo {
 	entry: string;
 	version: string;
+	kind: string;
 	bodySize: number;
 	names: string[];
 }
@@ -102,12 +131,13 @@ export function readImage(image: Buffer): ImageInfo {
 	const body = image.subarray(IMAGE_HEADER, IMAGE_HEADER + bodySize);
 	if (body.length !== bodySize || !createHash("sha256").update(body).digest().equals(image.subarray(16, 48)))
 		throw new Error("image: body SHA-256 mismatch");
-	const text = (at: number) => image.toString("ascii", at, at + 32).replace(/\0+$/, "");
+	const text = (at: number, length = 32) => image.toString("ascii", at, at + length).replace(/\0+$/, "");
+	const kind = text(112, 8) || "sim";
 	const names: string[] = [];
-	for (let at = 0; at < body.length;) {
+	for (let at = 0; kind === "sim" && at < body.length;) {
 		const nameLength = body.readUInt16LE(at + 2), dataLength = body.readUInt32LE(at + 4);
 		names.push(body.toString("utf8", at + 8, at + 8 + nameLength));
 		at += 8 + nameLength + dataLength;
 	}
-	return { entry: text(48), version: text(80), bodySize, names };
+	return { entry: text(48), version: text(80), kind, bodySize, names };
 }

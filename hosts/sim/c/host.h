@@ -42,6 +42,7 @@ extern void simStartEntry(txMachine* the, const char* entry, int files);
 
 /* the simulated board (board/board.c): xsfota-sim board ... */
 extern int simBoardMain(int argc, char* argv[]);
+extern int simBootMain(int argc, char* argv[]);
 
 /* modules (modules.c) */
 extern void simLoadModuleMap(txMachine* the, const char* path);

@@ -2,6 +2,7 @@
  * xsfota-sim: runs firmware modules in the XS engine with the real native modules.
  *   xsfota-sim [--modules map.json] [--memory-report file.json] entry
  *   xsfota-sim board --flash FILE ...   the simulated board (board/board.c)
+ *   xsfota-sim boot --flash FILE --kind KIND ...   one bootloader pass, for the desktop simulator's launcher
  * entry is a module file or a bare specifier from the map. The exit status is 0 when the entry
  * module settles and the loop empties; non-zero, with a stack, on an uncaught exception, an unhandled
  * rejection, or a top-level await that never settles.
@@ -94,6 +95,8 @@ int main(int argc, char* argv[])
 	txMachine* the;
 	if ((argc > 1) && !strcmp(argv[1], "board"))
 		return simBoardMain(argc - 1, argv + 1);
+	if ((argc > 1) && !strcmp(argv[1], "boot"))
+		return simBootMain(argc - 1, argv + 1);
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--modules") && (i + 1 < argc))
 			modules = argv[++i];

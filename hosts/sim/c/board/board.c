@@ -218,3 +218,68 @@ int simBoardMain(int argc, char* argv[])
 		return 0;
 	}
 }
+
+/*
+ * xsfota-sim boot --flash FILE --kind KIND [--log FILE] [--boot N] [--last-slot N]: one pass of the bootloader
+ * (bootloader.c) for a board whose firmware runs elsewhere, as the launcher of Moddable's desktop simulator
+ * (`xs-fota mcsim`) needs: it picks the slot by ESP-IDF's rules, loads only images of KIND, writes otadata as
+ * the bootloader does, logs `boot` (and any `rollback`), and prints {"slot","label","version","state"} as JSON.
+ * --last-slot is the slot that ran before this boot, so that a rollback is logged with its reason.
+ * Exit status: 0 booted, 3 bricked, 2 usage or flash file errors.
+ */
+int simBootMain(int argc, char* argv[])
+{
+	simBoard* board = &gxTheBoard;
+	const char* flash = NULL;
+	const char* logPath = NULL;
+	char why[256], version[80];
+	int i, slot;
+	memset(board, 0, sizeof(*board));
+	board->cutAfter = -1;
+	board->running = board->lastRunning = -1;
+	board->boot = 1;
+	for (i = 1; i < argc; i++) {
+		int more = i + 1 < argc;
+		if (!strcmp(argv[i], "--flash") && more)
+			flash = argv[++i];
+		else if (!strcmp(argv[i], "--kind") && more)
+			board->kind = argv[++i];
+		else if (!strcmp(argv[i], "--log") && more)
+			logPath = argv[++i];
+		else if (!strcmp(argv[i], "--boot") && more)
+			board->boot = (int)simNumberOption(argv[i], argv[i + 1]), i++;
+		else if (!strcmp(argv[i], "--last-slot") && more)
+			board->lastRunning = (int)simNumberOption(argv[i], argv[i + 1]), i++;
+		else {
+			fprintf(stderr, "usage: xsfota-sim boot --flash FILE --kind KIND [--log FILE] [--boot N] [--last-slot N]\n");
+			return 2;
+		}
+	}
+	if (!flash || !board->kind) {
+		fprintf(stderr, "usage: xsfota-sim boot --flash FILE --kind KIND [--log FILE] [--boot N] [--last-slot N]\n");
+		return 2;
+	}
+	if (logPath && !(board->log = fopen(logPath, "a"))) {
+		fprintf(stderr, "xsfota-sim boot: cannot open log %s: %s\n", logPath, strerror(errno));
+		return 2;
+	}
+	if (simFlashOpen(board, flash, why, sizeof(why))) {
+		fprintf(stderr, "xsfota-sim boot: %s\n", why);
+		return 2;
+	}
+	gxBoard = board;
+	slot = simBootSelect(board);
+	if (slot < 0) {
+		fprintf(stderr, "xsfota-sim boot: bricked: no bootable %s image\n", board->kind);
+		return 3;
+	}
+	board->running = slot;
+	simJsonString(version, sizeof(version), simImageVersion(board->image));
+	simEvent(board, "boot", "\"slot\":%d,\"label\":\"%s\",\"version\":%s,\"state\":\"%s\"", slot,
+		simOtaSlot(board, slot)->label, version, simOtaStateName(simOtaStateOf(board, slot)));
+	printf("{\"slot\":%d,\"label\":\"%s\",\"version\":%s,\"state\":\"%s\"}\n", slot, simOtaSlot(board, slot)->label, version,
+		simOtaStateName(simOtaStateOf(board, slot)));
+	simImageFree(board->image);
+	board->image = NULL;
+	return 0;
+}

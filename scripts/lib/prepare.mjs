@@ -3,7 +3,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDebianPackages } from "./system.mjs";
 import { ensureEngineSources } from "./engine.mjs";
@@ -11,6 +11,8 @@ import { moduleMap, nativeSources, writeConfigModule } from "./manifest.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const HOST = join(ROOT, "build/sim/xsfota-sim");
+/** The sim host with the desktop simulator's natives (hosts/lin), for the lin natives' tests. */
+export const LIN_HOST = join(ROOT, "build/sim/xsfota-lin");
 export const MODULE_MAP = join(ROOT, "build/sim/modules.json");
 
 function mtime(path) {
@@ -27,12 +29,20 @@ function ensureNodeModules(log) {
 
 export function buildHost(log = console.log) {
 	const xs = ensureEngineSources(ROOT, log);
-	// The natives come from the manifests' xsfota-sim sections, as mcconfig takes a platform's C from its manifests.
-	const natives = nativeSources(join(ROOT, "manifest.json"));
-	const result = spawnSync("make", ["-s", "-C", join(ROOT, "hosts/sim"), `-j${availableParallelism()}`,
-		`XS_PACKAGE=${xs}`, `OUT=${join(ROOT, "build/sim")}`, `NATIVE_SOURCES=${natives.join(" ")}`], { stdio: ["ignore", "inherit", "inherit"] });
-	if (result.status !== 0)
-		throw new Error("building the sim host failed (see the compiler's messages above)");
+	const manifest = join(ROOT, "manifest.json");
+	const board = join(ROOT, "hosts/sim/c/board") + sep;
+	const standIns = join(ROOT, "hosts/sim/modules") + sep;
+	const sim = nativeSources(manifest, "xsfota-sim");
+	// xsfota-lin: the lin natives (the board's own C is in every host already) and the sim's stand-ins for
+	// Moddable's modules, such as its Preference.
+	const lin = [...nativeSources(manifest, "lin").filter((file) => !file.startsWith(board)), ...sim.filter((file) => file.startsWith(standIns))];
+	for (const [target, natives] of [["sim", sim], ["lin", lin]]) {
+		// The natives come from the manifests, as mcconfig takes a platform's C from its manifests.
+		const result = spawnSync("make", ["-s", "-C", join(ROOT, "hosts/sim"), `-j${availableParallelism()}`, `TARGET=${target}`,
+			`XS_PACKAGE=${xs}`, `OUT=${join(ROOT, "build/sim")}`, `NATIVE_SOURCES=${natives.join(" ")}`], { stdio: ["ignore", "inherit", "inherit"] });
+		if (result.status !== 0)
+			throw new Error(`building the ${target} host failed (see the compiler's messages above)`);
+	}
 }
 
 export function compileTypeScript() {

@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:https";
 import { ROOT } from "./lib/paths.js";
+import { buildLinImage, readImage } from "../../tools/sim/image.js";
+import { readSlotImage } from "../../tools/sim/flash.js";
 
 const CLI = join(ROOT, "bin/xs-fota.js");
 
@@ -85,4 +87,19 @@ test("provision names a missing image instead of crashing, and writes nothing", 
 	t.is(run.status, 1);
 	t.regex(run.stderr, /cannot read image .*missing\.img: ENOENT/);
 	t.false(existsSync(join(dir, "flash.bin")));
+});
+
+test("provision refuses a file that is not an image, and makes a lin device from a lin image", (t) => {
+	const dir = mkdtempSync(join(tmpdir(), "xs-fota-provision-"));
+	writeFileSync(join(dir, "device.json"), JSON.stringify({ deviceId: "d", product: "p", server: "https://s.example", ca: "-----BEGIN CERTIFICATE-----\n", keys: [{ keyId: "0123456789abcdef", publicKey: "ab".repeat(32) }] }));
+	writeFileSync(join(dir, "junk.img"), Buffer.alloc(4096, 7));
+	const junk = cli("provision", "--flash", join(dir, "junk.flash"), "--config", join(dir, "device.json"), "--image", join(dir, "junk.img"));
+	t.is(junk.status, 1);
+	t.regex(junk.stderr, /junk\.img is not an xs-fota image \(image: bad magic\)/);
+	t.false(existsSync(join(dir, "junk.flash")));
+	writeFileSync(join(dir, "v1.img"), buildLinImage(Buffer.concat([Buffer.from("\x7fELF", "latin1"), Buffer.alloc(64)]), "1.0.0"));
+	const lin = cli("provision", "--flash", join(dir, "lin.flash"), "--config", join(dir, "device.json"), "--image", join(dir, "v1.img"));
+	t.is(lin.status, 0, lin.stderr);
+	t.regex(lin.stdout, /a lin image\) in ota_0; run it with xs-fota mcsim/);
+	t.is(readImage(readSlotImage(join(dir, "lin.flash"), "ota_0")).kind, "lin");
 });

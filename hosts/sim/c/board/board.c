@@ -11,7 +11,8 @@
 
 simBoard* gxBoard = NULL;
 
-simBoard* simBoardCurrent(void)
+/* Weak: in xsfota-lin (TARGET=lin) the desktop simulator's glue, hosts/lin/c/board-lin.c, stands in. */
+__attribute__((weak)) simBoard* simBoardCurrent(void)
 {
 	return gxBoard;
 }
@@ -36,7 +37,7 @@ static void simBoardUsage(void)
 		"exit status: 0 halted (event loop empty), 3 bricked, 4 too many boots, 2 usage or flash file errors\n");
 }
 
-void simBoardReset(const char* reason, const char* message)
+__attribute__((weak)) void simBoardReset(const char* reason, const char* message)
 {
 	char text[1100];
 	simBoard* board = gxBoard;

@@ -5,6 +5,8 @@
 // old half stays active. Format (little-endian): record = 0x5A, op (1 set, 2 delete), type (0 string,
 // 1 boolean, 2 number, 3 ArrayBuffer), domain length, key length, 0, u16 value length, domain, key, value, u32 CRC.
 import { crc32 } from "sim/crc32";
+import TextEncoder from "text/encoder";
+import TextDecoder from "text/decoder";
 
 export type Value = string | boolean | number | ArrayBuffer;
 type Domains = Map<string, Map<string, Value>>;
@@ -18,8 +20,8 @@ const flashRead: (offset: number, length: number) => ArrayBuffer = native("xs_bo
 const flashWrite: (offset: number, data: Uint8Array) => void = native("xs_board_nvs_write");
 const flashErase: (offset: number, length: number) => void = native("xs_board_nvs_erase");
 
-const encoder = new (globalThis as any).TextEncoder();
-const decoder = new (globalThis as any).TextDecoder();
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 function encodeValue(value: Value): { type: number; bytes: Uint8Array } {
 	if (typeof value === "string")

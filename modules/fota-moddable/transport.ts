@@ -9,6 +9,26 @@ import { splitHttpsUrl } from "fota/url";
 import type { Headers, HttpRequest, ResponseSink, Transport } from "fota/ports";
 import { pemBlocks } from "./pem.js";
 
+/**
+ * SecureSocket, with its close deferred to a timer. Moddable's http Request closes its socket inside the socket's
+ * own callback when a response has no body (a 204, Content-Length: 0); in the desktop simulator the TCP socket's
+ * native code then touches the closed socket on the way out and the process crashes (a longjmp with no handler).
+ * Marked closing at once, the socket ignores further callbacks; it really closes on the next turn, unless the
+ * server's hang-up closed it first.
+ */
+class DeferredCloseSocket extends SecureSocket {
+	override close(): void {
+		(this as unknown as { closing: boolean }).closing = true;
+		Timer.set(() => {
+			try {
+				super.close();
+			} catch {
+				// the TCP socket was closed already (the server hung up first): "close on closed socket"
+			}
+		}, 0);
+	}
+}
+
 /** Bounds on what a server may send before the body: more is an error, not an allocation. */
 export const MAX_HEADERS = 64;
 export const MAX_HEADER_BYTES = 8192;
@@ -69,7 +89,7 @@ export class ModdableTransport implements Transport {
 				method: request.method ?? "GET",
 				headers: flat,
 				...(request.body !== undefined ? { body: request.body } : {}),
-				Socket: SecureSocket,
+				Socket: DeferredCloseSocket,
 				secure: this.#secure,
 			};
 			client = new Request(options as ConstructorParameters<typeof Request>[0]);

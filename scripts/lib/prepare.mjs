@@ -7,13 +7,14 @@ import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDebianPackages } from "./system.mjs";
 import { ensureEngineSources } from "./engine.mjs";
-import { moduleMap, nativeSources, writeConfigModule } from "./manifest.mjs";
+import { CONFIG, moduleMap, nativeSources, writeConfigModule } from "./manifest.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const HOST = join(ROOT, "build/sim/xsfota-sim");
 /** The sim host with the desktop simulator's natives (hosts/lin), for the lin natives' tests. */
 export const LIN_HOST = join(ROOT, "build/sim/xsfota-lin");
 export const MODULE_MAP = join(ROOT, "build/sim/modules.json");
+export const MODULE_CONFIG = join(ROOT, "build/sim/config.json");
 
 function mtime(path) {
 	return existsSync(path) ? statSync(path).mtimeMs : 0;
@@ -56,8 +57,11 @@ export function compileTypeScript() {
 
 export function writeModuleMap() {
 	mkdirSync(dirname(MODULE_MAP), { recursive: true });
-	const map = writeConfigModule(moduleMap(join(ROOT, "manifest.json")), join(ROOT, "build/js/generated/mc-config.js"));
+	const base = moduleMap(join(ROOT, "manifest.json"));
+	const map = writeConfigModule(base, join(ROOT, "build/js/generated/mc-config.js"));
 	writeFileSync(MODULE_MAP, JSON.stringify(map, null, 2) + "\n");
+	// The manifests' merged "config", for builds that write their own mc/config on top of it (tools/build/sim.ts).
+	writeFileSync(MODULE_CONFIG, JSON.stringify(base[CONFIG], null, 2) + "\n");
 	return MODULE_MAP;
 }
 

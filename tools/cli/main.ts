@@ -1,4 +1,5 @@
 // xs-fota: the command-line tools. One file per command; this one dispatches.
+import { build } from "./build.js";
 import { CliError, USAGE } from "./errors.js";
 import { init } from "./init.js";
 import { keygen } from "./keygen.js";
@@ -9,12 +10,13 @@ import { serve } from "./serve.js";
 import { sign } from "./sign.js";
 import { verify } from "./verify.js";
 
-const COMMANDS: Command[] = [keygen, sign, verify, init, serve, provision, mcsim];
+const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim];
 
 const USAGE_TEXT = `usage: xs-fota <command> [options]
 
 commands:
   keygen   make an Ed25519 signing key pair
+  build    build the firmware as an image (sim, lin, esp32) with its version
   sign     sign an image: write manifest.xfm and copy the image beside it
   verify   check a manifest.xfm (and an image) as the device would
   init     make a development CA and a server certificate
@@ -34,9 +36,9 @@ export async function main(argv: string[]): Promise<number> {
 	try {
 		if (!command)
 			throw new CliError(`unknown command ${JSON.stringify(name)}\n\n${USAGE_TEXT}`, USAGE);
-		const values = parseOptions(command, rest);
-		if (values)
-			await command.run(values);
+		const parsed = parseOptions(command, rest);
+		if (parsed)
+			await command.run(parsed.values, parsed.lists);
 		return 0;
 	}
 	catch (error) {

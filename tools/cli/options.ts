@@ -5,16 +5,22 @@ import { CliError, USAGE } from "./errors.js";
 export interface Command {
 	name: string;
 	usage: string;
-	options: Record<string, { required?: boolean; flag?: boolean }>;
-	run(values: Record<string, string | undefined>): Promise<void> | void;
+	/** multiple: the option may repeat; its values reach run() in `lists` */
+	options: Record<string, { required?: boolean; flag?: boolean; multiple?: boolean }>;
+	run(values: Record<string, string | undefined>, lists: Record<string, string[]>): Promise<void> | void;
+}
+
+export interface Parsed {
+	values: Record<string, string | undefined>;
+	lists: Record<string, string[]>;
 }
 
 /** Parses argv for `command`; returns undefined when help was asked for (after printing it). */
-export function parseOptions(command: Command, argv: string[]): Record<string, string | undefined> | undefined {
-	const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
+export function parseOptions(command: Command, argv: string[]): Parsed | undefined {
+	const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = { help: { type: "boolean" } };
 	for (const [name, spec] of Object.entries(command.options))
-		options[name] = { type: spec.flag ? "boolean" : "string" };
-	let values: Record<string, string | boolean | undefined>;
+		options[name] = { type: spec.flag ? "boolean" : "string", ...(spec.multiple ? { multiple: true } : {}) };
+	let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
 	try {
 		({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
 	}
@@ -26,13 +32,20 @@ export function parseOptions(command: Command, argv: string[]): Record<string, s
 		return undefined;
 	}
 	const out: Record<string, string | undefined> = {};
+	const lists: Record<string, string[]> = {};
 	for (const [name, spec] of Object.entries(command.options)) {
 		const value = values[name];
+		if (spec.multiple) {
+			lists[name] = (Array.isArray(value) ? value : []).map(String);
+			if (spec.required && !lists[name].length)
+				throw new CliError(`missing --${name}\n\n${command.usage}`, USAGE);
+			continue;
+		}
 		if (spec.required && (value === undefined || value === ""))
 			throw new CliError(`missing --${name}\n\n${command.usage}`, USAGE);
-		out[name] = typeof value === "boolean" ? String(value) : value;
+		out[name] = typeof value === "boolean" ? String(value) : value as string | undefined;
 	}
-	return out;
+	return { values: out, lists };
 }
 
 /** A non-negative integer given in decimal, at most `max`. */

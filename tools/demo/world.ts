@@ -1,12 +1,12 @@
 // Everything an update needs, on one machine: a development CA, a vendor key, firmware builds as sim images,
 // signed releases, the update server on loopback, and provisioned sim devices. Used by the demo and the e2e tests.
 import { generateKeyPairSync, sign as edSign, createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeDevCertificates, type DevCertificates } from "../server/certificates.js";
 import { UpdateServer, type Faults } from "../server/server.js";
-import { buildImage } from "../sim/image.js";
+import { buildSim, writeWhole } from "../build/sim.js";
 import { provision, writeDeviceConfig } from "../sim/flash.js";
 import { keyIdOf, rawPublicKey } from "../cli/keys.js";
 import { frameBody, joinEnvelope } from "../../modules/fota/envelope.js";
@@ -18,13 +18,6 @@ const BUILD_JS = join(ROOT, "build/js");
 export const PRODUCT = "demo-board";
 /** The devices' download checkpoint: a cut costs at most this many bytes. */
 export const DEVICE_CHUNK_BYTES = 16384;
-
-/** Replaces a file whole: a reader (the server, an image build in another test process) never sees it half written. */
-function writeWhole(path: string, data: string | Uint8Array): void {
-	const temporary = `${path}.${process.pid}.tmp`;
-	writeFileSync(temporary, data);
-	renameSync(temporary, path);
-}
 
 export interface FirmwareOptions {
 	version: string;
@@ -56,7 +49,6 @@ export class World {
 	readonly releases: string;
 	server!: UpdateServer;
 	url!: string;
-	readonly #map: Record<string, string>;
 
 	constructor(dir: string) {
 		this.dir = dir;
@@ -68,7 +60,6 @@ export class World {
 		this.keyId = keyIdOf(this.publicKey);
 		this.releases = join(dir, "releases");
 		mkdirSync(join(this.releases, PRODUCT), { recursive: true });
-		this.#map = JSON.parse(readFileSync(join(ROOT, "build/sim/modules.json"), "utf8"));
 	}
 
 	async start(faults: Faults = {}, log?: (line: string) => void, rateBytesPerSecond?: number): Promise<void> {
@@ -91,12 +82,9 @@ export class World {
 	firmware(options: FirmwareOptions): Buffer {
 		const name = options.version.replace(/[^\w.-]/g, "_") + (options.fault ? `-${options.fault}` : "");
 		const dir = join(BUILD_JS, "generated/firmware", name);
-		const config = { version: options.version, ...(options.fault ? { fault: options.fault } : {}),
+		const config = { ...(options.fault ? { fault: options.fault } : {}),
 			...(options.criticalAfterMs ? { criticalAfterMs: options.criticalAfterMs, criticalForMs: options.criticalForMs ?? 1000 } : {}) };
-		mkdirSync(dir, { recursive: true });
-		writeWhole(join(dir, "mc-config.js"), `export default Object.freeze(${JSON.stringify(config)});\n`);
-		const map = { ...this.#map, "mc/config": join(dir, "mc-config.js") };
-		const build = (include: string[] = []) => buildImage({ map, entry: "main", version: options.version, root: BUILD_JS, include });
+		const build = (include: string[] = []) => buildSim({ root: BUILD_JS, sim: join(ROOT, "build/sim"), version: options.version, config, dir, include });
 		let image = build();
 		if (options.padTo && options.padTo > image.length) {
 			// an unused module of hash text: it rides in the image to give it the wanted size, and is never loaded

@@ -13,6 +13,7 @@ import { sendReport } from "./report.js";
 import { nextDelay, retryAfter } from "./schedule.js";
 import { runTrial, type SelfTestCheck } from "./selftest.js";
 import { TransientError, UpdateRejected } from "./errors.js";
+import { toHex } from "./hex.js";
 import { resolveUrl } from "./url.js";
 import type { DeviceConfig } from "./config.js";
 import type { Ports } from "./ports.js";
@@ -228,6 +229,8 @@ export class FotaClient {
 			version: manifest.version,
 			securityVersion: manifest.securityVersion,
 			sha256: manifest.image.sha256,
+			kind: manifest.image.kind,
+			size: manifest.image.size,
 			slot: slot.index,
 			fromVersion: this.#firmware.version,
 			stage: "activated",
@@ -274,6 +277,16 @@ export class FotaClient {
 			pending.stage = "selftest";
 			records.pending = pending;
 		}
+		const wrong = pending && this.#wrongImage(pending);
+		if (wrong) {
+			const reason = `wrong-image: ${wrong}`;
+			this.#event("selftest", { result: "fail", reason });
+			pending.failure = reason;
+			records.pending = pending;
+			this.#event("reboot", { reason: "rollback" });
+			flash.markInvalidAndReboot();
+			throw new Error("markInvalidAndReboot returned"); // unreachable on a device
+		}
 		this.#event("selftest", { result: "start", version: this.#firmware.version });
 		const result = await runTrial(this.#checks, {
 			clock,
@@ -300,6 +313,24 @@ export class FotaClient {
 			this.#confirm(pending);
 		await this.#report("valid");
 		return { state: "confirmed", version: this.#firmware.version };
+	}
+
+	/** Why the running image is not the one the manifest promised, or undefined when it is: the version and kind it
+	 * reports (from its build), and the SHA-256 of the running slot over the promised size. A record written by an
+	 * older client has no kind or size; the version is still checked. */
+	#wrongImage(pending: Pending): string | undefined {
+		const firmware = this.#firmware;
+		if (firmware.version !== pending.version)
+			return `the manifest promised ${pending.version}, the image reports ${firmware.version}`;
+		if (pending.kind !== undefined && firmware.kind !== pending.kind)
+			return `the manifest promised a ${pending.kind} image, this firmware is ${firmware.kind}`;
+		if (pending.size !== undefined) {
+			const { flash } = this.#ports;
+			const digest = toHex(flash.sha256(flash.running(), pending.size));
+			if (digest !== pending.sha256)
+				return `the running slot's SHA-256 ${digest.slice(0, 16)}… is not the promised ${pending.sha256.slice(0, 16)}…`;
+		}
+		return undefined;
 	}
 
 	/** After markValid: raise the anti-rollback counter and the sequence, then drop the pending record. */

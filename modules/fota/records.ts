@@ -18,7 +18,10 @@ export interface Progress {
 /** An image activated but not yet confirmed; read by the new image to confirm, by the old one after a rollback. */
 export interface Pending {
 	sequence: number;
+	/** what the manifest promised: the new image must report this version and kind, and hash to sha256 over size */
 	version: string;
+	kind?: string;
+	size?: number;
 	securityVersion: number;
 	sha256: string;
 	slot: number;

@@ -102,3 +102,39 @@ test("with a window but no known time: deferred by default, or allowed when conf
 	allow.clock.wallMs = undefined;
 	t.is(await allow.check(), "reboot");
 });
+
+// Issue 15: the trial checks that the promised image is the one that runs.
+async function wrongImage(t: any, rig: Rig, client: ReturnType<Rig["client"]>, pattern: RegExp) {
+	const error = await t.throwsAsync(client.boot(), { instanceOf: Reboot });
+	t.is((error as Reboot).reason, "invalid", "the pending image is marked invalid");
+	t.false(rig.events.some((event) => event.type === "selftest" && event.result === "start"), "no self-test runs on the wrong image");
+	t.false(rig.events.some((event) => event.type === "valid"));
+	rig.reset("1.0.0");
+	const outcome: any = await rig.client().boot();
+	t.is(outcome.state, "rolled-back");
+	t.regex(outcome.reason, pattern);
+	t.like(rig.server.reports.at(-1), { state: "rolled-back", version: "1.0.0", target: "3.0.0" });
+	t.regex(rig.server.reports.at(-1).error, pattern);
+	t.is(rig.store.get("secver"), undefined, "the wrong image raised no counter");
+}
+
+test("an image that reports another version than the manifest promised fails its trial with wrong-image and rolls back", async (t) => {
+	const rig = new Rig();
+	await updateTo(rig, "3.0.0", 3);
+	rig.version = "1.0.0"; // the artifact uploaded as 3.0.0 is a 1.0.0 build
+	await wrongImage(t, rig, rig.client(), /wrong-image: the manifest promised 3\.0\.0, the image reports 1\.0\.0/);
+});
+
+test("an image of another kind than the manifest promised fails its trial with wrong-image", async (t) => {
+	const rig = new Rig();
+	await updateTo(rig, "3.0.0", 3);
+	await wrongImage(t, rig, rig.client({ firmware: { version: "3.0.0", kind: "lin" } }), /wrong-image: the manifest promised a sim image, this firmware is lin/);
+});
+
+test("a running slot that does not hash to the promised digest fails its trial with wrong-image", async (t) => {
+	const rig = new Rig();
+	await updateTo(rig, "3.0.0", 3);
+	const slot = rig.flash.running();
+	rig.flash.slots[slot.index]!.bytes[100] ^= 0x40; // what booted is not what was verified
+	await wrongImage(t, rig, rig.client(), /wrong-image: the running slot's SHA-256 [0-9a-f]{16}… is not the promised/);
+});

@@ -2,29 +2,60 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CliError } from "./errors.js";
+import { CliError, USAGE } from "./errors.js";
+import { readPublicKey } from "./keys.js";
 import { parseDeviceConfig } from "../../modules/fota/config.js";
 import { provision as provisionFlash, writeDeviceConfig } from "../sim/flash.js";
 import { readImage } from "../sim/image.js";
-import type { Command } from "./options.js";
+import { integerOption, type Command } from "./options.js";
 
 const PARTITIONS = resolve(fileURLToPath(import.meta.url), "../../../../../hosts/esp32/partitions.csv");
 
 export const provision: Command = {
 	name: "provision",
 	usage: `usage: xs-fota provision --flash FILE --config DEVICE.json [--image FIRST.img] [--force]
+       xs-fota provision --flash FILE --device-id ID --product P --server URL --ca CA.pem --pub KEY.pub
+                         [--poll-seconds N] [--image FIRST.img] [--force]
 
 Writes the device config (identity, server URL, CA, trusted keys, schedule: see README "Device config") into
 the fotacfg partition of a flash file (a sim device, or a lin device for \`xs-fota mcsim\`), checked as the device will check it. With --image, first makes a
 fresh flash file (laid out by hosts/esp32/partitions.csv) with that image in ota_0; --force allows replacing
-an existing file. Without --image, only the config of an existing flash file is replaced.`,
-	options: { flash: { required: true }, config: { required: true }, image: {}, force: { flag: true } },
+an existing file. Without --image, only the config of an existing flash file is replaced.
+Instead of --config, the second form makes the config: the device's id and product, the server's URL, the CA
+that signed the server's certificate (certs/ca.pem from \`xs-fota init\`), the vendor's public key (a .pub from
+\`xs-fota keygen\`) and the polling period (default 3600 s); everything else takes its default.`,
+	options: {
+		flash: { required: true }, config: {}, image: {}, force: { flag: true },
+		"device-id": {}, product: {}, server: {}, ca: {}, pub: {}, "poll-seconds": {},
+	},
 	run(values) {
+		const made = ["device-id", "product", "server", "ca", "pub", "poll-seconds"].filter((name) => values[name] !== undefined);
+		if (values.config !== undefined && made.length)
+			throw new CliError(`give either --config or --${made[0]} and the options that make a config, not both\n\n${provision.usage}`, USAGE);
 		let raw;
-		try {
-			raw = JSON.parse(readFileSync(values.config!, "utf8"));
-		} catch (error) {
-			throw new CliError(`cannot read ${values.config}: ${(error as Error).message}`);
+		if (values.config !== undefined) {
+			try {
+				raw = JSON.parse(readFileSync(values.config, "utf8"));
+			} catch (error) {
+				throw new CliError(`cannot read ${values.config}: ${(error as Error).message}`);
+			}
+		}
+		else {
+			for (const name of ["device-id", "product", "server", "ca", "pub"])
+				if (values[name] === undefined)
+					throw new CliError(`missing --config, or --${name} to make one\n\n${provision.usage}`, USAGE);
+			let ca;
+			try {
+				ca = readFileSync(values.ca!, "utf8");
+			} catch (error) {
+				throw new CliError(`cannot read the CA ${values.ca}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+			}
+			const key = readPublicKey(values.pub!);
+			raw = {
+				deviceId: values["device-id"], product: values.product, server: values.server, ca,
+				keys: [{ keyId: key.keyId, publicKey: Buffer.from(key.publicKey).toString("hex") }],
+				...(values["poll-seconds"] !== undefined ? { pollSeconds: integerOption("poll-seconds", values["poll-seconds"], 7 * 86400) } : {}),
+			};
 		}
 		try {
 			parseDeviceConfig(raw);

@@ -28,6 +28,8 @@ export interface FirmwareOptions {
 	criticalForMs?: number;
 	/** extra bytes carried in the image, to make it a given size */
 	padTo?: number;
+	/** the kind the firmware reports (mc/config kind), when it is not the sim's: a wrong build */
+	kind?: string;
 }
 
 export interface Release {
@@ -80,9 +82,9 @@ export class World {
 
 	/** Builds the example firmware (src/) as a sim image; the version and faults go into its mc/config. */
 	firmware(options: FirmwareOptions): Buffer {
-		const name = options.version.replace(/[^\w.-]/g, "_") + (options.fault ? `-${options.fault}` : "");
+		const name = options.version.replace(/[^\w.-]/g, "_") + (options.fault ? `-${options.fault}` : "") + (options.kind ? `-kind-${options.kind}` : "");
 		const dir = join(BUILD_JS, "generated/firmware", name);
-		const config = { ...(options.fault ? { fault: options.fault } : {}),
+		const config = { ...(options.fault ? { fault: options.fault } : {}), ...(options.kind ? { kind: options.kind } : {}),
 			...(options.criticalAfterMs ? { criticalAfterMs: options.criticalAfterMs, criticalForMs: options.criticalForMs ?? 1000 } : {}) };
 		const build = (include: string[] = []) => buildSim({ root: BUILD_JS, sim: join(ROOT, "build/sim"), version: options.version, config, dir, include });
 		let image = build();

@@ -66,6 +66,12 @@ test("a manifest for another product is rejected", async (t) => {
 	await rejected(t, rig, "wrong-product");
 });
 
+test("a manifest for another kind of image (a lin build for a sim device) is rejected as wrong-kind", async (t) => {
+	const rig = new Rig();
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2, kind: "lin" });
+	await rejected(t, rig, "wrong-kind");
+});
+
 test("a lower security version is rejected (anti-rollback)", async (t) => {
 	const rig = new Rig();
 	rig.store.set("secver", 3);

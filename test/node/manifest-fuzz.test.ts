@@ -51,7 +51,7 @@ function plausible(manifest: UpdateManifest): boolean {
 		Number.isSafeInteger(manifest.sequence) && manifest.sequence >= 0 &&
 		Number.isInteger(manifest.securityVersion) && manifest.securityVersion >= 0 && manifest.securityVersion <= 0xffffffff &&
 		Number.isInteger(image.size) && image.size >= 1 && image.size <= 0xffffffff && /^[0-9a-f]{64}$/.test(image.sha256) &&
-		(image.kind === "esp32" || image.kind === "sim") && typeof image.url === "string" && !image.url.startsWith("//") &&
+		typeof image.kind === "string" && /^[a-z0-9]{1,8}$/.test(image.kind) && typeof image.url === "string" && !image.url.startsWith("//") &&
 		(manifest.expires === undefined || Number.isSafeInteger(manifest.expires));
 }
 

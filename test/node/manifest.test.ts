@@ -140,8 +140,12 @@ const imageCases: [string, Record<string, unknown>, string][] = [
 	["url with userinfo", { url: "https://user@evil.example/fw.bin" }, "wrong-type"],
 	["url https absolute", { url: "https://updates.example.com/fw/1.4.0.bin" }, "ok"],
 	["url path-relative", { url: "../images/fw.bin" }, "ok"],
-	["kind other", { kind: "esp8266" }, "wrong-type"],
+	["kind in upper case", { kind: "ESP32" }, "wrong-type"],
+	["kind longer than the header's 8 bytes", { kind: "esp32-s3-mini" }, "wrong-type"],
+	["kind with a NUL", { kind: "lin\u0000" }, "wrong-type"],
 	["kind missing", { kind: undefined }, "missing-field"],
+	["kind lin", { kind: "lin" }, "ok"],
+	["kind of a board to come", { kind: "riscv32" }, "ok"],
 	["an unknown image field", { compression: "none" }, "malformed"],
 ];
 

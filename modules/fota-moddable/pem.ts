@@ -1,8 +1,7 @@
 // PEM to DER for Moddable's SecureSocket, which takes certificates and keys as DER bytes, while the device
-// config keeps them as PEM text (one format on every target). The base64 decoding is Moddable's `base64` module.
+// config keeps them as PEM text (one format on every target). XS decodes the base64 (Uint8Array.fromBase64).
 // No regular expression scans the PEM: XS's matcher recurses per character, and a long base64 body overflows
 // the machine's stack on a device (it did in mcsim).
-import Base64 from "base64";
 
 /** The DER bytes of every PEM block of this label ("CERTIFICATE", "PRIVATE KEY", ...), in order. */
 export function pemBlocks(pem: string, label: string): ArrayBuffer[] {
@@ -15,7 +14,8 @@ export function pemBlocks(pem: string, label: string): ArrayBuffer[] {
 		let body = "";
 		for (const line of pem.slice(at + begin.length, stop).split("\n"))
 			body += line.trim();
-		blocks.push(Base64.decode(body));
+		const der = Uint8Array.fromBase64(body, { lastChunkHandling: "strict" });
+		blocks.push(der.buffer as ArrayBuffer); // a fresh array: its buffer holds exactly the DER
 		at = stop + end.length;
 	}
 	if (!blocks.length)

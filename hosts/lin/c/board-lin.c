@@ -10,7 +10,7 @@
  * XSFOTA_RESET_EXIT; the launcher then boots again. Without XSFOTA_FLASH there is no board: the firmware then
  * finds no device config and says so.
  */
-#include "board.h"
+#include "../../sim/c/board/board.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * partition. Offsets are relative to the partition; every access is bounds-checked here.
  */
 #include "xsmc.h"
-#include "board.h"
+#include "../c/board/board.h"
 #include <math.h>
 
 static const simPartition* nvsOf(xsMachine* the, simBoard** board)

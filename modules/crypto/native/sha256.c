@@ -11,7 +11,14 @@
 #include <sodium.h>
 #include <stdlib.h>
 
-#if defined(ESP_PLATFORM) || defined(XSFOTA_SHA256_MBEDTLS)
+/* ESP-IDF 6 ships Mbed TLS 4, whose headers need TF-PSA-Crypto's include folders, which Moddable's module include
+ * list does not have: the IDF version decides, before any Mbed TLS header is read. */
+#if defined(ESP_PLATFORM)
+	#include "esp_idf_version.h"
+	#if ESP_IDF_VERSION_MAJOR < 6
+		#define XSFOTA_USE_MBEDTLS 1
+	#endif
+#elif defined(XSFOTA_SHA256_MBEDTLS)
 	#include <mbedtls/version.h>
 	#if MBEDTLS_VERSION_NUMBER < 0x04000000
 		#define XSFOTA_USE_MBEDTLS 1

@@ -3,8 +3,13 @@
  * labelled fotacfg, written at provisioning with ESP-IDF's nvs_partition_gen.py (README, "ESP32"). Read-only.
  */
 #include "xsmc.h"
-#include "nvs.h"
-#include "nvs_flash.h"
+#if __has_include("nvs_flash.h")
+	#include "nvs.h"                              /* an ESP-IDF component's include list */
+	#include "nvs_flash.h"
+#else
+	#include "nvs_flash/include/nvs.h"            /* Moddable's (components/ only), as its own modules include it */
+	#include "nvs_flash/include/nvs_flash.h"
+#endif
 #include <stdlib.h>
 
 void xs_devconfig_read(xsMachine* the)
@@ -30,8 +35,17 @@ void xs_devconfig_read(xsMachine* the)
 		nvs_close(handle);
 		return;
 	}
-	text = (err == ESP_OK) ? malloc(length + 1) : NULL;
-	if (!text || (nvs_get_blob(handle, "config", text, &length) != ESP_OK)) {
+	if (err != ESP_OK) {
+		nvs_close(handle);
+		xsUnknownError("devconfig: cannot size the config: %s", esp_err_to_name(err));
+	}
+	text = malloc(length + 1);
+	if (!text) {
+		nvs_close(handle);
+		xsUnknownError("devconfig: no memory for the %u-byte config", (unsigned)length);
+	}
+	err = nvs_get_blob(handle, "config", text, &length); /* the error reported is this read's, not the sizing's */
+	if (err != ESP_OK) {
 		nvs_close(handle);
 		free(text);
 		xsUnknownError("devconfig: cannot read the config: %s", esp_err_to_name(err));

@@ -4,7 +4,7 @@
  * the JSON, then the JSON. Erased means not provisioned (undefined); anything else that does not check out throws.
  */
 #include "xsmc.h"
-#include "board.h"
+#include "../../../hosts/sim/c/board/board.h" /* the sim board (flash, otadata, images), shared with lin */
 #include <stdlib.h>
 #include <string.h>
 

@@ -4,19 +4,32 @@
  * so a download resumes anywhere (as esp_ota_write_with_offset allows) and the slot is erased sector by sector
  * as data arrives, never all at once (a whole-slot erase trips the task watchdog: esp-idf#578, #5591).
  * esp_ota_set_boot_partition verifies the image before it touches otadata.
+ * Includes are written as Moddable's own modules write them: Moddable's module include list has components/ but
+ * not app_update/include. The slot hash: on ESP-IDF 6, whose Mbed TLS 4 publishes no mbedtls_sha256_* and whose
+ * PSA headers are not on Moddable's include list, libsodium (the crypto module's dependency, whose SHA-256 runs on
+ * the accelerator through PSA, modules/crypto/README.md); on 5.x, mbedtls_sha256 (the accelerator).
  */
 #include "xsmc.h"
 #include "xsHost.h"
-#include "esp_ota_ops.h"
+#include "esp_idf_version.h"
+#if __has_include("esp_ota_ops.h")
+	#include "esp_ota_ops.h"                      /* an ESP-IDF component's include list */
+#else
+	#include "app_update/include/esp_ota_ops.h"   /* Moddable's (components/ only), as its own modules include it */
+#endif
 #include "esp_partition.h"
-#include "mbedtls/sha256.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include <string.h>
+#if ESP_IDF_VERSION_MAJOR >= 6
+	#include <sodium.h>
+#else
+	#include "mbedtls/sha256.h"
+#endif
 
 #define SECTOR 4096
 
-static const esp_partition_t* xsSlot(xsMachine* the, int index, const char* label)
+static const esp_partition_t* slotOf(xsMachine* the, int index, const char* label)
 {
 	const esp_partition_t* partition;
 	if ((index < 0) || (index > 15))
@@ -28,18 +41,18 @@ static const esp_partition_t* xsSlot(xsMachine* the, int index, const char* labe
 }
 
 /* The slot named by arguments 0 (index) and 1 (label); writable: refuse the running slot. */
-static const esp_partition_t* xsTarget(xsMachine* the, int writable)
+static const esp_partition_t* targetOf(xsMachine* the, int writable)
 {
 	const esp_partition_t* partition;
 	if (xsmcArgc < 2)
 		xsTypeError("expects a slot");
-	partition = xsSlot(the, xsmcToInteger(xsArg(0)), xsmcToString(xsArg(1)));
+	partition = slotOf(the, xsmcToInteger(xsArg(0)), xsmcToString(xsArg(1)));
 	if (writable && (partition == esp_ota_get_running_partition()))
 		xsUnknownError("%s is the running slot", partition->label);
 	return partition;
 }
 
-static uint32_t xsRange(xsMachine* the, xsSlot* slot, const char* name)
+static uint32_t rangeOf(xsMachine* the, xsSlot* slot, const char* name)
 {
 	double value = xsmcToNumber(*slot);
 	if (!(value >= 0) || (value != (double)(uint32_t)value))
@@ -47,7 +60,7 @@ static uint32_t xsRange(xsMachine* the, xsSlot* slot, const char* name)
 	return (uint32_t)value;
 }
 
-static void xsSetSlot(xsMachine* the, const esp_partition_t* partition)
+static void setSlot(xsMachine* the, const esp_partition_t* partition)
 {
 	xsmcVars(1);
 	xsmcSetNewObject(xsResult);
@@ -59,7 +72,7 @@ static void xsSetSlot(xsMachine* the, const esp_partition_t* partition)
 	xsmcSet(xsResult, xsID("size"), xsVar(0));
 }
 
-static const char* xsStateName(esp_ota_img_states_t state)
+static const char* stateName(esp_ota_img_states_t state)
 {
 	switch (state) {
 	case ESP_OTA_IMG_NEW: return "new";
@@ -79,8 +92,8 @@ void xs_partition_running(xsMachine* the)
 		xsUnknownError("Partition.running: the running app is not in an OTA slot");
 	if (esp_ota_get_state_partition(running, &state) != ESP_OK)
 		state = ESP_OTA_IMG_UNDEFINED; /* otadata blank or corrupt: booted by the bootloader's fallback */
-	xsSetSlot(the, running);
-	xsmcSetString(xsVar(0), (char*)xsStateName(state));
+	setSlot(the, running);
+	xsmcSetString(xsVar(0), (char*)stateName(state));
 	xsmcSet(xsResult, xsID("state"), xsVar(0));
 }
 
@@ -89,21 +102,21 @@ void xs_partition_next(xsMachine* the)
 	const esp_partition_t* next = esp_ota_get_next_update_partition(NULL);
 	if (!next || (next == esp_ota_get_running_partition()))
 		xsUnknownError("Partition.next: no inactive OTA slot");
-	xsSetSlot(the, next);
+	setSlot(the, next);
 }
 
 void xs_partition_erase(xsMachine* the)
 {
-	const esp_partition_t* partition = xsTarget(the, 1);
-	uint32_t offset = xsRange(the, &xsArg(2), "offset"), length = xsRange(the, &xsArg(3), "length"), at;
+	const esp_partition_t* partition = targetOf(the, 1);
+	uint32_t offset = rangeOf(the, &xsArg(2), "offset"), length = rangeOf(the, &xsArg(3), "length"), at;
 	if ((offset % SECTOR) || (length % SECTOR))
-		xsRangeError("Partition.erase: offset and length must be multiples of %d", SECTOR);
+		xsRangeError("Partition.erase: %s: offset %u and length %u must be multiples of %d", partition->label, (unsigned)offset, (unsigned)length, SECTOR);
 	if ((offset > partition->size) || (length > partition->size - offset))
 		xsRangeError("Partition.erase: %u bytes at %u do not fit %s", (unsigned)length, (unsigned)offset, partition->label);
 	for (at = offset; at < offset + length; at += SECTOR) {
 		esp_err_t err = esp_partition_erase_range(partition, at, SECTOR);
 		if (err != ESP_OK)
-			xsUnknownError("Partition.erase: %s", esp_err_to_name(err));
+			xsUnknownError("Partition.erase: %s at %u: %s", partition->label, (unsigned)at, esp_err_to_name(err));
 		if (((at - offset) / SECTOR) % 16 == 15)
 			vTaskDelay(1); /* let the idle task and Wi-Fi run during long erases */
 	}
@@ -112,8 +125,8 @@ void xs_partition_erase(xsMachine* the)
 /* NOR flash only clears bits: read back and compare, so a write over unerased bytes fails as on the sim. */
 void xs_partition_write(xsMachine* the)
 {
-	const esp_partition_t* partition = xsTarget(the, 1);
-	uint32_t offset = xsRange(the, &xsArg(2), "offset");
+	const esp_partition_t* partition = targetOf(the, 1);
+	uint32_t offset = rangeOf(the, &xsArg(2), "offset");
 	uint8_t check[128];
 	void* data;
 	xsUnsignedValue length, done;
@@ -123,7 +136,7 @@ void xs_partition_write(xsMachine* the)
 		xsRangeError("Partition.write: %u bytes at %u do not fit %s", (unsigned)length, (unsigned)offset, partition->label);
 	err = esp_partition_write(partition, offset, data, length);
 	if (err != ESP_OK)
-		xsUnknownError("Partition.write: %s", esp_err_to_name(err));
+		xsUnknownError("Partition.write: %s at %u: %s", partition->label, (unsigned)offset, esp_err_to_name(err));
 	for (done = 0; done < length; done += sizeof(check)) {
 		xsUnsignedValue count = ((length - done) < sizeof(check)) ? (length - done) : sizeof(check);
 		xsmcGetBufferReadable(xsArg(3), &data, &length); /* the buffer may move while we wait on flash */
@@ -134,46 +147,64 @@ void xs_partition_write(xsMachine* the)
 
 void xs_partition_read(xsMachine* the)
 {
-	const esp_partition_t* partition = xsTarget(the, 0);
-	uint32_t offset = xsRange(the, &xsArg(2), "offset"), length = xsRange(the, &xsArg(3), "length");
+	const esp_partition_t* partition = targetOf(the, 0);
+	uint32_t offset = rangeOf(the, &xsArg(2), "offset"), length = rangeOf(the, &xsArg(3), "length");
 	esp_err_t err;
 	if ((offset > partition->size) || (length > partition->size - offset))
 		xsRangeError("Partition.read: %u bytes at %u do not fit %s", (unsigned)length, (unsigned)offset, partition->label);
 	xsmcSetArrayBuffer(xsResult, NULL, length);
 	err = esp_partition_read(partition, offset, xsmcToArrayBuffer(xsResult), length);
 	if (err != ESP_OK)
-		xsUnknownError("Partition.read: %s", esp_err_to_name(err));
+		xsUnknownError("Partition.read: %s at %u: %s", partition->label, (unsigned)offset, esp_err_to_name(err));
 }
 
-/* sha256(index, label, length): the SHA-256 of the slot's first length bytes, read and hashed in C
- * (mbedTLS: the SHA accelerator), so that no image data passes through JS buffers. */
+/* sha256(index, label, length): the SHA-256 of the slot's first length bytes, read and hashed in C (on the SHA
+ * accelerator), so that no image data passes through JS buffers. */
 void xs_partition_sha256(xsMachine* the)
 {
-	const esp_partition_t* partition = xsTarget(the, 0);
-	uint32_t length = xsRange(the, &xsArg(2), "length"), at;
+	const esp_partition_t* partition = targetOf(the, 0);
+	uint32_t length = rangeOf(the, &xsArg(2), "length"), at, where = 0;
 	uint8_t block[1024], digest[32];
-	mbedtls_sha256_context sha;
 	esp_err_t err = ESP_OK;
+#if ESP_IDF_VERSION_MAJOR >= 6
+	crypto_hash_sha256_state sha;
+#else
+	mbedtls_sha256_context sha;
+#endif
 	if (length > partition->size)
 		xsRangeError("Partition.sha256: %u bytes do not fit %s", (unsigned)length, partition->label);
+#if ESP_IDF_VERSION_MAJOR >= 6
+	crypto_hash_sha256_init(&sha);
+#else
 	mbedtls_sha256_init(&sha);
 	mbedtls_sha256_starts(&sha, 0);
+#endif
 	for (at = 0; (at < length) && (err == ESP_OK); at += sizeof(block)) {
 		uint32_t size = (length - at < sizeof(block)) ? length - at : sizeof(block);
+		where = at;
 		err = esp_partition_read(partition, at, block, size);
-		if (err == ESP_OK)
+		if (err == ESP_OK) {
+#if ESP_IDF_VERSION_MAJOR >= 6
+			crypto_hash_sha256_update(&sha, block, size);
+#else
 			mbedtls_sha256_update(&sha, block, size);
+#endif
+		}
 	}
+#if ESP_IDF_VERSION_MAJOR >= 6
+	crypto_hash_sha256_final(&sha, digest);
+#else
 	mbedtls_sha256_finish(&sha, digest);
 	mbedtls_sha256_free(&sha);
+#endif
 	if (err != ESP_OK)
-		xsUnknownError("Partition.sha256: %s", esp_err_to_name(err));
+		xsUnknownError("Partition.sha256: %s at %u: %s", partition->label, (unsigned)where, esp_err_to_name(err));
 	xsmcSetArrayBuffer(xsResult, digest, sizeof(digest));
 }
 
 void xs_partition_activate(xsMachine* the)
 {
-	const esp_partition_t* partition = xsTarget(the, 0);
+	const esp_partition_t* partition = targetOf(the, 0);
 	esp_err_t err = esp_ota_set_boot_partition(partition); /* verifies the image, then writes otadata (NEW) */
 	if (err != ESP_OK)
 		xsUnknownError("Partition.activate: %s: %s", partition->label, esp_err_to_name(err));

@@ -4,7 +4,7 @@
  * simulator (platform lin), which both keep the flash in a file; each target's glue gives simBoardCurrent().
  */
 #include "xsmc.h"
-#include "board.h"
+#include "../../../hosts/sim/c/board/board.h" /* the sim board (flash, otadata, images), shared with lin */
 #include <math.h>
 #include <sodium.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * our sim host and Moddable's desktop simulator (lin); each target's glue implements simBoardReset.
  */
 #include "xsmc.h"
-#include "board.h"
+#include "../../../hosts/sim/c/board/board.h" /* the sim board (flash, otadata, images), shared with lin */
 
 void xs_system_restart(xsMachine* the)
 {

@@ -4,7 +4,7 @@
  * board resets (hosts/lin/c/board-lin.c): mcsim exits and the launcher boots again, which rolls back a pending image.
  */
 #include "xsmc.h"
-#include "board.h"
+#include "../../../hosts/sim/c/board/board.h" /* the sim board (flash, otadata, images), shared with lin */
 #include <math.h>
 #include <pthread.h>
 #include <time.h>

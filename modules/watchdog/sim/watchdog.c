@@ -4,7 +4,7 @@
  * the bootloader (logged as `watchdog`); without a board it ends the process.
  */
 #include "xsmc.h"
-#include "board.h"
+#include "../../../hosts/sim/c/board/board.h" /* the sim board (flash, otadata, images), shared with lin */
 #include <math.h>
 
 void xs_watchdog_arm(xsMachine* the)

@@ -37,10 +37,12 @@ export function buildHost(log = console.log) {
 	// xsfota-lin: the lin natives (the board's own C is in every host already) and the sim's stand-ins for
 	// Moddable's modules, such as its Preference.
 	const lin = [...nativeSources(manifest, "lin").filter((file) => !file.startsWith(board)), ...sim.filter((file) => file.startsWith(standIns))];
-	for (const [target, natives] of [["sim", sim], ["lin", lin]]) {
+	// xsfota-esp32: the ESP32's natives over our fake of the ESP-IDF functions they call (hosts/esp32/fake).
+	const esp32 = [...nativeSources(manifest, "esp32"), join(ROOT, "hosts/esp32/fake/fake-idf.c"), ...sim.filter((file) => file.startsWith(standIns))];
+	for (const [target, natives, extra] of [["sim", sim, ""], ["lin", lin, ""], ["esp32", esp32, `-I${join(ROOT, "hosts/esp32/fake/include")}`]]) {
 		// The natives come from the manifests, as mcconfig takes a platform's C from its manifests.
 		const result = spawnSync("make", ["-s", "-C", join(ROOT, "hosts/sim"), `-j${availableParallelism()}`, `TARGET=${target}`,
-			`XS_PACKAGE=${xs}`, `OUT=${join(ROOT, "build/sim")}`, `NATIVE_SOURCES=${natives.join(" ")}`], { stdio: ["ignore", "inherit", "inherit"] });
+			`XS_PACKAGE=${xs}`, `OUT=${join(ROOT, "build/sim")}`, `NATIVE_SOURCES=${natives.join(" ")}`, `EXTRA_INCLUDES=${extra}`], { stdio: ["ignore", "inherit", "inherit"] });
 		if (result.status !== 0)
 			throw new Error(`building the ${target} host failed (see the compiler's messages above)`);
 	}

@@ -1,0 +1,4 @@
+/* Fake ESP-IDF for CI: task.h. */
+#pragma once
+#include "FreeRTOS.h"
+void vTaskDelay(const TickType_t xTicksToDelay);

@@ -1,0 +1,58 @@
+// The ESP32's C (the esp32 folder of each native module) compiled in our host over a fake of the ESP-IDF functions
+// it calls (hosts/esp32/fake: prototypes from ESP-IDF v6.0), so that CI runs the real natives without ESP-IDF.
+import test from "ava";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { join, resolve } from "node:path";
+import { BUILD_JS, MODULE_MAP, ROOT } from "./lib/paths.js";
+
+const ESP32_HOST = resolve(ROOT, "build/sim/xsfota-esp32");
+
+function run(name: string, env: Record<string, string> = {}) {
+	const result = spawnSync(ESP32_HOST, ["--modules", MODULE_MAP, join(BUILD_JS, "test/xs/esp32", `${name}.js`)],
+		{ encoding: "utf8", timeout: 20000, env: { ...process.env, ...env } });
+	const lines = result.stdout.trim().split("\n").filter((line) => line.startsWith("{") || line.startsWith("fake-idf"));
+	return { ...result, lines };
+}
+
+test("partition on the ESP32: slots, NOR writes, the slot hash, and activation of app images only", (t) => {
+	const result = run("partition");
+	t.is(result.status, 0, result.stderr);
+	const seen = JSON.parse(result.lines.at(-1)!);
+	t.like(seen.running, { label: "ota_0", index: 0, state: "valid" });
+	t.like(seen.next, { label: "ota_1", index: 1 });
+	t.regex(seen.activateBlank, /Partition\.activate: ota_1: ESP_ERR_OTA_VALIDATE_FAILED/);
+	t.deepEqual(seen.readBack, [0xe9, 10, 17, 24]);
+	t.regex(seen.rewrite, /Partition\.write: ota_1 at 0 is not erased/);
+	t.regex(seen.eraseRunning, /ota_0 is the running slot/);
+	t.regex(seen.eraseOdd, /Partition\.erase: ota_1: offset 100 and length 4096 must be multiples of 4096/);
+	const image = Buffer.alloc(10000);
+	for (let i = 0; i < image.length; i++)
+		image[i] = (i * 7 + 3) & 0xff;
+	image[0] = 0xe9;
+	t.is(seen.sha256, createHash("sha256").update(image).digest("hex"));
+	t.like(seen.after, { boot: 1, states: ["valid", "new"] });
+});
+
+test("the watchdog keeps the idle tasks the sdkconfig subscribes, armed and after disarm (a mask of 0 unsubscribed them)", (t) => {
+	const result = run("trial", { XSFOTA_FAKE_STATE: "pending-verify", XSFOTA_FAKE_CONFIG: JSON.stringify({ deviceId: "esp-1" }) });
+	t.is(result.status, 0, result.stderr);
+	const seen = JSON.parse(result.lines[0]!);
+	t.like(seen.running, { label: "ota_0", state: "pending-verify" });
+	t.like(seen.armed.wdt, { timeout_ms: 5000, idle_core_mask: 3, trigger_panic: true, users: 1 });
+	t.like(seen.disarmed.wdt, { timeout_ms: 10000, idle_core_mask: 3, users: 0 });
+	t.like(seen.config, { deviceId: "esp-1" });
+	t.like(JSON.parse(result.lines[1]!).valid, { states: ["valid", "undefined"] });
+});
+
+test("devconfig reports the error of the read that failed, not the sizing's ESP_OK", (t) => {
+	const result = run("trial", { XSFOTA_FAKE_STATE: "pending-verify", XSFOTA_FAKE_CONFIG: JSON.stringify({ deviceId: "esp-1" }), XSFOTA_FAKE_NVS_FAIL: "second" });
+	t.is(result.status, 0, result.stderr);
+	t.regex(JSON.parse(result.lines[0]!).config, /devconfig: cannot read the config: ESP_ERR_NVS_INVALID_LENGTH$/);
+});
+
+test("markInvalidAndReboot throws, naming ESP-IDF's error, when no other image can boot", (t) => {
+	const refused = run("trial", { XSFOTA_FAKE_STATE: "pending-verify", XSFOTA_FAKE_CONFIG: JSON.stringify({ fail: true }) });
+	t.not(refused.status, 75);
+	t.regex(refused.stderr + refused.stdout, /Partition\.markInvalidAndReboot: ESP_ERR_OTA_ROLLBACK_INVALID_STATE/);
+});

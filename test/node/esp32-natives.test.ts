@@ -7,6 +7,8 @@ import { join, resolve } from "node:path";
 import { BUILD_JS, MODULE_MAP, ROOT } from "./lib/paths.js";
 
 const ESP32_HOST = resolve(ROOT, "build/sim/xsfota-esp32");
+/** esp_ota_img_states_t, as the fake prints them */
+const NEW = 0, PENDING_VERIFY = "1", VALID = 2, UNDEFINED = 0xffffffff;
 
 function run(name: string, env: Record<string, string> = {}) {
 	const result = spawnSync(ESP32_HOST, ["--modules", MODULE_MAP, join(BUILD_JS, "test/xs/esp32", `${name}.js`)],
@@ -31,28 +33,28 @@ test("partition on the ESP32: slots, NOR writes, the slot hash, and activation o
 		image[i] = (i * 7 + 3) & 0xff;
 	image[0] = 0xe9;
 	t.is(seen.sha256, createHash("sha256").update(image).digest("hex"));
-	t.like(seen.after, { boot: 1, states: ["valid", "new"] });
+	t.like(seen.after, { boot: 1, states: [VALID, NEW] });
 });
 
 test("the watchdog keeps the idle tasks the sdkconfig subscribes, armed and after disarm (a mask of 0 unsubscribed them)", (t) => {
-	const result = run("trial", { XSFOTA_FAKE_STATE: "pending-verify", XSFOTA_FAKE_CONFIG: JSON.stringify({ deviceId: "esp-1" }) });
+	const result = run("trial", { XSFOTA_FAKE_STATE: PENDING_VERIFY, XSFOTA_FAKE_CONFIG: JSON.stringify({ deviceId: "esp-1" }) });
 	t.is(result.status, 0, result.stderr);
 	const seen = JSON.parse(result.lines[0]!);
 	t.like(seen.running, { label: "ota_0", state: "pending-verify" });
 	t.like(seen.armed.wdt, { timeout_ms: 5000, idle_core_mask: 3, trigger_panic: true, users: 1 });
 	t.like(seen.disarmed.wdt, { timeout_ms: 10000, idle_core_mask: 3, users: 0 });
 	t.like(seen.config, { deviceId: "esp-1" });
-	t.like(JSON.parse(result.lines[1]!).valid, { states: ["valid", "undefined"] });
+	t.like(JSON.parse(result.lines[1]!).valid, { states: [VALID, UNDEFINED] });
 });
 
 test("devconfig reports the error of the read that failed, not the sizing's ESP_OK", (t) => {
-	const result = run("trial", { XSFOTA_FAKE_STATE: "pending-verify", XSFOTA_FAKE_CONFIG: JSON.stringify({ deviceId: "esp-1" }), XSFOTA_FAKE_NVS_FAIL: "second" });
+	const result = run("trial", { XSFOTA_FAKE_STATE: PENDING_VERIFY, XSFOTA_FAKE_CONFIG: JSON.stringify({ deviceId: "esp-1" }), XSFOTA_FAKE_NVS_FAIL: "second" });
 	t.is(result.status, 0, result.stderr);
 	t.regex(JSON.parse(result.lines[0]!).config, /devconfig: cannot read the config: ESP_ERR_NVS_INVALID_LENGTH$/);
 });
 
 test("markInvalidAndReboot throws, naming ESP-IDF's error, when no other image can boot", (t) => {
-	const refused = run("trial", { XSFOTA_FAKE_STATE: "pending-verify", XSFOTA_FAKE_CONFIG: JSON.stringify({ fail: true }) });
+	const refused = run("trial", { XSFOTA_FAKE_STATE: PENDING_VERIFY, XSFOTA_FAKE_CONFIG: JSON.stringify({ fail: true }) });
 	t.not(refused.status, 75);
 	t.regex(refused.stderr + refused.stdout, /Partition\.markInvalidAndReboot: ESP_ERR_OTA_ROLLBACK_INVALID_STATE/);
 });

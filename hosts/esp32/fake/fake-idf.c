@@ -7,10 +7,10 @@
  *   NVS       the fotacfg partition's "xsfota"/"config" blob;
  *   task WDT  its configuration and users, as esp_task_wdt_* leave them.
  * The device it starts as comes from the environment: XSFOTA_FAKE_RUNNING (0 or 1), XSFOTA_FAKE_STATE (the running
- * slot's state: valid, pending-verify, ...), XSFOTA_FAKE_CONFIG (the config blob). Faults live here only:
+ * slot's esp_ota_img_states_t, as a number: 1 is PENDING_VERIFY; VALID by default), XSFOTA_FAKE_CONFIG (the config blob). Faults live here only:
  * XSFOTA_FAKE_NVS_FAIL=second makes the second nvs_get_blob of a handle fail. A reset (esp_restart,
  * esp_ota_mark_app_invalid_rollback_and_reboot) prints the fake's state and exits with status 75.
- * The native xs_fake_idf_state() returns that state as JSON, for the tests.
+ * The native xs_fake_idf_state() returns that state as JSON (states as esp_ota_img_states_t numbers), for the tests.
  */
 #include "xsmc.h"
 #include "esp_ota_ops.h"
@@ -37,18 +37,6 @@ static int gxRunning = -1, gxBoot = -1;
 static esp_task_wdt_config_t gxWdt = { CONFIG_ESP_TASK_WDT_TIMEOUT_S * 1000, 3, true }; /* as the startup code leaves it */
 static int gxWdtReconfigures = 0, gxWdtUsers = 0, gxWdtResets = 0, gxNvsReads = 0;
 
-static const char* stateName(esp_ota_img_states_t state)
-{
-	switch (state) {
-	case ESP_OTA_IMG_NEW: return "new";
-	case ESP_OTA_IMG_PENDING_VERIFY: return "pending-verify";
-	case ESP_OTA_IMG_VALID: return "valid";
-	case ESP_OTA_IMG_INVALID: return "invalid";
-	case ESP_OTA_IMG_ABORTED: return "aborted";
-	default: return "undefined";
-	}
-}
-
 static void start(void)
 {
 	const char* running = getenv("XSFOTA_FAKE_RUNNING");
@@ -62,11 +50,7 @@ static void start(void)
 		gxStates[i] = ESP_OTA_IMG_UNDEFINED;
 	}
 	gxRunning = gxBoot = (running && !strcmp(running, "1")) ? 1 : 0;
-	gxStates[gxRunning] = ESP_OTA_IMG_VALID;
-	for (i = 0; state && i <= ESP_OTA_IMG_ABORTED; i++) {
-		if (!strcmp(state, stateName((esp_ota_img_states_t)i)))
-			gxStates[gxRunning] = (esp_ota_img_states_t)i;
-	}
+	gxStates[gxRunning] = (state && *state) ? (esp_ota_img_states_t)strtoul(state, NULL, 0) : ESP_OTA_IMG_VALID;
 }
 
 static int indexOf(const esp_partition_t* partition)
@@ -81,9 +65,9 @@ static int indexOf(const esp_partition_t* partition)
 
 static void printState(FILE* out)
 {
-	fprintf(out, "{\"running\":%d,\"boot\":%d,\"states\":[\"%s\",\"%s\"],\"wdt\":{\"timeout_ms\":%u,\"idle_core_mask\":%u,"
-		"\"trigger_panic\":%s,\"reconfigures\":%d,\"users\":%d,\"resets\":%d}}\n", gxRunning, gxBoot, stateName(gxStates[0]),
-		stateName(gxStates[1]), (unsigned)gxWdt.timeout_ms, (unsigned)gxWdt.idle_core_mask, gxWdt.trigger_panic ? "true" : "false",
+	fprintf(out, "{\"running\":%d,\"boot\":%d,\"states\":[%u,%u],\"wdt\":{\"timeout_ms\":%u,\"idle_core_mask\":%u,"
+		"\"trigger_panic\":%s,\"reconfigures\":%d,\"users\":%d,\"resets\":%d}}\n", gxRunning, gxBoot, (unsigned)gxStates[0],
+		(unsigned)gxStates[1], (unsigned)gxWdt.timeout_ms, (unsigned)gxWdt.idle_core_mask, gxWdt.trigger_panic ? "true" : "false",
 		gxWdtReconfigures, gxWdtUsers, gxWdtResets);
 }
 

@@ -3,7 +3,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { CliError } from "./errors.js";
-import { isSmallOrder } from "./verifier.js";
+import { isCanonicalPoint, isSmallOrder } from "./verifier.js";
 
 export interface PublicKeyFile { keyId: string; publicKey: string; }
 
@@ -59,5 +59,7 @@ export function readPublicKey(path: string): { keyId: string; publicKey: Uint8Ar
 		throw new CliError(`${path}: keyId ${JSON.stringify(parsed.keyId)} does not match the public key (expected ${keyIdOf(publicKey)})`);
 	if (isSmallOrder(publicKey))
 		throw new CliError(`${path}: the public key is a point of small order; it would accept forged signatures`);
+	if (!isCanonicalPoint(publicKey))
+		throw new CliError(`${path}: the public key is not a canonical encoding (libsodium refuses it)`);
 	return { keyId: parsed.keyId, publicKey };
 }

@@ -4,6 +4,7 @@ import config from "mc/config";
 import { read as readDeviceConfig } from "devconfig";
 import { FotaClient } from "fota/client";
 import { parseDeviceConfig } from "fota/config";
+import SHA256 from "crypto/sha256";
 import { kind, targetPorts } from "fota-target";
 import { appChecks } from "./checks.js";
 import { startWork } from "./work.js";
@@ -12,7 +13,7 @@ const version: string = config.version ?? "0.0.0";
 const raw = readDeviceConfig();
 if (!raw)
 	throw new Error("no device config: provision one first (xs-fota provision)");
-const device = parseDeviceConfig(raw);
+const device = parseDeviceConfig(raw, (data) => new Uint8Array(SHA256.hash(data)));
 const client = new FotaClient({
 	config: device,
 	ports: targetPorts(device),

@@ -1,6 +1,6 @@
 // The device config: identity, server, trust anchors and schedule. It lives outside the firmware image
 // (its own flash partition) so that every firmware version reads the same one.
-import { fromHex } from "./hex.js";
+import { fromHex, toHex } from "./hex.js";
 import type { TrustedKey } from "./manifest.js";
 
 export interface MaintenanceWindow {
@@ -60,8 +60,17 @@ function text(raw: any, name: string): string {
 	return raw[name];
 }
 
-/** Validates a parsed config object; throws ConfigError with the first problem found. */
-export function parseDeviceConfig(raw: unknown): DeviceConfig {
+/** SHA-256 of bytes: the native module on a device, node:crypto in Node. */
+export type Sha256 = (data: Uint8Array) => Uint8Array;
+
+/** A key id: the first 8 bytes of the SHA-256 of the raw public key, in hex (docs/format.md). */
+export function keyIdOf(publicKey: Uint8Array, sha256: Sha256): string {
+	return toHex(sha256(publicKey).subarray(0, 8));
+}
+
+/** Validates a parsed config object; throws ConfigError with the first problem found. Each trusted key's id must be
+ * the one derived from its key, and unique: a mislabelled key would be chosen for manifests it never signed. */
+export function parseDeviceConfig(raw: unknown, sha256: Sha256): DeviceConfig {
 	need(typeof raw === "object" && raw !== null && !Array.isArray(raw), "must be an object");
 	const r = raw as any;
 	const server = text(r, "server").replace(/\/+$/, "");
@@ -74,7 +83,14 @@ export function parseDeviceConfig(raw: unknown): DeviceConfig {
 		need(typeof key.keyId === "string" && /^[0-9a-f]{16}$/.test(key.keyId), `keys[${i}].keyId must be 16 hex digits`);
 		const publicKey = fromHex(key.publicKey);
 		need(publicKey !== undefined && publicKey.length === 32, `keys[${i}].publicKey must be 64 hex digits`);
-		return { keyId: key.keyId, publicKey };
+		const derived = keyIdOf(publicKey!, sha256);
+		need(key.keyId === derived, `keys[${i}].keyId ${key.keyId} is not the id of its key (${derived})`);
+		return { keyId: key.keyId, publicKey: publicKey! };
+	});
+	const ids = new Set<string>();
+	keys.forEach((key, i) => {
+		need(!ids.has(key.keyId), `keys[${i}] repeats key ${key.keyId}`);
+		ids.add(key.keyId);
 	});
 	let window: MaintenanceWindow | undefined;
 	if (r.window !== undefined) {

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:https";
 import { ROOT } from "./lib/paths.js";
+import { keyIdOf } from "../../tools/cli/keys.js";
 import { buildLinImage, readImage } from "../../tools/sim/image.js";
 import { readSlotImage } from "../../tools/sim/flash.js";
 
@@ -82,7 +83,7 @@ test("provision checks the device config before writing it", (t) => {
 
 test("provision names a missing image instead of crashing, and writes nothing", (t) => {
 	const dir = mkdtempSync(join(tmpdir(), "xs-fota-provision-"));
-	writeFileSync(join(dir, "device.json"), JSON.stringify({ deviceId: "d", product: "p", server: "https://s.example", ca: "-----BEGIN CERTIFICATE-----\n", keys: [{ keyId: "0123456789abcdef", publicKey: "ab".repeat(32) }] }));
+	writeFileSync(join(dir, "device.json"), JSON.stringify({ deviceId: "d", product: "p", server: "https://s.example", ca: "-----BEGIN CERTIFICATE-----\n", keys: [{ keyId: keyIdOf(Buffer.from("ab".repeat(32), "hex")), publicKey: "ab".repeat(32) }] }));
 	const run = cli("provision", "--flash", join(dir, "flash.bin"), "--config", join(dir, "device.json"), "--image", join(dir, "missing.img"));
 	t.is(run.status, 1);
 	t.regex(run.stderr, /cannot read image .*missing\.img: ENOENT/);
@@ -91,7 +92,7 @@ test("provision names a missing image instead of crashing, and writes nothing", 
 
 test("provision refuses a file that is not an image, and makes a lin device from a lin image", (t) => {
 	const dir = mkdtempSync(join(tmpdir(), "xs-fota-provision-"));
-	writeFileSync(join(dir, "device.json"), JSON.stringify({ deviceId: "d", product: "p", server: "https://s.example", ca: "-----BEGIN CERTIFICATE-----\n", keys: [{ keyId: "0123456789abcdef", publicKey: "ab".repeat(32) }] }));
+	writeFileSync(join(dir, "device.json"), JSON.stringify({ deviceId: "d", product: "p", server: "https://s.example", ca: "-----BEGIN CERTIFICATE-----\n", keys: [{ keyId: keyIdOf(Buffer.from("ab".repeat(32), "hex")), publicKey: "ab".repeat(32) }] }));
 	writeFileSync(join(dir, "junk.img"), Buffer.alloc(4096, 7));
 	const junk = cli("provision", "--flash", join(dir, "junk.flash"), "--config", join(dir, "device.json"), "--image", join(dir, "junk.img"));
 	t.is(junk.status, 1);

@@ -1,7 +1,10 @@
 // Poll timing, config validation and URL joining: the small pure parts of the client.
 import test from "ava";
 import { nextDelay, retryAfter } from "../../modules/fota/schedule.js";
-import { parseDeviceConfig } from "../../modules/fota/config.js";
+import { parseDeviceConfig as parse } from "../../modules/fota/config.js";
+import { keyIdOf, nodeSha256 } from "../../tools/cli/keys.js";
+
+const parseDeviceConfig = (raw: unknown) => parse(raw, nodeSha256);
 import { resolveUrl } from "../../modules/fota/url.js";
 import { checkWindow } from "../../modules/fota/policy.js";
 import { CA } from "./lib/rig.js";
@@ -39,7 +42,7 @@ test("maintenance windows, including one across midnight", (t) => {
 });
 
 test("the device config is validated with clear errors", (t) => {
-	const good = { deviceId: "d", product: "p", server: "https://s.example/", ca: CA, keys: [{ keyId: "0123456789abcdef", publicKey: "ab".repeat(32) }] };
+	const good = { deviceId: "d", product: "p", server: "https://s.example/", ca: CA, keys: [{ keyId: keyIdOf(Buffer.from("ab".repeat(32), "hex")), publicKey: "ab".repeat(32) }] };
 	t.is(parseDeviceConfig(good).server, "https://s.example");
 	t.throws(() => parseDeviceConfig({ ...good, server: "http://s.example" }), { message: /server must be an https:\/\/ URL/ });
 	t.throws(() => parseDeviceConfig({ ...good, keys: [] }), { message: /at least one trusted key/ });
@@ -47,6 +50,16 @@ test("the device config is validated with clear errors", (t) => {
 	t.throws(() => parseDeviceConfig({ ...good, chunkBytes: 5000 }), { message: /multiple of 4096/ });
 	t.throws(() => parseDeviceConfig({ ...good, ca: "not pem" }), { message: /PEM/ });
 	t.throws(() => parseDeviceConfig({ ...good, window: { start: "25:00", end: "01:00" } }), { message: /window/ });
+});
+
+test("issue 9, defect 10: a key id must be derived from its key, and unique", (t) => {
+	const key = (hex: string) => ({ keyId: keyIdOf(Buffer.from(hex, "hex")), publicKey: hex });
+	const base = { deviceId: "d", product: "p", server: "https://s.example", ca: CA };
+	const a = key("ab".repeat(32)), b = key("cd".repeat(32));
+	t.is(parseDeviceConfig({ ...base, keys: [a, b] }).keys.length, 2);
+	t.throws(() => parseDeviceConfig({ ...base, keys: [{ keyId: b.keyId, publicKey: a.publicKey }] }),
+		{ message: new RegExp(`keys\\[0\\]\\.keyId ${b.keyId} is not the id of its key \\(${a.keyId}\\)`) });
+	t.throws(() => parseDeviceConfig({ ...base, keys: [a, b, a] }), { message: new RegExp(`keys\\[2\\] repeats key ${a.keyId}`) });
 });
 
 test("image URLs resolve against the manifest URL; only https", (t) => {

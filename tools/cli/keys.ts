@@ -4,11 +4,16 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "n
 import { readFileSync } from "node:fs";
 import { CliError } from "./errors.js";
 import { isCanonicalPoint, isSmallOrder } from "./verifier.js";
+import { keyIdOf as deviceKeyIdOf } from "../../modules/fota/config.js";
 
 export interface PublicKeyFile { keyId: string; publicKey: string; }
 
+/** SHA-256 with node:crypto, as the device config's parser takes it. */
+export const nodeSha256 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash("sha256").update(data).digest());
+
+/** The key id of a raw public key, derived as the device derives it (modules/fota/config.ts). */
 export function keyIdOf(publicKey: Uint8Array): string {
-	return createHash("sha256").update(publicKey).digest("hex").slice(0, 16);
+	return deviceKeyIdOf(publicKey, nodeSha256);
 }
 
 /** The raw 32 bytes of an Ed25519 public (or private) key object. */

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CliError, USAGE } from "./errors.js";
-import { readPublicKey } from "./keys.js";
+import { nodeSha256, readPublicKey } from "./keys.js";
 import { parseDeviceConfig } from "../../modules/fota/config.js";
 import { provision as provisionFlash, writeDeviceConfig } from "../sim/flash.js";
 import { readImage } from "../sim/image.js";
@@ -58,7 +58,7 @@ that signed the server's certificate (certs/ca.pem from \`xs-fota init\`), the v
 			};
 		}
 		try {
-			parseDeviceConfig(raw);
+			parseDeviceConfig(raw, nodeSha256);
 		} catch (error) {
 			throw new CliError((error as Error).message);
 		}

@@ -2,6 +2,7 @@
 import { FotaClient, type ClientOptions } from "../../../modules/fota/client.js";
 import { parseDeviceConfig, type DeviceConfig } from "../../../modules/fota/config.js";
 import { toHex } from "../../../modules/fota/hex.js";
+import { nodeSha256 } from "../../../tools/cli/keys.js";
 import { FakeFlash, Reboot } from "../fakes/flash.js";
 import { FakeServer } from "../fakes/server.js";
 import { FakeWatchdog, FastClock, MapStore, nodeVerifier } from "../fakes/device.js";
@@ -32,7 +33,7 @@ export class Rig {
 			chunkBytes: 8192,
 			selftestSeconds: 30,
 			...overrides,
-		});
+		}, nodeSha256);
 	}
 	publish(image: Uint8Array, fields: ReleaseFields, key: SigningKey = this.key): Uint8Array {
 		this.server.put(`/v1/products/demo-board/images/${fields.version}.bin`, image);

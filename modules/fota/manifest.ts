@@ -118,6 +118,34 @@ function validate(fields: Fields): UpdateManifest {
 	return Object.freeze(manifest);
 }
 
+/** Every number in the body's text must be a canonical decimal integer: no fraction, exponent, plus sign or leading
+ * zero, and no -0. JSON.parse would read 2.0, 2e0, 1e-400 (as 0), -0 and 2.0000000000000001 as integers, and XS and Node round
+ * some of them apart, so the CLI and the device could disagree on a signed number. Returns the first bad token. */
+export function nonCanonicalNumber(text: string): string | undefined {
+	let inString = false;
+	for (let i = 0; i < text.length; i++) {
+		const c = text.charCodeAt(i);
+		if (inString) {
+			if (c === 0x5c) // backslash: skip the escaped character
+				i++;
+			else if (c === 0x22)
+				inString = false;
+		}
+		else if (c === 0x22)
+			inString = true;
+		else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+			let end = i;
+			while (end < text.length && /[-+.eE0-9]/.test(text[end]!))
+				end++;
+			const token = text.slice(i, end);
+			if (!/^-?(0|[1-9][0-9]*)$/.test(token) || token === "-0") // a negative one fails its field's range
+				return token;
+			i = end - 1;
+		}
+	}
+	return undefined;
+}
+
 function reject(reason: ManifestReason, detail: string): OpenResult {
 	return { ok: false, reason, detail };
 }
@@ -157,6 +185,9 @@ export function openSignedManifest(bytes: Uint8Array, keys: readonly TrustedKey[
 	}
 	if (!verified)
 		return reject("bad-signature", `the signature does not verify with key ${key.keyId}`);
+	const number = nonCanonicalNumber(text);
+	if (number !== undefined)
+		return reject("wrong-type", `numbers must be canonical decimal integers, not ${number.slice(0, 32)}`);
 	try {
 		return { ok: true, manifest: validate(fields) };
 	}

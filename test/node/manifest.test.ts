@@ -203,3 +203,21 @@ test("strict UTF-8: valid text decodes exactly; overlongs, surrogates and trunca
 		}
 	t.pass();
 });
+
+// Issue 9, defect 8: integers are checked on the text, after the signature.
+for (const [field, text] of [["sequence", "2.0"], ["sequence", "2e0"], ["securityVersion", "1e-400"], ["securityVersion", "-0"],
+	["sequence", "2.0000000000000001"], ["image.size", "1.5e3"]] as const) {
+	test(`a signed ${field} of ${text} is wrong-type, as written, not as JSON.parse reads it`, (t) => {
+		const body = JSON.stringify(sampleManifest(key)).replace(field === "image.size" ? /"size":\d+/ : new RegExp(`"${field}":\\d+`),
+			`"${field === "image.size" ? "size" : field}":${text}`);
+		t.true(body.includes(`:${text}`));
+		const result = open(seal(body, key));
+		t.like(result, { ok: false, reason: "wrong-type" });
+		t.regex((result as { detail: string }).detail, new RegExp(`canonical decimal integers, not ${text.replace(/[.+]/g, "\\$&")}`));
+	});
+}
+
+test("digits inside strings are not numbers: a version of 1.0e5 and a URL with -0 are fine", (t) => {
+	const body = JSON.stringify(sampleManifest(key, { version: "1.0.5-rc.0" }));
+	t.true(open(seal(body.replace('"url":"', '"url":"fw-0.0-1e5'), key)).ok);
+});

@@ -28,6 +28,14 @@ test("valid manifests open in XS with the native verify", (t) => {
 	}
 });
 
+test("issue 9, defect 8, in XS: integers that are not canonical decimal integers in the signed text are wrong-type", (t) => {
+	for (const name of ["fractionSequence", "exponentSequence", "underflowSecurityVersion", "minusZeroSecurityVersion", "roundedSequence"]) {
+		const result = open(fromHex(SIGNED[name]!.envelope));
+		t.is(reason(result), "wrong-type", name);
+		t.true(!result.ok && /canonical decimal integers/.test(result.detail), name);
+	}
+});
+
 test("reasons in XS: oversized, malformed, unknown-key, bad-signature, and field errors after the signature", (t) => {
 	t.is(reason(open(new Uint8Array(MAX_MANIFEST_BYTES + 1))), "oversized");
 	t.is(reason(open(sim.subarray(0, 40))), "malformed");

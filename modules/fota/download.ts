@@ -29,6 +29,16 @@ export class ImageChanged extends TransientError {
 
 const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+)$/;
 
+/** The longest ETag kept: it is stored in the download record and sent back in If-Range. */
+export const MAX_ETAG = 128;
+/** RFC 9110's entity-tag, in ASCII. */
+const ENTITY_TAG = /^(W\/)?"[\x21\x23-\x7e]*"$/;
+
+/** An ETag we can keep and send back, or undefined: an oversized or malformed one is not a validator to rely on. */
+export function usableEtag(etag: string | undefined): string | undefined {
+	return etag !== undefined && etag.length <= MAX_ETAG && ENTITY_TAG.test(etag) ? etag : undefined;
+}
+
 function sameImage(progress: Progress | undefined, plan: DownloadPlan): progress is Progress {
 	return !!progress && progress.sequence === plan.sequence && progress.sha256 === plan.sha256 &&
 		progress.size === plan.size && progress.slot === plan.slot.index &&
@@ -61,7 +71,9 @@ function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, p
 			events("progress", { offset, size: plan.size });
 		};
 		const onResponse = (status: number, headers: Headers) => {
-			const etag = headers["etag"];
+			const etag = usableEtag(headers["etag"]);
+			if (headers["etag"] !== undefined && etag === undefined)
+				events("etag-dropped", { length: headers["etag"].length });
 			if (status === 206) {
 				const range = CONTENT_RANGE.exec(headers["content-range"] ?? "");
 				if (!range)
@@ -153,6 +165,12 @@ export function verifySlot(flash: Flash, slot: Slot, size: number, sha256: strin
 export async function downloadImage(ports: DownloadPorts, records: Records, plan: DownloadPlan): Promise<void> {
 	let progress = records.progress;
 	if (!sameImage(progress, plan)) {
+		progress = { sequence: plan.sequence, sha256: plan.sha256, size: plan.size, slot: plan.slot.index, offset: 0 };
+		records.progress = progress;
+	}
+	else if (progress.etag !== undefined && usableEtag(progress.etag) === undefined) {
+		// a record from before ETags were bounded: its validator cannot be sent back, so start over cleanly
+		ports.events("restart", { reason: "etag-unusable", from: progress.offset });
 		progress = { sequence: plan.sequence, sha256: plan.sha256, size: plan.size, slot: plan.slot.index, offset: 0 };
 		records.progress = progress;
 	}

@@ -93,3 +93,31 @@ test("a server that sends more than the signed size is cut off at the signed siz
 	t.true(["size-mismatch", "body-too-long"].includes(outcome.reason));
 	t.is(rig.flash.bootIndex, 0);
 });
+
+// Issue 9, defect 4: one oversized ETag must not block a release for ever.
+test("an oversized ETag is dropped, never stored nor sent back, and the update completes after a cut", async (t) => {
+	const rig = new Rig({ chunkBytes: CHUNK });
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+	rig.server.files.get("/v1/products/demo-board/images/2.0.0.bin")!.etag = `"${"x".repeat(1100)}"`;
+	rig.server.faults.cutAfterBytes = 120_000;
+	await rig.check(rig.client({ downloadAttempts: 1 }));
+	t.false(String(rig.store.get("download")).includes("xxxx"), "the oversized ETag was stored");
+	t.true(rig.events.some((event) => event.type === "etag-dropped" && event.length === 1102));
+	t.is(await rig.check(), "reboot");
+	t.true(rig.server.requests.every((request) => (request.headers["If-Range"] ?? "").length <= 128), "an oversized ETag was sent back");
+	t.deepEqual(rig.slotBytes(1, IMAGE.length), IMAGE);
+});
+
+test("a download record holding an oversized ETag (from an older client) restarts cleanly from zero and completes", async (t) => {
+	const rig = new Rig({ chunkBytes: CHUNK });
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+	rig.server.faults.cutAfterBytes = 120_000;
+	await rig.check(rig.client({ downloadAttempts: 1 }));
+	const record = JSON.parse(String(rig.store.get("download")));
+	t.true(record.offset > 0);
+	rig.store.set("download", JSON.stringify({ ...record, etag: `"${"y".repeat(1000)}"` }).slice(0, 3999));
+	t.is(await rig.check(), "reboot");
+	t.true(rig.events.some((event) => event.type === "restart" && event.reason === "etag-unusable"));
+	t.false(rig.server.requests.some((request) => (request.headers["If-Range"] ?? "").includes("yyyy")));
+	t.deepEqual(rig.slotBytes(1, IMAGE.length), IMAGE);
+});

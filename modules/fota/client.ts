@@ -277,11 +277,12 @@ export class FotaClient {
 			pending.stage = "selftest";
 			records.pending = pending;
 		}
-		const wrong = pending && this.#wrongImage(pending);
+		// the promise is checked only against the image it was made for (a stale record names the other slot)
+		const wrong = pending && pending.slot === flash.running().index ? this.#wrongImage(pending) : undefined;
 		if (wrong) {
 			const reason = `wrong-image: ${wrong}`;
 			this.#event("selftest", { result: "fail", reason });
-			pending.failure = reason;
+			pending!.failure = reason;
 			records.pending = pending;
 			this.#event("reboot", { reason: "rollback" });
 			flash.markInvalidAndReboot();

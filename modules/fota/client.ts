@@ -118,6 +118,9 @@ export class FotaClient {
 			return undefined;
 		if (fetched.status !== 200)
 			throw new TransientError(`HTTP ${fetched.status} for the manifest`, retryAfter(fetched.headers["retry-after"], this.#ports.clock.wall()));
+		// nothing at all is a failed transfer (libcurl reports success for a response cut in its headers), not a manifest
+		if (fetched.body.length === 0)
+			throw new TransientError("the manifest response was empty");
 		const opened = openSignedManifest(fetched.body, this.#config.keys, (s, m, k) => this.#ports.verifier.verify(s, m, k));
 		if (!opened.ok)
 			throw new UpdateRejected(opened.reason, opened.detail);

@@ -49,7 +49,13 @@ export function fetchBounded(transport: Transport, url: string, maxBytes: number
 				parts.push(chunk.slice());
 			},
 			done(error) {
-				finish(error ? new TransientError(`${url}: ${error}`) : undefined);
+				if (error)
+					return finish(new TransientError(`${url}: ${error}`));
+				// a body shorter than the server declared was cut, however the transport reports the end
+				const declared = responseHeaders["content-length"];
+				if (declared !== undefined && Number(declared) !== length)
+					return finish(new TransientError(`${url}: the body ended at ${length} of ${declared} declared bytes`));
+				finish();
 			},
 		});
 	});

@@ -161,3 +161,30 @@ test("the manifest envelope is checked over its exact bytes: a re-serialized bod
 	t.is(outcome.result, "rejected");
 	t.true(["bad-signature", "malformed"].includes(outcome.reason));
 });
+
+// Issue 9, defect 5: a cut or empty response is a failed transfer with back-off, never a rejected manifest.
+for (const [what, headers, body] of [
+	["an empty 200 (headers cut, as libcurl reports it)", {}, new Uint8Array(0)],
+	["a body shorter than its Content-Length", { "content-length": "300" }, new Uint8Array(100).fill(0x58)],
+] as const) {
+	test(`${what} is transient, with back-off, and no rejection is reported`, async (t) => {
+		const rig = new Rig();
+		rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+		const real = rig.server.request.bind(rig.server);
+		rig.server.request = (request, sink) => {
+			if (!request.url.includes("/manifest"))
+				return real(request, sink);
+			sink.response(200, { ...headers });
+			if (body.length)
+				sink.data(body);
+			sink.done();
+			return { abort() {} };
+		};
+		const outcome: any = await rig.check();
+		t.is(outcome.result, "error");
+		t.false(rig.server.reports.some((report: any) => report.state === "rejected"), "a cut transfer was reported as a rejected manifest");
+		t.false(rig.events.some((event) => event.type === "rejected"));
+		rig.server.request = real;
+		t.is(await rig.check(), "reboot", "the update completes once the server behaves");
+	});
+}

@@ -45,16 +45,23 @@ function sameImage(progress: Progress | undefined, plan: DownloadPlan): progress
 		progress.offset >= 0 && progress.offset <= plan.size && progress.offset % plan.chunkBytes === 0;
 }
 
-/** One ranged GET from the persisted offset to the end. Resolves when the slot holds every byte. */
-function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, progress: Progress): Promise<void> {
+/** Where the slot stands across the requests of one download: the next byte to write, the end of the erased part. */
+interface Cursor { writeFrom: number; erasedTo: number; }
+
+/** How many short 206 answers in a row a download takes before it backs off: each must bring at least a byte. */
+export const MAX_SHORT_RANGES = 64;
+
+/** One ranged GET from cursor.writeFrom to the end. Resolves true when the slot holds every byte, false when the
+ * server answered a shorter range than asked (HTTP allows it): the caller asks again from where it stopped. */
+function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, progress: Progress, cursor: Cursor): Promise<boolean> {
 	const { flash, events } = ports;
 	const sector = flash.sectorSize;
+	const start = cursor.writeFrom;
 	return new Promise((resolve, reject) => {
 		let position = 0;          // offset in the image of the next byte the server sends
-		let writeFrom = progress.offset;
-		let erasedTo = progress.offset;
+		let rangeEnd = plan.size;  // one past the last byte this response carries
 		let settled = false;
-		const finish = (error?: Error) => {
+		const finish = (error?: Error, complete = true) => {
 			if (settled)
 				return;
 			settled = true;
@@ -63,7 +70,7 @@ function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, p
 				reject(error);
 			}
 			else
-				resolve();
+				resolve(complete);
 		};
 		const checkpoint = (offset: number) => {
 			progress.offset = offset;
@@ -80,20 +87,21 @@ function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, p
 					throw new TransientError(`206 without a valid Content-Range (${headers["content-range"]})`);
 				if (Number(range[3]) !== plan.size)
 					throw new UpdateRejected("size-mismatch", `server has ${range[3]} bytes, the manifest signs ${plan.size}`);
-				if (Number(range[1]) !== progress.offset || Number(range[2]) !== plan.size - 1)
-					throw new TransientError(`Content-Range ${headers["content-range"]} does not match bytes=${progress.offset}-${plan.size - 1}`);
-				if (progress.offset > 0 && progress.etag && etag !== progress.etag)
+				if (Number(range[1]) !== start || Number(range[2]) > plan.size - 1 || Number(range[2]) < start)
+					throw new TransientError(`Content-Range ${headers["content-range"]} does not match bytes=${start}-${plan.size - 1}`);
+				if (start > 0 && progress.etag && etag !== progress.etag)
 					return imageChanged();
-				position = progress.offset;
+				position = start;
+				rangeEnd = Number(range[2]) + 1;
 			}
 			else if (status === 200) {
 				const length = headers["content-length"];
 				if (length !== undefined && Number(length) !== plan.size)
 					throw new UpdateRejected("size-mismatch", `server sends ${length} bytes, the manifest signs ${plan.size}`);
-				if (progress.offset > 0) {
+				if (start > 0) {
 					if (progress.etag && etag !== progress.etag)
 						return imageChanged();
-					events("restart", { reason: "range-ignored", skip: progress.offset });
+					events("restart", { reason: "range-ignored", skip: start });
 				}
 				position = 0;
 			}
@@ -112,20 +120,22 @@ function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, p
 			throw new ImageChanged("the image changed on the server (new ETag); starting over from zero");
 		};
 		const onData = (chunk: Uint8Array) => {
-			const start = position, end = position + chunk.length;
+			const from = position, end = position + chunk.length;
 			position = end;
 			if (end > plan.size)
 				throw new UpdateRejected("body-too-long", `server sent more than the signed ${plan.size} bytes`);
-			if (end <= writeFrom)
+			if (end > rangeEnd)
+				throw new TransientError(`server sent bytes past its Content-Range (${rangeEnd})`);
+			if (end <= cursor.writeFrom)
 				return;
-			const piece = start < writeFrom ? chunk.subarray(writeFrom - start) : chunk;
-			const at = Math.max(start, writeFrom);
-			while (erasedTo < at + piece.length) {
-				flash.erase(plan.slot, erasedTo, sector);
-				erasedTo += sector;
+			const piece = from < cursor.writeFrom ? chunk.subarray(cursor.writeFrom - from) : chunk;
+			const at = Math.max(from, cursor.writeFrom);
+			while (cursor.erasedTo < at + piece.length) {
+				flash.erase(plan.slot, cursor.erasedTo, sector);
+				cursor.erasedTo += sector;
 			}
 			flash.write(plan.slot, at, piece);
-			writeFrom = end;
+			cursor.writeFrom = end;
 			const reached = end === plan.size ? end : end - (end % plan.chunkBytes);
 			if (reached > progress.offset)
 				checkpoint(reached);
@@ -139,17 +149,19 @@ function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, p
 				finish(error as Error);
 			}
 		};
-		const headers: [string, string][] = [["Range", `bytes=${progress.offset}-${plan.size - 1}`]];
-		if (progress.offset > 0 && progress.etag)
+		const headers: [string, string][] = [["Range", `bytes=${start}-${plan.size - 1}`]];
+		if (start > 0 && progress.etag)
 			headers.push(["If-Range", progress.etag]);
 		const request = ports.transport.request({ url: plan.url, headers, timeout: plan.timeoutMs }, {
 			response: guard(onResponse),
 			data: guard(onData),
 			done: guard((error?: string) => {
 				if (error)
-					return finish(new TransientError(`link lost at ${writeFrom} of ${plan.size} bytes: ${error}`));
-				if (writeFrom < plan.size)
-					return finish(new TransientError(`the body ended at ${writeFrom} of ${plan.size} bytes`));
+					return finish(new TransientError(`link lost at ${cursor.writeFrom} of ${plan.size} bytes: ${error}`));
+				if (cursor.writeFrom < plan.size && cursor.writeFrom === rangeEnd && rangeEnd > start)
+					return finish(undefined, false); // a short 206, delivered whole: ask for the rest
+				if (cursor.writeFrom < plan.size)
+					return finish(new TransientError(`the body ended at ${cursor.writeFrom} of ${plan.size} bytes`));
 				finish();
 			}),
 		});
@@ -177,8 +189,12 @@ export async function downloadImage(ports: DownloadPorts, records: Records, plan
 	else if (progress.offset > 0)
 		ports.events("resume", { offset: progress.offset, size: plan.size });
 	try {
-		if (progress.offset < plan.size)
-			await fetchRest(ports, records, plan, progress);
+		const cursor: Cursor = { writeFrom: progress.offset, erasedTo: progress.offset };
+		for (let short = 0; cursor.writeFrom < plan.size && !(await fetchRest(ports, records, plan, progress, cursor)); short++) {
+			if (short + 1 >= MAX_SHORT_RANGES)
+				throw new TransientError(`${MAX_SHORT_RANGES} short ranges in a row, at ${cursor.writeFrom} of ${plan.size} bytes`);
+			ports.events("short-range", { at: cursor.writeFrom, size: plan.size });
+		}
 	} catch (error) {
 		if (error instanceof UpdateRejected)
 			records.progress = undefined;

@@ -11,6 +11,8 @@ export interface Faults {
 	manifestStatus?: { status: number; headers?: Record<string, string> };
 	/** the transport cannot reach the server at all */
 	unreachable?: boolean;
+	/** answer a Range request with at most this many bytes (a shorter 206 than asked, as HTTP allows) */
+	shortRange?: number;
 }
 
 export class FakeServer implements Transport {
@@ -62,12 +64,13 @@ export class FakeServer implements Transport {
 				}
 				status = 206;
 			}
-			const body = file.body.subarray(start);
+			const end = status === 206 && this.faults.shortRange ? Math.min(file.body.length, start + this.faults.shortRange) : file.body.length;
+			const body = file.body.subarray(start, end);
 			const isImage = path.includes("/images/");
 			sink.response(status, {
 				etag: file.etag,
 				"content-length": String(body.length),
-				...(status === 206 ? { "content-range": `bytes ${start}-${file.body.length - 1}/${file.body.length}` } : {}),
+				...(status === 206 ? { "content-range": `bytes ${start}-${end - 1}/${file.body.length}` } : {}),
 			});
 			const send = (at: number) => {
 				if (aborted)

@@ -14,6 +14,7 @@ import { nextDelay, retryAfter } from "./schedule.js";
 import { runTrial, type SelfTestCheck } from "./selftest.js";
 import { TransientError, UpdateRejected } from "./errors.js";
 import { toHex } from "./hex.js";
+import type { TransferLimits } from "./transfer.js";
 import { resolveUrl } from "./url.js";
 import type { DeviceConfig } from "./config.js";
 import type { Ports } from "./ports.js";
@@ -88,13 +89,22 @@ export class FotaClient {
 		};
 	}
 
+	/** A transfer's bounds from the device config: this deadline, and the minimum rate over the window. */
+	#limits(deadlineSeconds: number): TransferLimits {
+		return {
+			deadlineMs: deadlineSeconds * 1000,
+			minBytesPerSecond: this.#config.minRateBytesPerSecond,
+			windowMs: Math.min(this.#config.rateWindowSeconds, deadlineSeconds) * 1000,
+		};
+	}
+
 	#event(type: string, fields: Record<string, unknown> = {}): void {
 		this.#ports.events(type, fields);
 	}
 
 	#report(state: string, extra: { error?: string; target?: string } = {}): Promise<boolean> {
 		const running = this.#ports.flash.running();
-		return sendReport(this.#ports.transport, this.#config, this.#ports.events, {
+		return sendReport(this.#ports.transport, this.#ports.clock, this.#config, this.#ports.events, {
 			version: this.#firmware.version,
 			state,
 			securityVersion: this.#records.securityVersion,
@@ -108,7 +118,8 @@ export class FotaClient {
 		const timeout = this.#config.timeoutSeconds * 1000;
 		let fetched;
 		try {
-			fetched = await fetchBounded(this.#ports.transport, this.manifestUrl, MAX_MANIFEST_BYTES, timeout);
+			fetched = await fetchBounded(this.#ports.transport, this.#ports.clock, this.manifestUrl, MAX_MANIFEST_BYTES, timeout,
+				this.#limits(this.#config.requestDeadlineSeconds));
 		} catch (error) {
 			if (error instanceof TooLarge)
 				throw new UpdateRejected("oversized", error.message);
@@ -179,7 +190,7 @@ export class FotaClient {
 					return { result: "deferred", reason: window.reason, waitMs: window.waitMs };
 				}
 				try {
-					await downloadImage({ transport: this.#ports.transport, flash, events }, records, {
+					await downloadImage({ transport: this.#ports.transport, flash, events, clock }, records, {
 						url: resolveUrl(this.manifestUrl, manifest.image.url),
 						sequence: manifest.sequence,
 						size: manifest.image.size,
@@ -187,6 +198,7 @@ export class FotaClient {
 						slot,
 						chunkBytes: this.#config.chunkBytes,
 						timeoutMs: this.#config.timeoutSeconds * 1000,
+						limits: this.#limits(this.#config.imageDeadlineSeconds),
 					});
 					break;
 				} catch (error) {

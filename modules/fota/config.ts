@@ -36,6 +36,15 @@ export interface DeviceConfig {
 	watchdogSeconds: number;
 	/** Network timeout (connect and stall), seconds */
 	timeoutSeconds: number;
+	/** The whole of one manifest request, seconds */
+	requestDeadlineSeconds: number;
+	/** The whole of one image request (a download resumes over several), seconds */
+	imageDeadlineSeconds: number;
+	/** The whole of one report: it is awaited before a reboot and at boot, so it is short. Seconds */
+	reportDeadlineSeconds: number;
+	/** Every transfer must bring at least this many bytes a second over each rateWindowSeconds (0: no bound) */
+	minRateBytesPerSecond: number;
+	rateWindowSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -119,5 +128,10 @@ export function parseDeviceConfig(raw: unknown, sha256: Sha256): DeviceConfig {
 		selftestSeconds: number(r, "selftestSeconds", 60, 1, 3600),
 		watchdogSeconds: number(r, "watchdogSeconds", 10, 0.1, 600),
 		timeoutSeconds: number(r, "timeoutSeconds", 15, 1, 600),
+		requestDeadlineSeconds: number(r, "requestDeadlineSeconds", 30, 1, 3600),
+		imageDeadlineSeconds: number(r, "imageDeadlineSeconds", 600, 10, 86400),
+		reportDeadlineSeconds: number(r, "reportDeadlineSeconds", 5, 0.5, 60),
+		minRateBytesPerSecond: number(r, "minRateBytesPerSecond", 64, 0, 1e9),
+		rateWindowSeconds: number(r, "rateWindowSeconds", 30, 1, 3600),
 	};
 }

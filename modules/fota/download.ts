@@ -5,7 +5,8 @@
 import { TransientError, UpdateRejected } from "./errors.js";
 import { toHex } from "./hex.js";
 import type { Progress, Records } from "./records.js";
-import type { EventSink, Flash, Headers, Slot, Transport } from "./ports.js";
+import { watchTransfer, type TransferLimits } from "./transfer.js";
+import type { Clock, EventSink, Flash, Headers, Slot, Transport } from "./ports.js";
 
 export interface DownloadPlan {
 	url: string;
@@ -15,12 +16,15 @@ export interface DownloadPlan {
 	slot: Slot;
 	chunkBytes: number;
 	timeoutMs: number;
+	/** each request's deadline and minimum rate */
+	limits: TransferLimits;
 }
 
 export interface DownloadPorts {
 	transport: Transport;
 	flash: Flash;
 	events: EventSink;
+	clock: Clock;
 }
 
 export class ImageChanged extends TransientError {
@@ -65,6 +69,7 @@ function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, p
 			if (settled)
 				return;
 			settled = true;
+			watch.stop();
 			if (error) {
 				request.abort();
 				reject(error);
@@ -152,9 +157,13 @@ function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, p
 		const headers: [string, string][] = [["Range", `bytes=${start}-${plan.size - 1}`]];
 		if (start > 0 && progress.etag)
 			headers.push(["If-Range", progress.etag]);
+		const watch = watchTransfer(ports.clock, plan.limits, (why) => finish(new TransientError(`${plan.url} at ${cursor.writeFrom} of ${plan.size} bytes: ${why}`)));
 		const request = ports.transport.request({ url: plan.url, headers, timeout: plan.timeoutMs }, {
 			response: guard(onResponse),
-			data: guard(onData),
+			data: guard((chunk: Uint8Array) => {
+				watch.received(chunk.length);
+				onData(chunk);
+			}),
 			done: guard((error?: string) => {
 				if (error)
 					return finish(new TransientError(`link lost at ${cursor.writeFrom} of ${plan.size} bytes: ${error}`));

@@ -1,6 +1,7 @@
 // A GET whose whole body is wanted, bounded in size before anything is parsed.
 import { TransientError } from "./errors.js";
-import type { Headers, Transport } from "./ports.js";
+import { watchTransfer, type TransferLimits } from "./transfer.js";
+import type { Clock, Headers, Transport } from "./ports.js";
 
 export interface Fetched {
 	status: number;
@@ -12,7 +13,8 @@ export class TooLarge extends Error {
 	override name = "TooLarge";
 }
 
-export function fetchBounded(transport: Transport, url: string, maxBytes: number, timeoutMs: number, headers: [string, string][] = []): Promise<Fetched> {
+export function fetchBounded(transport: Transport, clock: Clock, url: string, maxBytes: number, timeoutMs: number, limits: TransferLimits,
+	headers: [string, string][] = []): Promise<Fetched> {
 	return new Promise((resolve, reject) => {
 		let status = 0, responseHeaders: Headers = {}, length = 0, settled = false;
 		const parts: Uint8Array[] = [];
@@ -20,6 +22,7 @@ export function fetchBounded(transport: Transport, url: string, maxBytes: number
 			if (settled)
 				return;
 			settled = true;
+			watch.stop();
 			if (error)
 				return reject(error);
 			const body = new Uint8Array(length);
@@ -30,6 +33,10 @@ export function fetchBounded(transport: Transport, url: string, maxBytes: number
 			}
 			resolve({ status, headers: responseHeaders, body });
 		};
+		const watch = watchTransfer(clock, limits, (why) => {
+			request.abort();
+			finish(new TransientError(`${url}: ${why}`));
+		});
 		const request = transport.request({ url, headers, timeout: timeoutMs }, {
 			response(code, received) {
 				status = code;
@@ -41,6 +48,7 @@ export function fetchBounded(transport: Transport, url: string, maxBytes: number
 				}
 			},
 			data(chunk) {
+				watch.received(chunk.length);
 				length += chunk.length;
 				if (length > maxBytes) {
 					request.abort();

@@ -139,3 +139,60 @@ test("a server that answers every range with 10,000 bytes still delivers the upd
 		i === 0 || Number(/bytes=(\d+)/.exec(request.headers["range"] ?? "")?.[1]) > Number(/bytes=(\d+)/.exec(all[i - 1]!.headers["range"] ?? "")?.[1])),
 		"a range was asked twice");
 });
+
+// Issue 9, defects 2 and 3: every transfer is bounded in time and rate; a report never holds the reboot.
+function dripping(rig: Rig, match: (url: string) => boolean, bytesPerTick: number, tickMs: number, endless = false) {
+	const real = rig.server.request.bind(rig.server);
+	rig.server.request = (request, sink) => {
+		if (!match(request.url))
+			return real(request, sink);
+		let stopped = false;
+		// as every transport does, the sink is called after request() returns
+		queueMicrotask(() => sink.response(200, endless ? {} : { "content-length": String(IMAGE.length) }));
+		const tick = () => {
+			if (stopped)
+				return;
+			sink.data(new Uint8Array(bytesPerTick).fill(0x41));
+			rig.clock.after(tickMs, tick);
+		};
+		rig.clock.after(tickMs, tick);
+		return { abort() { stopped = true; } };
+	};
+	return () => { rig.server.request = real; };
+}
+
+test("a server that drips the image at 2 bytes a second is cut at the rate bound, and the update completes once it behaves", async (t) => {
+	const rig = new Rig({ chunkBytes: CHUNK });
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+	const restore = dripping(rig, (url) => url.includes("/images/"), 2, 1000);
+	const outcome: any = await rig.check(rig.client({ downloadAttempts: 1 }));
+	t.is(outcome.result, "error");
+	t.regex(outcome.detail, /bytes in 30000 ms, below 64 bytes a second/);
+	restore();
+	t.is(await rig.check(), "reboot");
+	t.deepEqual(rig.slotBytes(1, IMAGE.length), IMAGE);
+});
+
+test("a manifest request that never ends is cut at its deadline", async (t) => {
+	const rig = new Rig({ minRateBytesPerSecond: 0, requestDeadlineSeconds: 20 });
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+	dripping(rig, (url) => url.includes("/manifest"), 1, 500, true);
+	const outcome: any = await rig.check();
+	t.is(outcome.result, "error");
+	t.regex(outcome.detail, /deadline/);
+});
+
+for (const [what, bytesPerTick, tickMs, reason] of [
+	["an endless answer", 4096, 10, /longer than 1024 bytes/],
+	["a dripping answer", 1, 2000, /deadline|below/],
+] as const) {
+	test(`a report answered with ${what} ends within its deadline, and the reboot happens`, async (t) => {
+		const rig = new Rig({ chunkBytes: CHUNK });
+		rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+		dripping(rig, (url) => url.endsWith("/report"), bytesPerTick, tickMs, true);
+		t.is(await rig.check(), "reboot", "the activation's reboot was held");
+		const report = rig.events.find((event) => event.type === "report")!;
+		t.like(report, { state: "activating", ok: false });
+		t.regex(String(report.error), reason);
+	});
+}

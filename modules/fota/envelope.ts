@@ -1,16 +1,31 @@
-// The signed manifest's envelope (docs/format.md):
-//   "XFM1" | body length (u16, big-endian) | body (UTF-8 JSON) | Ed25519 signature over everything before it
+// The signed manifest's envelope (docs/format.md), in two versions:
+//   XFM2: "XFM2" | key id (8 bytes) | body length (u16, big-endian) | body (UTF-8 JSON) | Ed25519 signature over
+//         everything before it. The key id is in the binary header, inside the signed bytes, so that the device
+//         chooses the key and verifies the signature before it reads a byte of the body.
+//   XFM1: "XFM1" | body length (u16, big-endian) | body | signature. Its key id is only inside the body; a device
+//         reads it by verifying with each trusted key in turn, still before it parses anything.
 export const MAX_MANIFEST_BYTES = 4096;
 export const MAGIC = [0x58, 0x46, 0x4d, 0x31]; // "XFM1"
+export const MAGIC2 = [0x58, 0x46, 0x4d, 0x32]; // "XFM2"
 export const HEADER_BYTES = 6;
+export const HEADER2_BYTES = 14;
+export const KEY_ID_BYTES = 8;
 export const SIGNATURE_BYTES = 64;
-export const MAX_BODY_BYTES = MAX_MANIFEST_BYTES - HEADER_BYTES - SIGNATURE_BYTES; // 4026
+export const MAX_BODY_BYTES = MAX_MANIFEST_BYTES - HEADER2_BYTES - SIGNATURE_BYTES; // 4018, for both versions
 
 export type EnvelopeReason = "oversized" | "malformed" | "unknown-format";
 
 export type Envelope =
-	| { ok: true; signed: Uint8Array; body: Uint8Array; signature: Uint8Array }
+	/** keyId: the header's, as 16 lower-case hex digits (XFM2); undefined for XFM1 */
+	| { ok: true; version: 1 | 2; keyId?: string; signed: Uint8Array; body: Uint8Array; signature: Uint8Array }
 	| { ok: false; reason: EnvelopeReason; detail: string };
+
+function hex(bytes: Uint8Array): string {
+	let out = "";
+	for (let i = 0; i < bytes.length; i++)
+		out += (bytes[i]! < 16 ? "0" : "") + bytes[i]!.toString(16);
+	return out;
+}
 
 /** Splits an envelope into the signed bytes (header and body), the body and the signature. Views, no copies. */
 export function splitEnvelope(bytes: Uint8Array): Envelope {
@@ -22,16 +37,37 @@ export function splitEnvelope(bytes: Uint8Array): Envelope {
 		return { ok: false, reason: "malformed", detail: `${bytes.length} bytes is too short for an envelope` };
 	if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2])
 		return { ok: false, reason: "malformed", detail: "no XFM magic" };
-	if (bytes[3] !== MAGIC[3])
-		return { ok: false, reason: "unknown-format", detail: `envelope version byte 0x${bytes[3]!.toString(16)}; this device reads XFM1` };
-	const bodyLength = (bytes[4]! << 8) | bytes[5]!;
-	const end = HEADER_BYTES + bodyLength;
+	if (bytes[3] !== MAGIC[3] && bytes[3] !== MAGIC2[3])
+		return { ok: false, reason: "unknown-format", detail: `envelope version byte 0x${bytes[3]!.toString(16)}; this device reads XFM1 and XFM2` };
+	const version = bytes[3] === MAGIC2[3] ? 2 : 1;
+	const header = version === 2 ? HEADER2_BYTES : HEADER_BYTES;
+	const bodyLength = (bytes[header - 2]! << 8) | bytes[header - 1]!;
+	const end = header + bodyLength;
 	if (bodyLength === 0 || end + SIGNATURE_BYTES !== bytes.length)
 		return { ok: false, reason: "malformed", detail: `body length ${bodyLength} does not fit an envelope of ${bytes.length} bytes` };
-	return { ok: true, signed: bytes.subarray(0, end), body: bytes.subarray(HEADER_BYTES, end), signature: bytes.subarray(end) };
+	return {
+		ok: true, version, ...(version === 2 ? { keyId: hex(bytes.subarray(4, 4 + KEY_ID_BYTES)) } : {}),
+		signed: bytes.subarray(0, end), body: bytes.subarray(header, end), signature: bytes.subarray(end),
+	};
 }
 
-/** The bytes to sign for `body`: the magic, the length and the body. Append the 64-byte signature to finish. */
+/** The XFM2 bytes to sign for `body` under the key `keyId` (16 hex digits). Append the 64-byte signature to finish. */
+export function frameBody2(keyId: string, body: Uint8Array): Uint8Array {
+	if (!/^[0-9a-f]{16}$/.test(keyId))
+		throw new RangeError(`key id ${keyId} is not 16 lower-case hex digits`);
+	if (body.length === 0 || body.length > MAX_BODY_BYTES)
+		throw new RangeError(`manifest body is ${body.length} bytes; it must be 1 to ${MAX_BODY_BYTES}`);
+	const out = new Uint8Array(HEADER2_BYTES + body.length);
+	out.set(MAGIC2, 0);
+	for (let i = 0; i < KEY_ID_BYTES; i++)
+		out[4 + i] = parseInt(keyId.slice(i * 2, i * 2 + 2), 16);
+	out[12] = body.length >> 8;
+	out[13] = body.length & 0xff;
+	out.set(body, HEADER2_BYTES);
+	return out;
+}
+
+/** The XFM1 bytes to sign for `body`: for fleets whose firmware predates XFM2 (docs/format.md, "Moving a fleet"). */
 export function frameBody(body: Uint8Array): Uint8Array {
 	if (body.length === 0 || body.length > MAX_BODY_BYTES)
 		throw new RangeError(`manifest body is ${body.length} bytes; it must be 1 to ${MAX_BODY_BYTES}`);

@@ -150,14 +150,78 @@ function reject(reason: ManifestReason, detail: string): OpenResult {
 	return { ok: false, reason, detail };
 }
 
-/** Checks the envelope, finds the key by the body's keyId, verifies the signature over the exact bytes, then validates the fields. */
+/** The deepest nesting of arrays and objects a manifest body may have (it has 2): checked on the text before
+ * JSON.parse, whose recursion a deep body would take past the machine's stack (XS aborts, uncatchably). */
+export const MAX_DEPTH = 8;
+
+function tooDeep(text: string): boolean {
+	let depth = 0, inString = false;
+	for (let i = 0; i < text.length; i++) {
+		const c = text.charCodeAt(i);
+		if (inString) {
+			if (c === 0x5c)
+				i++;
+			else if (c === 0x22)
+				inString = false;
+		}
+		else if (c === 0x22)
+			inString = true;
+		else if (c === 0x5b || c === 0x7b) {
+			if (++depth > MAX_DEPTH)
+				return true;
+		}
+		else if (c === 0x5d || c === 0x7d)
+			depth--;
+	}
+	return false;
+}
+
+function verifies(verify: Verify, signature: Uint8Array, signed: Uint8Array, key: TrustedKey): boolean | string {
+	try {
+		return verify(signature, signed, key.publicKey) === true;
+	}
+	catch (error) {
+		return `verification failed: ${error instanceof Error ? error.message : String(error)}`;
+	}
+}
+
+/** Authenticates, then reads: checks the envelope, chooses the key (XFM2: by the header's key id; XFM1: the trusted
+ * key whose signature verifies, each tried in turn), verifies the signature over the exact bytes, and only then
+ * decodes the body, bounded in depth, checks its numbers on the text, parses it and validates the fields. */
 export function openSignedManifest(bytes: Uint8Array, keys: readonly TrustedKey[], verify: Verify): OpenResult {
 	const envelope = splitEnvelope(bytes);
 	if (!envelope.ok)
 		return reject(envelope.reason, envelope.detail);
+	let key: TrustedKey | undefined;
+	if (envelope.version === 2) {
+		key = keys.find((candidate) => candidate.keyId === envelope.keyId);
+		if (!key)
+			return reject("unknown-key", `no trusted key has id ${envelope.keyId}`);
+		const verified = verifies(verify, envelope.signature, envelope.signed, key);
+		if (verified !== true)
+			return reject("bad-signature", typeof verified === "string" ? verified : `the signature does not verify with key ${key.keyId}`);
+	}
+	else {
+		for (const candidate of keys) {
+			const verified = verifies(verify, envelope.signature, envelope.signed, candidate);
+			if (typeof verified === "string")
+				return reject("bad-signature", verified);
+			if (verified) {
+				key = candidate;
+				break;
+			}
+		}
+		if (!key)
+			return reject("bad-signature", "no trusted key verifies this XFM1 manifest (its key id is inside the body, which is read only once a key verifies)");
+	}
 	const text = decodeUtf8(envelope.body);
 	if (text === undefined)
 		return reject("malformed", "the body is not valid UTF-8");
+	if (tooDeep(text))
+		return reject("malformed", `the body nests deeper than ${MAX_DEPTH}`);
+	const number = nonCanonicalNumber(text);
+	if (number !== undefined)
+		return reject("wrong-type", `numbers must be canonical decimal integers, not ${number.slice(0, 32)}`);
 	let fields: unknown;
 	try {
 		fields = JSON.parse(text);
@@ -167,29 +231,13 @@ export function openSignedManifest(bytes: Uint8Array, keys: readonly TrustedKey[
 	}
 	if (!isObject(fields))
 		return reject("malformed", "the body is not a JSON object");
-	// Only keyId is read before the signature is checked, and only to choose the key.
-	if (!Object.prototype.hasOwnProperty.call(fields, "keyId"))
-		return reject("missing-field", "keyId is missing");
-	const keyId = fields.keyId;
-	if (typeof keyId !== "string")
-		return reject("wrong-type", "keyId must be a string");
-	const key = keys.find((candidate) => candidate.keyId === keyId);
-	if (!key)
-		return reject("unknown-key", KEY_ID.test(keyId) ? `no trusted key has id ${keyId}` : "no trusted key has the manifest's key id");
-	let verified = false;
 	try {
-		verified = verify(envelope.signature, envelope.signed, key.publicKey) === true;
-	}
-	catch (error) {
-		return reject("bad-signature", `verification failed: ${error instanceof Error ? error.message : String(error)}`);
-	}
-	if (!verified)
-		return reject("bad-signature", `the signature does not verify with key ${key.keyId}`);
-	const number = nonCanonicalNumber(text);
-	if (number !== undefined)
-		return reject("wrong-type", `numbers must be canonical decimal integers, not ${number.slice(0, 32)}`);
-	try {
-		return { ok: true, manifest: validate(fields) };
+		const manifest = validate(fields);
+		if (manifest.keyId !== key.keyId) // XFM2: two ids in one manifest; XFM1: the config names this key otherwise
+			return envelope.version === 2
+				? reject("malformed", `the body names key ${manifest.keyId}, the header key ${key.keyId}`)
+				: reject("unknown-key", `the body names key ${manifest.keyId}, which no trusted key has; the signature is by key ${key.keyId}`);
+		return { ok: true, manifest };
 	}
 	catch (error) {
 		if (error instanceof Rejection)

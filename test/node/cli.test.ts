@@ -33,7 +33,7 @@ test("round trip: keygen, sign and verify pass; the key files are as documented"
 	t.is(pub.keyId, createHash("sha256").update(Buffer.from(pub.publicKey, "hex")).digest("hex").slice(0, 16));
 	t.regex(s.keygen.stdout, new RegExp(`key id ${pub.keyId}`));
 	const manifest = readFileSync(s.manifest);
-	t.is(manifest.subarray(0, 4).toString(), "XFM1");
+	t.is(manifest.subarray(0, 4).toString(), "XFM2");
 	t.deepEqual(readFileSync(s.copy), readFileSync(s.image));
 	const verified = cli("verify", "--pub", s.pub, "--manifest", s.manifest, "--image", s.copy);
 	t.is(verified.status, 0, verified.stderr);

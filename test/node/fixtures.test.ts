@@ -6,7 +6,7 @@ import { RFC8032 } from "../xs/lib/rfc8032.js";
 import { SMALL_ORDER_POINTS } from "../xs/lib/small-order.js";
 import { FIXTURE_KEY_ID, FIXTURE_PUBLIC_KEY, FIXTURE_SEED, SIGNED } from "../xs/lib/manifest-fixtures.js";
 import { isSmallOrder, nodeVerify } from "../../tools/cli/verifier.js";
-import { keyFromSeed, seal } from "./lib/signing.js";
+import { keyFromSeed, seal, sealV1 } from "./lib/signing.js";
 import { createPublicKey, sign, verify } from "node:crypto";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
@@ -42,5 +42,5 @@ test("the signed manifest fixtures re-sign byte for byte with the RFC 8032 TEST 
 	t.is(hex(key.publicKey), FIXTURE_PUBLIC_KEY);
 	t.is(key.keyId, FIXTURE_KEY_ID);
 	for (const [name, fixture] of Object.entries(SIGNED))
-		t.is(hex(seal(fixture.body, key)), fixture.envelope, name);
+		t.is(hex((fixture.envelope.startsWith("58464d31") ? sealV1 : seal)(fixture.body, key)), fixture.envelope, name);
 });

@@ -22,10 +22,12 @@ test("100,000 mutated signed manifests: no crash, and only the exact signed byte
 	for (let i = 0; i < 100_000; i++) {
 		const original = originals[i % originals.length]!;
 		const bytes = mutate(original, random);
-		if (i % 2 && bytes.length > 70 && bytes.length <= 4096) {
-			// Half the time, repair the framing as an attacker would, so that the mutation reaches the signature.
-			bytes[4] = (bytes.length - 70) >> 8;
-			bytes[5] = (bytes.length - 70) & 0xff;
+		if (i % 2 && bytes.length > 78 && bytes.length <= 4096) {
+			// Half the time, repair the XFM2 framing and key id as an attacker would, so that the mutation reaches the signature.
+			bytes.set([0x58, 0x46, 0x4d, 0x32], 0);
+			bytes.set(original.subarray(4, 12), 4);
+			bytes[12] = (bytes.length - 78) >> 8;
+			bytes[13] = (bytes.length - 78) & 0xff;
 		}
 		const result = openSignedManifest(bytes, keys, nodeVerify);
 		if (result.ok) {

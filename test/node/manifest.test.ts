@@ -4,7 +4,8 @@ import { openSignedManifest, compareSemver, MAX_MANIFEST_BYTES, type OpenResult,
 import { MAX_BODY_BYTES } from "../../modules/fota/envelope.js";
 import { decodeUtf8 } from "../../modules/fota/utf8.js";
 import { nodeVerify } from "../../tools/cli/verifier.js";
-import { keyFromNumber, sampleManifest, seal } from "./lib/signing.js";
+import { keyFromNumber, sampleManifest, seal, sealV1 } from "./lib/signing.js";
+import { frameBody, frameBody2, joinEnvelope } from "../../modules/fota/envelope.js";
 
 const key = keyFromNumber(1);
 const other = keyFromNumber(2);
@@ -47,16 +48,17 @@ test("envelope framing: magic, version byte, length field, trailing bytes, trunc
 		return edit(bytes) ?? bytes;
 	};
 	t.is(reason(open(copy((b) => { b[0] = 0x59; }))), "malformed");
-	t.is(reason(open(copy((b) => { b[3] = 0x32; }))), "unknown-format");
-	t.is(reason(open(copy((b) => { b[5] ^= 1; }))), "malformed");
-	t.is(reason(open(copy((b) => { b[4] = 0; b[5] = 0; }))), "malformed");
+	t.is(reason(open(copy((b) => { b[3] = 0x33; }))), "unknown-format");
+	t.is(reason(open(copy((b) => { b[13] ^= 1; }))), "malformed");
+	t.is(reason(open(copy((b) => { b[12] = 0; b[13] = 0; }))), "malformed");
+	t.is(reason(open(copy((b) => { b[4] ^= 1; }))), "unknown-key", "the header's key id chooses the key");
 	t.is(reason(open(good.subarray(0, good.length - 1))), "malformed");
 	t.is(reason(open(new Uint8Array([...good, 0]))), "malformed");
 	t.is(reason(open(new Uint8Array(10))), "malformed");
 	t.is(reason(open("XFM1" as never)), "malformed");
 });
 
-test("the body must be UTF-8 JSON of an object with a string keyId before any key is looked for", (t) => {
+test("only authenticated bytes are read: a well-signed body that is no manifest is malformed or fails its fields", (t) => {
 	let calls = 0;
 	const counting: Verify = (...args) => { calls++; return nodeVerify(...args); };
 	t.is(reason(open(seal(new Uint8Array([0x7b, 0xff, 0x7d]), key), counting)), "malformed");
@@ -64,13 +66,33 @@ test("the body must be UTF-8 JSON of an object with a string keyId before any ke
 	t.is(reason(open(seal("[1,2]", key), counting)), "malformed");
 	t.is(reason(open(seal("null", key), counting)), "malformed");
 	t.is(reason(open(seal({ format: 1 }, key), counting)), "missing-field");
-	t.is(reason(open(seal({ keyId: 7 }, key), counting)), "wrong-type");
+	t.is(reason(open(seal({ format: 1, keyId: 7 }, key), counting)), "wrong-type");
+	t.is(calls, 6, "each was verified before it was read");
 	t.is(reason(open(seal(sampleManifest(other), other), counting)), "unknown-key");
-	t.is(calls, 0);
+	t.is(calls, 6, "an unknown key id is refused from the header, without verifying");
+});
+
+// Issue 9, defect 1: a body that would exhaust the parser's stack is never parsed unless it is signed.
+test("3,900 unclosed [ with an all-zero signature: bad-signature, in XFM2 and XFM1, and nothing parsed", (t) => {
+	const deep = new Uint8Array(3900).fill(0x5b);
+	const zero = new Uint8Array(64);
+	let calls = 0;
+	const counting: Verify = (...args) => { calls++; return nodeVerify(...args); };
+	t.like(open(joinEnvelope(frameBody2(key.keyId, deep), zero), counting), { ok: false, reason: "bad-signature" });
+	t.like(open(joinEnvelope(frameBody(deep), zero), counting), { ok: false, reason: "bad-signature" });
+	t.is(calls, 2);
+	// signed by a trusted key, the depth bound still keeps the parser's recursion short
+	t.like(open(seal(deep, key)), { ok: false, reason: "malformed", detail: "the body nests deeper than 8" });
+});
+
+test("an XFM1 manifest still opens: its key is found by verifying with each trusted key", (t) => {
+	const result = openSignedManifest(sealV1(sampleManifest(key), key), [other, key], nodeVerify);
+	t.true(result.ok);
+	t.like(openSignedManifest(sealV1(sampleManifest(key), key), [other], nodeVerify), { ok: false, reason: "bad-signature" });
 });
 
 test("nothing in the body counts until the signature verifies: a bad signature wins over bad fields", (t) => {
-	const junk = seal({ keyId: key.keyId, format: 99, product: 5 }, other); // signed by the wrong key
+	const junk = seal({ keyId: key.keyId, format: 99, product: 5 }, { ...other, keyId: key.keyId }); // our id, the wrong key
 	t.is(reason(open(junk)), "bad-signature");
 	const good = seal(sampleManifest(key), key);
 	const flipped = good.slice();
@@ -164,8 +186,10 @@ test("the key is chosen by keyId among several trusted keys", (t) => {
 	const both = [other, key];
 	t.true(openSignedManifest(seal(sampleManifest(key), key), both, nodeVerify).ok);
 	t.true(openSignedManifest(seal(sampleManifest(other), other), both, nodeVerify).ok);
-	// A manifest naming one key but signed by the other is rejected.
-	t.is(reason(openSignedManifest(seal(sampleManifest(key), other), both, nodeVerify)), "bad-signature");
+	// A manifest naming one key but signed by the other is rejected: under the other's id, the body's id disagrees;
+	// under the named id, the signature does not verify.
+	t.is(reason(openSignedManifest(seal(sampleManifest(key), other), both, nodeVerify)), "malformed");
+	t.is(reason(openSignedManifest(seal(sampleManifest(key), { ...other, keyId: key.keyId }), both, nodeVerify)), "bad-signature");
 });
 
 test("duplicate JSON keys: the signature covers the bytes, and JSON.parse's last-wins is what both sides read", (t) => {

@@ -2,6 +2,7 @@
 // exercise, on the engine the device runs; plus a smaller seeded fuzz run.
 import { verify } from "crypto/ed25519";
 import { openSignedManifest, compareSemver, MAX_MANIFEST_BYTES, type OpenResult } from "fota/manifest";
+import { frameBody, frameBody2, joinEnvelope } from "fota/envelope";
 import { test } from "./lib/harness.js";
 import { fromHex, flipBit, Random } from "./lib/bytes.js";
 import { FIXTURE_KEY_ID, FIXTURE_PUBLIC_KEY, SIGNED } from "./lib/manifest-fixtures.js";
@@ -34,6 +35,22 @@ test("issue 9, defect 8, in XS: integers that are not canonical decimal integers
 		t.is(reason(result), "wrong-type", name);
 		t.true(!result.ok && /canonical decimal integers/.test(result.detail), name);
 	}
+});
+
+// Issue 9, defect 1, in XS: before this, 3,900 unclosed [ in a valid envelope exhausted the stack and XS aborted.
+test("in XS, a body of 3,900 [ with an all-zero signature is bad-signature in XFM2 and XFM1, and the machine lives on", (t) => {
+	const deep = new Uint8Array(3900).fill(0x5b);
+	const zero = new Uint8Array(64);
+	t.is(reason(open(joinEnvelope(frameBody2(FIXTURE_KEY_ID, deep), zero))), "bad-signature");
+	t.is(reason(open(joinEnvelope(frameBody(deep), zero))), "bad-signature");
+});
+
+test("in XS, the XFM2 envelope opens with the key its header names", (t) => {
+	const result = open(fromHex(SIGNED.simXfm2!.envelope));
+	t.true(result.ok);
+	if (result.ok)
+		t.is(result.manifest.sequence, 1004);
+	t.is(reason(openSignedManifest(fromHex(SIGNED.simXfm2!.envelope), [{ keyId: "0000000000000000", publicKey: keys[0]!.publicKey }], verify)), "unknown-key");
 });
 
 test("reasons in XS: oversized, malformed, unknown-key, bad-signature, and field errors after the signature", (t) => {

@@ -2,7 +2,7 @@
 import { createHash, sign as edSign } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { frameBody, joinEnvelope, MAX_BODY_BYTES } from "../../modules/fota/envelope.js";
+import { frameBody, frameBody2, joinEnvelope, MAX_BODY_BYTES } from "../../modules/fota/envelope.js";
 import { IMAGE_KINDS, openSignedManifest, type UpdateManifest } from "../../modules/fota/manifest.js";
 import { CliError, USAGE } from "./errors.js";
 import { keyIdOf, rawPublicKey, readPrivateKey } from "./keys.js";
@@ -23,7 +23,7 @@ function readImage(path: string): Buffer {
 export const sign: Command = {
 	name: "sign",
 	usage: `usage: xs-fota sign --key K.key --image FILE --product P --version V --security-version N
-                    --sequence N --kind esp32|lin|sim [--url URL] [--expires SECONDS] --out DIR
+                    --sequence N --kind esp32|lin|sim [--url URL] [--expires SECONDS] [--envelope 2|1] --out DIR
 
 Computes the image's size and SHA-256, writes DIR/manifest.xfm (see docs/format.md) signed with K.key,
 and copies the image into DIR. --url is where the device fetches the image: relative to the manifest's
@@ -31,9 +31,11 @@ URL (default: the image's file name) or an absolute https:// URL. --expires is a
 	options: {
 		key: { required: true }, image: { required: true }, product: { required: true }, version: { required: true },
 		"security-version": { required: true }, sequence: { required: true }, kind: { required: true },
-		url: {}, expires: {}, out: { required: true },
+		url: {}, expires: {}, out: { required: true }, envelope: {},
 	},
 	run(values) {
+		if (values.envelope !== undefined && values.envelope !== "1" && values.envelope !== "2")
+			throw new CliError(`--envelope must be 2 (the default) or 1, not ${JSON.stringify(values.envelope)}`, USAGE);
 		const kind = values.kind!;
 		if (!IMAGE_KINDS.includes(kind))
 			throw new CliError(`--kind must be one of ${IMAGE_KINDS.join(", ")}, not ${JSON.stringify(kind)}`, USAGE);
@@ -55,7 +57,9 @@ URL (default: the image's file name) or an absolute https:// URL. --expires is a
 		const body = new TextEncoder().encode(JSON.stringify(manifest));
 		if (body.length > MAX_BODY_BYTES)
 			throw new CliError(`the manifest body is ${body.length} bytes; at most ${MAX_BODY_BYTES} fit (shorten --url or --product)`);
-		const framed = frameBody(body);
+		// XFM2 by default: the key id in the signed header, so devices verify before they parse. --envelope 1 writes
+		// XFM1 for a fleet whose firmware predates XFM2 (docs/format.md, "Moving a fleet to XFM2").
+		const framed = values.envelope === "1" ? frameBody(body) : frameBody2(manifest.keyId, body);
 		const envelope = joinEnvelope(framed, new Uint8Array(edSign(null, framed, privateKey)));
 		// The device's own checks, run before anything is written: the tool never emits a manifest the device rejects.
 		const check = openSignedManifest(envelope, [{ keyId: manifest.keyId, publicKey }], nodeVerify);

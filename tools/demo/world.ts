@@ -9,7 +9,7 @@ import { UpdateServer, type Faults } from "../server/server.js";
 import { buildSim, writeWhole } from "../build/sim.js";
 import { provision, writeDeviceConfig } from "../sim/flash.js";
 import { keyIdOf, rawPublicKey } from "../cli/keys.js";
-import { frameBody, joinEnvelope } from "../../modules/fota/envelope.js";
+import { frameBody2, joinEnvelope } from "../../modules/fota/envelope.js";
 import { Board, type BoardEvent } from "./board.js";
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), "../../../../..");
@@ -114,7 +114,7 @@ export class World {
 			securityVersion: release.securityVersion, sequence: release.sequence,
 			image: { size: fields.size ?? image.length, sha256: fields.sha256 ?? createHash("sha256").update(image).digest("hex"), url: file, kind: release.kind ?? "sim" },
 		};
-		const framed = frameBody(new TextEncoder().encode(JSON.stringify(manifest)));
+		const framed = frameBody2(manifest.keyId, new TextEncoder().encode(JSON.stringify(manifest)));
 		const signer = other ? other.privateKey : this.#privateKey;
 		writeWhole(join(this.releases, PRODUCT, "manifest.xfm"), joinEnvelope(framed, new Uint8Array(edSign(null, framed, signer))));
 	}

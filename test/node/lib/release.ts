@@ -1,5 +1,5 @@
 // Builds signed releases the way docs/format.md specifies, independently of the CLI:
-// "XFM1" | body length (u16, big-endian) | JSON body | Ed25519 signature over all that precedes it.
+// "XFM2" | key id (8 bytes) | body length (u16, big-endian) | JSON body | Ed25519 signature over all that precedes it.
 import { createHash, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 
 export interface SigningKey {
@@ -21,11 +21,12 @@ export function sha256Hex(data: Uint8Array): string {
 
 export function envelope(body: string | Uint8Array, key: SigningKey, tamper?: (bytes: Uint8Array) => void): Uint8Array {
 	const bodyBytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
-	const head = new Uint8Array(6 + bodyBytes.length);
-	head.set([0x58, 0x46, 0x4d, 0x31], 0); // XFM1
-	head[4] = bodyBytes.length >> 8;
-	head[5] = bodyBytes.length & 0xff;
-	head.set(bodyBytes, 6);
+	const head = new Uint8Array(14 + bodyBytes.length);
+	head.set([0x58, 0x46, 0x4d, 0x32], 0); // XFM2
+	head.set(Buffer.from(key.keyId, "hex"), 4); // the signer's key id, inside the signed bytes
+	head[12] = bodyBytes.length >> 8;
+	head[13] = bodyBytes.length & 0xff;
+	head.set(bodyBytes, 14);
 	tamper?.(head);
 	const signature = sign(null, head, key.privateKey);
 	const out = new Uint8Array(head.length + 64);

@@ -1,6 +1,6 @@
 // Signing helpers for Node tests: keys from seeds, and envelopes around any body, valid or not.
 import { createHash, createPrivateKey, sign, type KeyObject } from "node:crypto";
-import { frameBody, joinEnvelope } from "../../../modules/fota/envelope.js";
+import { frameBody, frameBody2, joinEnvelope } from "../../../modules/fota/envelope.js";
 import type { TrustedKey, UpdateManifest } from "../../../modules/fota/manifest.js";
 
 const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
@@ -20,8 +20,15 @@ export function keyFromNumber(n: number): TestKey {
 	return keyFromSeed(createHash("sha256").update(seed).digest());
 }
 
-/** The envelope around `body` (bytes, a string or an object turned into JSON), signed by `key`. */
+/** The XFM2 envelope around `body` (bytes, a string or an object turned into JSON), signed by `key` under its id. */
 export function seal(body: Uint8Array | string | object, key: TestKey): Uint8Array {
+	const bytes = body instanceof Uint8Array ? body : new TextEncoder().encode(typeof body === "string" ? body : JSON.stringify(body));
+	const framed = frameBody2(key.keyId, bytes);
+	return joinEnvelope(framed, new Uint8Array(sign(null, framed, key.privateKey)));
+}
+
+/** The same in the XFM1 envelope (the key id only inside the body), for the fleets that still read it. */
+export function sealV1(body: Uint8Array | string | object, key: TestKey): Uint8Array {
 	const bytes = body instanceof Uint8Array ? body : new TextEncoder().encode(typeof body === "string" ? body : JSON.stringify(body));
 	const framed = frameBody(bytes);
 	return joinEnvelope(framed, new Uint8Array(sign(null, framed, key.privateKey)));

@@ -7,7 +7,8 @@ export const FIXTURE_KEY_ID = "21fe31dfa154a261";
 export interface SignedFixture { body: string; envelope: string; }
 
 /** sim and esp32WithExpiry are valid; zeroSize is well signed but has image.size 0 (wrong-type); the last five are
- * well signed with integers that are not canonical decimal integers in the text (issue 9, defect 8: wrong-type). */
+ * well signed with integers that are not canonical decimal integers in the text (issue 9, defect 8: wrong-type);
+ * all of those are XFM1 envelopes; simXfm2 is valid, in the XFM2 envelope. */
 export const SIGNED: Record<string, SignedFixture> = {
 	sim: {
 		body: "{\"format\":1,\"keyId\":\"21fe31dfa154a261\",\"product\":\"xs-fota-sim\",\"version\":\"2.1.0\",\"securityVersion\":3,\"sequence\":1001,\"image\":{\"size\":65536,\"sha256\":\"5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f\",\"url\":\"firmware-2.1.0.xsi\",\"kind\":\"sim\"}}",
@@ -40,5 +41,9 @@ export const SIGNED: Record<string, SignedFixture> = {
 	roundedSequence: {
 		body: "{\"format\":1,\"keyId\":\"21fe31dfa154a261\",\"product\":\"xs-fota-sim\",\"version\":\"2.1.2\",\"securityVersion\":1,\"sequence\":2.0000000000000001,\"image\":{\"size\":65536,\"sha256\":\"5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f\",\"url\":\"x.bin\",\"kind\":\"sim\"}}",
 		envelope: "58464d3101017b22666f726d6174223a312c226b65794964223a2232316665333164666131353461323631222c2270726f64756374223a2278732d666f74612d73696d222c2276657273696f6e223a22322e312e32222c22736563757269747956657273696f6e223a312c2273657175656e6365223a322e303030303030303030303030303030312c22696d616765223a7b2273697a65223a36353533362c22736861323536223a2235663566356635663566356635663566356635663566356635663566356635663566356635663566356635663566356635663566356635663566356635663566222c2275726c223a22782e62696e222c226b696e64223a2273696d227d7de0a1ba0a91d87dbcc09803277100992ab750f484ddb1417d88b679f7b1ffb2ce4fee18c1094af6e9e59a36b5ebab34639831c5ccd3c314fa48f6cb6d7080710f",
+	},
+	simXfm2: {
+		body: "{\"format\":1,\"keyId\":\"21fe31dfa154a261\",\"product\":\"xs-fota-sim\",\"version\":\"2.1.3\",\"securityVersion\":3,\"sequence\":1004,\"image\":{\"size\":65536,\"sha256\":\"5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f\",\"url\":\"x.bin\",\"kind\":\"sim\"}}",
+		envelope: "58464d3221fe31dfa154a26100f37b22666f726d6174223a312c226b65794964223a2232316665333164666131353461323631222c2270726f64756374223a2278732d666f74612d73696d222c2276657273696f6e223a22322e312e33222c22736563757269747956657273696f6e223a332c2273657175656e6365223a313030342c22696d616765223a7b2273697a65223a36353533362c22736861323536223a2235663566356635663566356635663566356635663566356635663566356635663566356635663566356635663566356635663566356635663566356635663566222c2275726c223a22782e62696e222c226b696e64223a2273696d227d7d492fb4a46de938010de7a87705f171782e3e4bc11f6f825e27cfadc066c758b736236afe419596b8ee10c4d0319ae9f965182d287ab28e2b8a5dd8b90ff66402",
 	},
 };

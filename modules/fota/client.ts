@@ -19,6 +19,11 @@ import { resolveUrl } from "./url.js";
 import type { DeviceConfig } from "./config.js";
 import type { Ports } from "./ports.js";
 
+/** Rejections caused by the bytes the server sent, not by the signed release. */
+const BAD_TRANSFER = ["size-mismatch", "digest-mismatch", "body-too-long"];
+/** Bad transfers of one release in a row before it is given up until a newer one. */
+export const MAX_BAD_TRANSFERS = 3;
+
 export interface Firmware {
 	version: string;
 	kind: ImageKind;
@@ -212,8 +217,17 @@ export class FotaClient {
 		} catch (error) {
 			if (error instanceof UpdateRejected) {
 				this.#event("reject", { reason: error.reason, detail: error.message });
-				if (manifest && ["size-mismatch", "digest-mismatch", "body-too-long"].includes(error.reason))
-					records.failedSequence = manifest.sequence; // a bad image is not fetched again until a newer release
+				if (manifest && BAD_TRANSFER.includes(error.reason)) {
+					// The server's copy was bad, not the release: try again from zero (the download record is gone)
+					// at the next check, and give the release up only after MAX_BAD_TRANSFERS in a row.
+					const count = records.countBadTransfer(manifest.sequence);
+					if (count >= MAX_BAD_TRANSFERS) {
+						records.failedSequence = manifest.sequence;
+						this.#event("skip", { sequence: manifest.sequence, reason: "bad-transfers", count });
+					}
+					else
+						this.#event("retry-later", { sequence: manifest.sequence, reason: error.reason, count, max: MAX_BAD_TRANSFERS });
+				}
 				records.last = { state: "rejected", version: manifest?.version ?? "", error: error.reason };
 				await this.#report("rejected", { error: error.reason, ...(manifest ? { target: manifest.version } : {}) });
 				return { result: "rejected", reason: error.reason, detail: error.message };
@@ -239,6 +253,7 @@ export class FotaClient {
 			return { result: "deferred", reason: window.reason, waitMs: window.waitMs };
 		}
 		const slot = flash.next();
+		this.#records.clearBadTransfers();
 		this.#records.pending = {
 			sequence: manifest.sequence,
 			version: manifest.version,

@@ -43,7 +43,14 @@ const KEYS = {
 	progress: "download",
 	pending: "pending",
 	last: "last",
+	badTransfers: "badxfer",
 } as const;
+
+/** Bad transfers of one release: the image the server sent did not match the signed size or digest. */
+export interface BadTransfers {
+	sequence: number;
+	count: number;
+}
 
 function readJson<T>(store: Store, key: string): T | undefined {
 	const value = store.get(key);
@@ -111,4 +118,14 @@ export class Records {
 	set pending(value: Pending | undefined) { writeJson(this.#store, KEYS.pending, value); }
 	get last(): LastResult | undefined { return readJson<LastResult>(this.#store, KEYS.last); }
 	set last(value: LastResult | undefined) { writeJson(this.#store, KEYS.last, value); }
+	/** Counts one more bad transfer of this release (a new release starts from 1); returns the count. */
+	countBadTransfer(sequence: number): number {
+		const previous = readJson<BadTransfers>(this.#store, KEYS.badTransfers);
+		const count = previous && previous.sequence === sequence && Number.isSafeInteger(previous.count) ? previous.count + 1 : 1;
+		writeJson(this.#store, KEYS.badTransfers, { sequence, count });
+		return count;
+	}
+	clearBadTransfers(): void {
+		writeJson(this.#store, KEYS.badTransfers, undefined);
+	}
 }

@@ -104,16 +104,38 @@ test("an oversized manifest is refused before it is parsed", async (t) => {
 	await rejected(t, rig, "oversized");
 });
 
-test("a truncated image is rejected, not activated, and not fetched again", async (t) => {
+test("a truncated image is rejected and not activated; it is fetched again from zero, and given up after three bad transfers", async (t) => {
 	const rig = new Rig();
 	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
 	rig.server.put("/v1/products/demo-board/images/2.0.0.bin", IMAGE.subarray(0, 60_000));
-	t.like(await rig.check(), { result: "rejected", reason: "size-mismatch" });
-	t.is(rig.flash.bootIndex, 0);
-	t.is(rig.store.get("failseq"), "2");
+	for (let count = 1; count <= 3; count++) {
+		t.like(await rig.check(), { result: "rejected", reason: "size-mismatch" });
+		t.is(rig.flash.bootIndex, 0);
+		t.is(rig.store.get("failseq"), count < 3 ? undefined : "2", `after ${count} bad transfers`);
+	}
+	t.truthy(rig.events.find((event) => event.type === "skip" && event.reason === "bad-transfers" && event.count === 3));
 	const requests = rig.server.requests.length;
 	t.like(await rig.check(), { result: "none", why: "previously-failed" });
 	t.false(rig.server.requests.slice(requests).some((request) => request.url.includes("/images/")));
+});
+
+// Issue 9, defect 6 (bad transfers): one bad copy on the server must not cost a genuine release for ever.
+test("after one bad transfer, the release is fetched again from zero and installed once the server's copy is right", async (t) => {
+	const rig = new Rig();
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+	const evil = IMAGE.slice();
+	evil[54_321]! ^= 0x01;
+	rig.server.put("/v1/products/demo-board/images/2.0.0.bin", evil);
+	t.like(await rig.check(), { result: "rejected", reason: "digest-mismatch" });
+	t.truthy(rig.events.find((event) => event.type === "retry-later" && event.count === 1 && event.max === 3));
+	t.is(rig.store.get("failseq"), undefined);
+	t.like(rig.server.reports.at(-1), { state: "rejected", error: "digest-mismatch" }, "the true reason is reported");
+	rig.server.put("/v1/products/demo-board/images/2.0.0.bin", IMAGE);
+	const sent = rig.server.imageBytes;
+	t.is(await rig.check(), "reboot");
+	t.is(rig.server.imageBytes - sent, IMAGE.length, "the second transfer did not start from zero");
+	t.deepEqual(rig.slotBytes(1, IMAGE.length), IMAGE);
+	t.is(rig.store.get("badxfer"), undefined);
 });
 
 test("an image with one byte flipped fails the digest check and is never activated", async (t) => {

@@ -1,6 +1,7 @@
-// Bounds on every transfer, enforced here for every transport alike: a total deadline, and a minimum rate over a
-// sliding window, so that a server that drips bytes (2 bytes a second hold a stall timeout open for ever) cannot
-// hold a download, a check or a report. The transports' own timeout stays the bound on a silent connection.
+// Bounds on every transfer, enforced here for every transport alike: a total deadline, and a minimum rate over
+// each of the consecutive windows of a transfer, so that a server that drips bytes (2 bytes a second hold a stall
+// timeout open for ever) cannot hold a download, a check or a report. The transports' own timeout stays the bound
+// on a silent connection.
 import type { Clock } from "./ports.js";
 
 export interface TransferLimits {

@@ -4,6 +4,8 @@
 //         chooses the key and verifies the signature before it reads a byte of the body.
 //   XFM1: "XFM1" | body length (u16, big-endian) | body | signature. Its key id is only inside the body; a device
 //         reads it by verifying with each trusted key in turn, still before it parses anything.
+import { fromHex, toHex } from "./hex.js";
+
 export const MAX_MANIFEST_BYTES = 4096;
 export const MAGIC = [0x58, 0x46, 0x4d, 0x31]; // "XFM1"
 export const MAGIC2 = [0x58, 0x46, 0x4d, 0x32]; // "XFM2"
@@ -19,13 +21,6 @@ export type Envelope =
 	/** keyId: the header's, as 16 lower-case hex digits (XFM2); undefined for XFM1 */
 	| { ok: true; version: 1 | 2; keyId?: string; signed: Uint8Array; body: Uint8Array; signature: Uint8Array }
 	| { ok: false; reason: EnvelopeReason; detail: string };
-
-function hex(bytes: Uint8Array): string {
-	let out = "";
-	for (let i = 0; i < bytes.length; i++)
-		out += (bytes[i]! < 16 ? "0" : "") + bytes[i]!.toString(16);
-	return out;
-}
 
 /** Splits an envelope into the signed bytes (header and body), the body and the signature. Views, no copies. */
 export function splitEnvelope(bytes: Uint8Array): Envelope {
@@ -46,7 +41,7 @@ export function splitEnvelope(bytes: Uint8Array): Envelope {
 	if (bodyLength === 0 || end + SIGNATURE_BYTES !== bytes.length)
 		return { ok: false, reason: "malformed", detail: `body length ${bodyLength} does not fit an envelope of ${bytes.length} bytes` };
 	return {
-		ok: true, version, ...(version === 2 ? { keyId: hex(bytes.subarray(4, 4 + KEY_ID_BYTES)) } : {}),
+		ok: true, version, ...(version === 2 ? { keyId: toHex(bytes.subarray(4, 4 + KEY_ID_BYTES)) } : {}),
 		signed: bytes.subarray(0, end), body: bytes.subarray(header, end), signature: bytes.subarray(end),
 	};
 }
@@ -59,8 +54,7 @@ export function frameBody2(keyId: string, body: Uint8Array): Uint8Array {
 		throw new RangeError(`manifest body is ${body.length} bytes; it must be 1 to ${MAX_BODY_BYTES}`);
 	const out = new Uint8Array(HEADER2_BYTES + body.length);
 	out.set(MAGIC2, 0);
-	for (let i = 0; i < KEY_ID_BYTES; i++)
-		out[4 + i] = parseInt(keyId.slice(i * 2, i * 2 + 2), 16);
+	out.set(fromHex(keyId)!, 4);
 	out[12] = body.length >> 8;
 	out[13] = body.length & 0xff;
 	out.set(body, HEADER2_BYTES);

@@ -118,11 +118,22 @@ function validate(fields: Fields): UpdateManifest {
 	return Object.freeze(manifest);
 }
 
-/** Every number in the body's text must be a canonical decimal integer: no fraction, exponent, plus sign or leading
- * zero, and no -0. JSON.parse would read 2.0, 2e0, 1e-400 (as 0), -0 and 2.0000000000000001 as integers, and XS and Node round
- * some of them apart, so the CLI and the device could disagree on a signed number. Returns the first bad token. */
-export function nonCanonicalNumber(text: string): string | undefined {
-	let inString = false;
+function reject(reason: ManifestReason, detail: string): OpenResult {
+	return { ok: false, reason, detail };
+}
+
+/** The deepest nesting of arrays and objects a manifest body may have (it has 2): checked on the text before
+ * JSON.parse, whose recursion a deep body would take past the machine's stack (XS aborts, uncatchably). */
+export const MAX_DEPTH = 8;
+
+/** One pass over the body's text, outside its strings: why it must not be parsed, or undefined.
+ *  - Nesting deeper than MAX_DEPTH: JSON.parse's recursion would take a deep body past the machine's stack.
+ *  - A number that is not a canonical decimal integer (a fraction, an exponent, a plus sign, a leading zero,
+ *    -0): JSON.parse would read 2.0, 2e0, 1e-400 (as 0), -0 and 2.0000000000000001 as integers, and XS and Node
+ *    round some of them apart, so the CLI and the device could disagree on a signed number. A negative integer
+ *    passes here and fails its field's range. */
+export function unparsable(text: string): { reason: "malformed" | "wrong-type"; detail: string } | undefined {
+	let depth = 0, inString = false;
 	for (let i = 0; i < text.length; i++) {
 		const c = text.charCodeAt(i);
 		if (inString) {
@@ -133,47 +144,23 @@ export function nonCanonicalNumber(text: string): string | undefined {
 		}
 		else if (c === 0x22)
 			inString = true;
+		else if (c === 0x5b || c === 0x7b) {
+			if (++depth > MAX_DEPTH)
+				return { reason: "malformed", detail: `the body nests deeper than ${MAX_DEPTH}` };
+		}
+		else if (c === 0x5d || c === 0x7d)
+			depth--;
 		else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
 			let end = i;
 			while (end < text.length && /[-+.eE0-9]/.test(text[end]!))
 				end++;
 			const token = text.slice(i, end);
-			if (!/^-?(0|[1-9][0-9]*)$/.test(token) || token === "-0") // a negative one fails its field's range
-				return token;
+			if (!/^-?(0|[1-9][0-9]*)$/.test(token) || token === "-0")
+				return { reason: "wrong-type", detail: `numbers must be canonical decimal integers, not ${token.slice(0, 32)}` };
 			i = end - 1;
 		}
 	}
 	return undefined;
-}
-
-function reject(reason: ManifestReason, detail: string): OpenResult {
-	return { ok: false, reason, detail };
-}
-
-/** The deepest nesting of arrays and objects a manifest body may have (it has 2): checked on the text before
- * JSON.parse, whose recursion a deep body would take past the machine's stack (XS aborts, uncatchably). */
-export const MAX_DEPTH = 8;
-
-function tooDeep(text: string): boolean {
-	let depth = 0, inString = false;
-	for (let i = 0; i < text.length; i++) {
-		const c = text.charCodeAt(i);
-		if (inString) {
-			if (c === 0x5c)
-				i++;
-			else if (c === 0x22)
-				inString = false;
-		}
-		else if (c === 0x22)
-			inString = true;
-		else if (c === 0x5b || c === 0x7b) {
-			if (++depth > MAX_DEPTH)
-				return true;
-		}
-		else if (c === 0x5d || c === 0x7d)
-			depth--;
-	}
-	return false;
 }
 
 function verifies(verify: Verify, signature: Uint8Array, signed: Uint8Array, key: TrustedKey): boolean | string {
@@ -217,11 +204,9 @@ export function openSignedManifest(bytes: Uint8Array, keys: readonly TrustedKey[
 	const text = decodeUtf8(envelope.body);
 	if (text === undefined)
 		return reject("malformed", "the body is not valid UTF-8");
-	if (tooDeep(text))
-		return reject("malformed", `the body nests deeper than ${MAX_DEPTH}`);
-	const number = nonCanonicalNumber(text);
-	if (number !== undefined)
-		return reject("wrong-type", `numbers must be canonical decimal integers, not ${number.slice(0, 32)}`);
+	const refused = unparsable(text);
+	if (refused)
+		return reject(refused.reason, refused.detail);
 	let fields: unknown;
 	try {
 		fields = JSON.parse(text);

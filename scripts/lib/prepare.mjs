@@ -11,8 +11,6 @@ import { CONFIG, moduleMap, nativeSources, writeConfigModule } from "./manifest.
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const HOST = join(ROOT, "build/sim/xsfota-sim");
-/** The sim host with the desktop simulator's natives (hosts/lin), for the lin natives' tests. */
-export const LIN_HOST = join(ROOT, "build/sim/xsfota-lin");
 export const MODULE_MAP = join(ROOT, "build/sim/modules.json");
 export const MODULE_CONFIG = join(ROOT, "build/sim/config.json");
 
@@ -36,9 +34,10 @@ export function buildHost(log = console.log) {
 	const sim = nativeSources(manifest, "xsfota-sim");
 	// xsfota-lin: the lin natives (the board's own C is in every host already) and the sim's stand-ins for
 	// Moddable's modules, such as its Preference.
-	const lin = [...nativeSources(manifest, "lin").filter((file) => !file.startsWith(board)), ...sim.filter((file) => file.startsWith(standIns))];
+	const simStandIns = sim.filter((file) => file.startsWith(standIns));
+	const lin = [...nativeSources(manifest, "lin").filter((file) => !file.startsWith(board)), ...simStandIns];
 	// xsfota-esp32: the ESP32's natives over our fake of the ESP-IDF functions they call (hosts/esp32/fake).
-	const esp32 = [...nativeSources(manifest, "esp32"), join(ROOT, "hosts/esp32/fake/fake-idf.c"), ...sim.filter((file) => file.startsWith(standIns))];
+	const esp32 = [...nativeSources(manifest, "esp32"), join(ROOT, "hosts/esp32/fake/fake-idf.c"), ...simStandIns];
 	for (const [target, natives, extra] of [["sim", sim, ""], ["lin", lin, ""], ["esp32", esp32, `-I${join(ROOT, "hosts/esp32/fake/include")}`]]) {
 		// The natives come from the manifests, as mcconfig takes a platform's C from its manifests.
 		const result = spawnSync("make", ["-s", "-C", join(ROOT, "hosts/sim"), `-j${availableParallelism()}`, `TARGET=${target}`,

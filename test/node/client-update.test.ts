@@ -119,13 +119,18 @@ test("a truncated image is rejected and not activated; it is fetched again from 
 	t.false(rig.server.requests.slice(requests).some((request) => request.url.includes("/images/")));
 });
 
+/** The server's copy of 2.0.0 with one byte flipped: a bad transfer of a genuine release. */
+function serveFlipped(rig: Rig): void {
+	const evil = IMAGE.slice();
+	evil[54_321]! ^= 0x01;
+	rig.server.put("/v1/products/demo-board/images/2.0.0.bin", evil);
+}
+
 // Issue 9, defect 6 (bad transfers): one bad copy on the server must not cost a genuine release for ever.
 test("after one bad transfer, the release is fetched again from zero and installed once the server's copy is right", async (t) => {
 	const rig = new Rig();
 	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
-	const evil = IMAGE.slice();
-	evil[54_321]! ^= 0x01;
-	rig.server.put("/v1/products/demo-board/images/2.0.0.bin", evil);
+	serveFlipped(rig);
 	t.like(await rig.check(), { result: "rejected", reason: "digest-mismatch" });
 	t.truthy(rig.events.find((event) => event.type === "retry-later" && event.count === 1 && event.max === 3));
 	t.is(rig.store.get("failseq"), undefined);
@@ -141,9 +146,7 @@ test("after one bad transfer, the release is fetched again from zero and install
 test("an image with one byte flipped fails the digest check and is never activated", async (t) => {
 	const rig = new Rig();
 	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
-	const evil = IMAGE.slice();
-	evil[54_321]! ^= 0x01;
-	rig.server.put("/v1/products/demo-board/images/2.0.0.bin", evil);
+	serveFlipped(rig);
 	t.like(await rig.check(), { result: "rejected", reason: "digest-mismatch" });
 	t.is(rig.flash.bootIndex, 0);
 	t.is(rig.flash.slots[1]!.state, "undefined");

@@ -3,10 +3,9 @@
 import test from "ava";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { join, resolve } from "node:path";
-import { BUILD_JS, MODULE_MAP, ROOT } from "./lib/paths.js";
+import { join } from "node:path";
+import { BUILD_JS, ESP32_HOST, MODULE_MAP } from "./lib/paths.js";
 
-const ESP32_HOST = resolve(ROOT, "build/sim/xsfota-esp32");
 /** esp_ota_img_states_t, as the fake prints them */
 const NEW = 0, PENDING_VERIFY = "1", VALID = 2, UNDEFINED = 0xffffffff;
 

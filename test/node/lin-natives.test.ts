@@ -6,13 +6,12 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { buildImage, buildLinImage } from "../../tools/sim/image.js";
 import { provision, readOtadata, readSlotImage, writeDeviceConfig, writeImage, OTA_STATES } from "../../tools/sim/flash.js";
 import { RESET_EXIT } from "../../tools/sim/mcsim.js";
-import { BUILD_JS, HOST, MODULE_MAP, ROOT } from "./lib/paths.js";
+import { BUILD_JS, HOST, LIN_HOST, MODULE_MAP, ROOT } from "./lib/paths.js";
 
-const LIN_HOST = resolve(ROOT, "build/sim/xsfota-lin");
 const script = (name: string) => join(BUILD_JS, "test/xs/lin", `${name}.js`);
 /** A stand-in mc.so: the image format only asks for an ELF object; nothing here loads it. */
 const fakeSo = (tag: string) => Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.from(`not really a shared object ${tag}`)]);

@@ -1,6 +1,6 @@
 // xs-fota build: a firmware image from a Moddable manifest, with its version (and any config values) written into
 // mc/config as mcconfig's name=value arguments write them, so the firmware reports the version its image claims.
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,6 +52,7 @@ mcconfig's name=value arguments do), e.g. --config fault=fail.
 			if (platform === "sim") {
 				if (!existsSync(join(ROOT, "build/sim/config.json")))
 					throw new Error("the project is not built: run `npm run build` first");
+				mkdirSync(join(ROOT, "build/js/generated"), { recursive: true });
 				image = buildSim({ root: join(ROOT, "build/js"), sim: join(ROOT, "build/sim"), version, config,
 					dir: mkdtempSync(join(ROOT, "build/js/generated/build-")) });
 			}

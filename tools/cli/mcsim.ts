@@ -1,6 +1,6 @@
 // xs-fota mcsim: runs a lin device (a flash file with lin images) in Moddable's desktop simulator, acting as its
 // bootloader across resets (tools/sim/mcsim.ts).
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,11 +27,12 @@ DISPLAY) runs it under xvfb-run. Events go to --log as JSON Lines. Ctrl-C stops 
 		} catch (error) {
 			throw new CliError((error as Error).message);
 		}
+		const work = mkdtempSync(join(tmpdir(), "xs-fota-mcsim-")); // unpacked mc.so files and mcsim's HOME
 		const running = launch({
 			flash: resolve(values.flash!),
 			host: HOST,
 			mcsim: mcsimPath,
-			work: mkdtempSync(join(tmpdir(), "xs-fota-mcsim-")),
+			work,
 			...(values.log ? { log: resolve(values.log) } : {}),
 			...(values["max-boots"] ? { maxBoots: integerOption("max-boots", values["max-boots"], 100000) } : {}),
 			...(values.headless === "true" ? { headless: true } : {}),
@@ -46,6 +47,7 @@ DISPLAY) runs it under xvfb-run. Events go to --log as JSON Lines. Ctrl-C stops 
 		} catch (error) {
 			throw new CliError(`mcsim: ${(error as Error).message}`);
 		} finally {
+			rmSync(work, { recursive: true, force: true });
 			process.off("SIGINT", stop);
 			process.off("SIGTERM", stop);
 		}

@@ -11,8 +11,10 @@ export const partitionFlash: Flash = {
 	write: (slot: Slot, offset: number, data: Uint8Array) => Partition.write(slot, offset, data),
 	read: (slot: Slot, offset: number, length: number) => new Uint8Array(Partition.read(slot, offset, length)),
 	sha256: (slot: Slot, length: number) => new Uint8Array(Partition.sha256(slot, length)),
+	invalidate: (slot: Slot) => Partition.invalidate(slot),
 	activate: (slot: Slot) => Partition.activate(slot),
 	markValid: () => Partition.markValid(),
 	markInvalidAndReboot: () => Partition.markInvalidAndReboot(),
 	reboot: () => System.restart(),
+	lastReset: () => System.resetReason(),
 };

@@ -12,17 +12,35 @@ import { Records, type Pending } from "./records.js";
 import { sendReport } from "./report.js";
 import { nextDelay, retryAfter } from "./schedule.js";
 import { runTrial, type SelfTestCheck } from "./selftest.js";
-import { TransientError, UpdateRejected } from "./errors.js";
+import { TransientError, UpdateRejected, type InterruptReason } from "./errors.js";
 import { toHex } from "./hex.js";
 import type { TransferLimits } from "./transfer.js";
 import { resolveUrl } from "./url.js";
 import type { DeviceConfig } from "./config.js";
-import type { Ports } from "./ports.js";
+import type { Ports, ResetCause } from "./ports.js";
 
 /** Rejections caused by the bytes the server sent, not by the signed release. */
 const BAD_TRANSFER = ["size-mismatch", "digest-mismatch", "body-too-long"];
 /** Bad transfers of one release in a row before it is given up until a newer one. */
 export const MAX_BAD_TRANSFERS = 3;
+/** Activations of one release that a power loss may cut short before the release counts as failed: a genuine
+ * image survives two cuts in one update; an image that browns the board out on every start does not loop for ever. */
+export const MAX_INTERRUPTED = 3;
+
+const POWER_LOSS: readonly ResetCause[] = ["power-on", "brownout"];
+/** The trial's own check: the new image fetches and verifies the signed manifest. When it fails, the server may be
+ * at fault as much as the image: the release is tried again (MAX_INTERRUPTED times) once the old image, which
+ * checks the manifest before it activates anything, finds the server sound. */
+const SERVER_CHECK = "update-server";
+
+/** Why an activated image that did not fail its trial is not running, when that was not the image's fault. */
+function interruption(stage: Pending["stage"], cause: ResetCause): InterruptReason | undefined {
+	if (stage === "confirming")
+		return "reset-while-confirming"; // the trial passed; the cut (or reset) came while otadata was written
+	if (!POWER_LOSS.includes(cause))
+		return undefined; // a crash, a watchdog, a restart: the image's doing
+	return stage === "activated" ? "power-loss-before-trial" : "power-loss-in-trial";
+}
 
 export interface Firmware {
 	version: string;
@@ -39,7 +57,8 @@ export type CheckOutcome =
 export type BootOutcome =
 	| { state: "running" }
 	| { state: "confirmed"; version: string }
-	| { state: "rolled-back"; from: string; reason: string };
+	| { state: "rolled-back"; from: string; reason: string }
+	| { state: "interrupted"; version: string; reason: InterruptReason };
 
 export interface ClientOptions {
 	config: DeviceConfig;
@@ -73,7 +92,7 @@ export class FotaClient {
 		this.#records = new Records(options.ports.store);
 		this.#watchdogMs = options.watchdogMs ?? options.config.watchdogSeconds * 1000;
 		this.#attempts = options.downloadAttempts ?? 3;
-		this.#checks = [...(options.selfTest ?? []), { name: "update-server", run: () => this.#serverReachable() }];
+		this.#checks = [...(options.selfTest ?? []), { name: SERVER_CHECK, run: () => this.#serverReachable() }];
 	}
 
 	get manifestUrl(): string {
@@ -265,7 +284,19 @@ export class FotaClient {
 			fromVersion: this.#firmware.version,
 			stage: "activated",
 		};
-		flash.activate(slot);
+		try {
+			flash.activate(slot);
+		} catch (error) {
+			// the bytes are the signed ones (the digest matched), yet the bootloader's checks refuse them
+			const detail = `activate ${slot.label}: ${error instanceof Error ? error.message : String(error)}`;
+			this.#records.pending = undefined;
+			this.#records.progress = undefined;
+			this.#records.failedSequence = manifest.sequence;
+			this.#records.last = { state: "rejected", version: manifest.version, error: "not-bootable" };
+			this.#event("reject", { reason: "not-bootable", detail });
+			await this.#report("rejected", { error: "not-bootable", target: manifest.version });
+			return { result: "rejected", reason: "not-bootable", detail };
+		}
 		this.#records.progress = undefined;
 		this.#event("activate", { slot: slot.label, version: manifest.version });
 		await this.#report("activating", { target: manifest.version });
@@ -276,7 +307,10 @@ export class FotaClient {
 		return { result: "activated", version: manifest.version };
 	}
 
-	/** On every start. A pending image runs its trial here; the old image learns here that it was rolled back. */
+	/** On every start. A pending image runs its trial here; the old image learns here that the new one was rolled
+	 * back, and why: a failed trial, a crash or a hang is the image's fault and skips its release for good; a power
+	 * loss before or during the trial, or while a passed trial was being confirmed, is not, and the release is
+	 * activated again (at most MAX_INTERRUPTED times in a row). */
 	async boot(): Promise<BootOutcome> {
 		const { flash } = this.#ports;
 		const records = this.#records;
@@ -285,19 +319,49 @@ export class FotaClient {
 		if (running.state === "pending-verify")
 			return this.#trial(pending);
 		if (pending && pending.slot === running.index) {
-			this.#confirm(pending); // confirmed before a reset cut the bookkeeping short
-			return { state: "confirmed", version: pending.version };
+			if (pending.stage === "confirming" && running.state === "valid") {
+				this.#confirm(pending); // marked valid before a reset cut the bookkeeping short
+				return { state: "confirmed", version: pending.version };
+			}
+			// The promised image runs outside its trial without having passed one: the bootloader reached it
+			// through an otadata entry that is not the activation's (a lost sector). It is tried before it is trusted.
+			this.#event("untried", { version: pending.version, state: running.state, stage: pending.stage });
+			return this.#trial(pending);
 		}
 		if (pending) {
-			const reason = pending.failure ?? (pending.stage === "selftest" ? "selftest-crashed-or-hung" : "new-image-did-not-start");
+			const cause = flash.lastReset();
+			const interrupt = pending.failure ? (pending.failedCheck === SERVER_CHECK ? "server-check-failed" : undefined)
+				: interruption(pending.stage, cause);
+			if (interrupt) {
+				const count = records.countInterrupted(pending.sequence);
+				if (count <= MAX_INTERRUPTED)
+					return this.#interrupted(pending, interrupt, cause, count);
+			}
+			const reason = pending.failure ?? (interrupt ? `interrupted-too-often: ${interrupt} ${MAX_INTERRUPTED + 1} times`
+				: pending.stage === "activated" ? "new-image-did-not-start" : "selftest-crashed-or-hung");
 			records.failedSequence = pending.sequence;
 			records.pending = undefined;
+			records.clearInterrupted();
 			records.last = { state: "rolled-back", version: pending.version, error: reason };
-			this.#event("rollback", { from: pending.version, to: this.#firmware.version, reason });
+			this.#event("rollback", { from: pending.version, to: this.#firmware.version, reason, reset: cause });
 			await this.#report("rolled-back", { error: reason, target: pending.version });
 			return { state: "rolled-back", from: pending.version, reason };
 		}
 		return { state: "running" };
+	}
+
+	/** The new image could not prove itself through no fault shown to be its own (the power went, or the update
+	 * server failed its check: the old image checks the server before it activates again). The image stays in its
+	 * slot, and a download record that says it is complete lets the next check verify its digest and activate it. */
+	async #interrupted(pending: Pending, reason: InterruptReason, cause: ResetCause, count: number): Promise<BootOutcome> {
+		const records = this.#records;
+		if (pending.size !== undefined)
+			records.progress = { sequence: pending.sequence, sha256: pending.sha256, size: pending.size, slot: pending.slot, offset: pending.size };
+		records.pending = undefined;
+		records.last = { state: "interrupted", version: pending.version, error: reason };
+		this.#event("interrupted", { version: pending.version, reason, reset: cause, count, max: MAX_INTERRUPTED, ...(pending.failure ? { detail: pending.failure } : {}) });
+		await this.#report("interrupted", { error: pending.failure ? `${reason}: ${pending.failure}` : reason, target: pending.version });
+		return { state: "interrupted", version: pending.version, reason };
 	}
 
 	async #trial(pending: Pending | undefined): Promise<BootOutcome> {
@@ -331,6 +395,7 @@ export class FotaClient {
 			this.#event("selftest", { result: "fail", reason });
 			if (pending) {
 				pending.failure = reason;
+				pending.failedCheck = result.failed;
 				records.pending = pending;
 			}
 			this.#event("reboot", { reason: "rollback" });
@@ -338,6 +403,10 @@ export class FotaClient {
 			throw new Error("markInvalidAndReboot returned"); // unreachable on a device
 		}
 		this.#event("selftest", { result: "pass", checks: result.passed });
+		if (pending) { // a power loss from here on is not the image's fault: it passed
+			pending.stage = "confirming";
+			records.pending = pending;
+		}
 		flash.markValid();
 		this.#event("valid", { version: this.#firmware.version });
 		if (pending)
@@ -368,6 +437,7 @@ export class FotaClient {
 	#confirm(pending: { securityVersion: number; sequence: number; version: string }): void {
 		this.#records.raiseSecurityVersion(pending.securityVersion);
 		this.#records.raiseSequence(pending.sequence);
+		this.#records.clearInterrupted();
 		this.#records.pending = undefined;
 		this.#records.last = { state: "valid", version: pending.version };
 	}

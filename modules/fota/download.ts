@@ -2,6 +2,8 @@
 // Each checkpoint starts on a sector boundary, and a sector is erased just before its first write, so a
 // resume re-erases whatever a cut left half-written and loses at most one chunk. Nothing is ever written
 // past the signed size, and a server that ignores Range cannot make us write its bytes at the wrong place.
+// Before the slot changes, any otadata entry left from the image it held before is invalidated, so the new bytes
+// can only ever boot through an activation, into a trial.
 import { TransientError, UpdateRejected } from "./errors.js";
 import { toHex } from "./hex.js";
 import type { Progress, Records } from "./records.js";
@@ -46,7 +48,7 @@ export function usableEtag(etag: string | undefined): string | undefined {
 function sameImage(progress: Progress | undefined, plan: DownloadPlan): progress is Progress {
 	return !!progress && progress.sequence === plan.sequence && progress.sha256 === plan.sha256 &&
 		progress.size === plan.size && progress.slot === plan.slot.index &&
-		progress.offset >= 0 && progress.offset <= plan.size && progress.offset % plan.chunkBytes === 0;
+		progress.offset >= 0 && progress.offset <= plan.size && (progress.offset % plan.chunkBytes === 0 || progress.offset === plan.size);
 }
 
 /** Where the slot stands across the requests of one download: the next byte to write, the end of the erased part. */
@@ -199,6 +201,8 @@ export async function downloadImage(ports: DownloadPorts, records: Records, plan
 		ports.events("resume", { offset: progress.offset, size: plan.size });
 	try {
 		const cursor: Cursor = { writeFrom: progress.offset, erasedTo: progress.offset };
+		if (cursor.writeFrom < plan.size)
+			ports.flash.invalidate(plan.slot); // before a byte changes: no old otadata entry may boot the slot
 		for (let short = 0; cursor.writeFrom < plan.size && !(await fetchRest(ports, records, plan, progress, cursor)); short++) {
 			if (short + 1 >= MAX_SHORT_RANGES)
 				throw new TransientError(`${MAX_SHORT_RANGES} short ranges in a row, at ${cursor.writeFrom} of ${plan.size} bytes`);

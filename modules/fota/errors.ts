@@ -2,7 +2,17 @@
 export type RejectReason =
 	| "oversized" | "malformed" | "unknown-format" | "missing-field" | "wrong-type" | "unknown-key" | "bad-signature"
 	| "wrong-product" | "wrong-kind" | "security-downgrade" | "replay" | "expired" | "too-large"
-	| "size-mismatch" | "digest-mismatch" | "body-too-long";
+	| "size-mismatch" | "digest-mismatch" | "body-too-long" | "not-bootable";
+
+/** Why a new image was rolled back: its trial failed, it crashed or hung, or it never started. Failed for good. */
+export type RollbackReason =
+	| "selftest-failed" | "wrong-image" | "selftest-crashed-or-hung" | "new-image-did-not-start" | "interrupted-too-often";
+
+/** Why an activated image is not running although it was not shown to be at fault: the power went before or during
+ * its trial; its trial had passed and the device reset while the image was being marked valid; or only the trial's
+ * update-server check failed, which a hostile or broken server causes as well as a broken image. It is activated
+ * again, a bounded number of times. */
+export type InterruptReason = "power-loss-before-trial" | "power-loss-in-trial" | "reset-while-confirming" | "server-check-failed";
 
 export class UpdateRejected extends Error {
 	override name = "UpdateRejected";

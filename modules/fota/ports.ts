@@ -35,7 +35,10 @@ export interface Slot {
 
 export type SlotState = "new" | "pending-verify" | "valid" | "invalid" | "aborted" | "undefined";
 
-/** The OTA slots (ESP-IDF's app partitions and otadata). */
+/** Why the device last started (ESP-IDF's esp_reset_reason, grouped): "power-on" covers a power cut. */
+export type ResetCause = "power-on" | "brownout" | "software" | "watchdog" | "crash" | "external" | "unknown";
+
+/** The OTA slots (ESP-IDF's app partitions and otadata) and the boot. */
 export interface Flash {
 	readonly sectorSize: number;
 	running(): Slot & { state: SlotState };
@@ -45,10 +48,15 @@ export interface Flash {
 	read(slot: Slot, offset: number, length: number): Uint8Array;
 	/** The SHA-256 of the slot's first length bytes, computed where the flash is (as esp_partition_get_sha256) */
 	sha256(slot: Slot, length: number): Uint8Array;
+	/** Makes sure no otadata entry can boot this (inactive) slot, before it is rewritten: an entry left from an
+	 * image it held before would otherwise boot the new bytes without a trial (esp_ota_invalidate_inactive_ota_data_slot). */
+	invalidate(slot: Slot): void;
 	activate(slot: Slot): void;
 	markValid(): void;
 	markInvalidAndReboot(): void;
 	reboot(): void;
+	/** Why this start happened. */
+	lastReset(): ResetCause;
 }
 
 export interface Verifier {

@@ -26,8 +26,12 @@ export interface Pending {
 	sha256: string;
 	slot: number;
 	fromVersion: string;
-	stage: "activated" | "selftest";
+	/** activated: otadata names the slot (or is being written); selftest: the trial runs; confirming: the trial
+	 * passed and the image is being marked valid */
+	stage: "activated" | "selftest" | "confirming";
+	/** why the trial failed, and which check failed */
 	failure?: string;
+	failedCheck?: string;
 }
 
 export interface LastResult {
@@ -44,10 +48,12 @@ const KEYS = {
 	pending: "pending",
 	last: "last",
 	badTransfers: "badxfer",
+	interrupted: "interrupted",
 } as const;
 
-/** Bad transfers of one release: the image the server sent did not match the signed size or digest. */
-export interface BadTransfers {
+/** How often something went wrong with one release: bad transfers (the image the server sent did not match the
+ * signed size or digest), or activations cut short by power losses. */
+export interface ReleaseCount {
 	sequence: number;
 	count: number;
 }
@@ -120,12 +126,22 @@ export class Records {
 	set last(value: LastResult | undefined) { writeJson(this.#store, KEYS.last, value); }
 	/** Counts one more bad transfer of this release (a new release starts from 1); returns the count. */
 	countBadTransfer(sequence: number): number {
-		const previous = readJson<BadTransfers>(this.#store, KEYS.badTransfers);
-		const count = previous && previous.sequence === sequence && Number.isSafeInteger(previous.count) ? previous.count + 1 : 1;
-		writeJson(this.#store, KEYS.badTransfers, { sequence, count });
-		return count;
+		return this.#count(KEYS.badTransfers, sequence);
 	}
 	clearBadTransfers(): void {
 		writeJson(this.#store, KEYS.badTransfers, undefined);
+	}
+	/** Counts one more activation of this release cut short by a power loss; returns the count. */
+	countInterrupted(sequence: number): number {
+		return this.#count(KEYS.interrupted, sequence);
+	}
+	clearInterrupted(): void {
+		writeJson(this.#store, KEYS.interrupted, undefined);
+	}
+	#count(key: string, sequence: number): number {
+		const previous = readJson<ReleaseCount>(this.#store, key);
+		const count = previous && previous.sequence === sequence && Number.isSafeInteger(previous.count) ? previous.count + 1 : 1;
+		writeJson(this.#store, key, { sequence, count });
+		return count;
 	}
 }

@@ -36,6 +36,11 @@ export default class Partition {
 	static sha256(slot: Slot, length: number): ArrayBuffer {
 		return native("xs_partition_sha256")(slot.index, slot.label, length);
 	}
+	/** Erases any otadata entry that would boot this inactive slot, before the slot is rewritten (as ESP-IDF's
+	 * esp_ota_invalidate_inactive_ota_data_slot, which esp_ota_begin calls). Throws if an entry still would. */
+	static invalidate(slot: Slot): void {
+		native("xs_partition_invalidate")(slot.index, slot.label);
+	}
 	/** Validates the slot's image and makes it the boot slot in otadata, in state NEW. */
 	static activate(slot: Slot): void {
 		native("xs_partition_activate")(slot.index, slot.label);

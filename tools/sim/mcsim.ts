@@ -62,14 +62,14 @@ export function launch(options: LaunchOptions): Launch {
 	const home = join(options.work, "home");
 	mkdirSync(join(home, ".config/tech.moddable.mcsim"), { recursive: true }); // mcsim copies the mc.so there
 
-	const runMcsim = (so: string, slot: number, boot: number) => new Promise<number>((resolve, reject) => {
+	const runMcsim = (so: string, slot: number, boot: number, reset: string) => new Promise<number>((resolve, reject) => {
 		const command = headless ? ["xvfb-run", "-a", options.mcsim, so] : [options.mcsim, so];
 		child = spawn(command[0], command.slice(1), {
 			stdio: ["ignore", "inherit", "inherit"],
 			detached: true, // its own process group: stop() ends xvfb-run, Xvfb and mcsim together
 			env: {
 				...process.env, HOME: home, XSFOTA_FLASH: options.flash, XSFOTA_SLOT: String(slot), XSFOTA_BOOT: String(boot),
-				...(options.log ? { XSFOTA_LOG: options.log } : {}),
+				...(options.log ? { XSFOTA_LOG: options.log } : {}), ...(reset ? { XSFOTA_RESET: reset } : {}),
 			},
 		});
 		child.on("error", (error) => reject(new Error(`cannot start ${command[0]}: ${error.message}`)));
@@ -100,7 +100,8 @@ export function launch(options: LaunchOptions): Launch {
 			const so = join(options.work, `boot-${boot}-${booted.label}.so`);
 			writeFileSync(so, linSharedObject(image.subarray(128)));
 			say(`mcsim: boot ${boot}: ${booted.label} v${booted.version} (${booted.state})`);
-			const status = await runMcsim(so, booted.slot, boot);
+			// the first launch is a power-on; later ones follow a reset the firmware made (restart, rollback, watchdog)
+			const status = await runMcsim(so, booted.slot, boot, lastSlot >= 0 ? "restart" : "");
 			child = undefined;
 			if (stopped)
 				return 0;

@@ -7,7 +7,9 @@
  *   NVS       the fotacfg partition's "xsfota"/"config" blob;
  *   task WDT  its configuration and users, as esp_task_wdt_* leave them.
  * The device it starts as comes from the environment: XSFOTA_FAKE_RUNNING (0 or 1), XSFOTA_FAKE_STATE (the running
- * slot's esp_ota_img_states_t, as a number: 1 is PENDING_VERIFY; VALID by default), XSFOTA_FAKE_CONFIG (the config blob). Faults live here only:
+ * slot's esp_ota_img_states_t, as a number: 1 is PENDING_VERIFY; VALID by default), XSFOTA_FAKE_OTHER (the other slot's
+ * state; none by default), XSFOTA_FAKE_RESET (esp_reset_reason_t, as a number; POWERON by default),
+ * XSFOTA_FAKE_CONFIG (the config blob). Faults live here only:
  * XSFOTA_FAKE_NVS_FAIL=second makes the second nvs_get_blob of a handle fail. A reset (esp_restart,
  * esp_ota_mark_app_invalid_rollback_and_reboot) prints the fake's state and exits with status 75.
  * The native xs_fake_idf_state() returns that state as JSON (states as esp_ota_img_states_t numbers), for the tests.
@@ -51,6 +53,8 @@ static void start(void)
 	}
 	gxRunning = gxBoot = (running && !strcmp(running, "1")) ? 1 : 0;
 	gxStates[gxRunning] = (state && *state) ? (esp_ota_img_states_t)strtoul(state, NULL, 0) : ESP_OTA_IMG_VALID;
+	if ((state = getenv("XSFOTA_FAKE_OTHER")) && *state)
+		gxStates[1 - gxRunning] = (esp_ota_img_states_t)strtoul(state, NULL, 0);
 }
 
 static int indexOf(const esp_partition_t* partition)
@@ -163,6 +167,17 @@ esp_err_t esp_ota_get_state_partition(const esp_partition_t* partition, esp_ota_
 	return ESP_OK;
 }
 
+/* The inactive slot loses its otadata entry (as UNDEFINED: no entry); ESP_FAIL when it has none, as in ESP-IDF. */
+esp_err_t esp_ota_invalidate_inactive_ota_data_slot(void)
+{
+	start();
+	if (gxStates[1 - gxRunning] == ESP_OTA_IMG_UNDEFINED)
+		return ESP_FAIL;
+	gxStates[1 - gxRunning] = ESP_OTA_IMG_UNDEFINED;
+	gxBoot = gxRunning; /* no entry selects the other slot any more */
+	return ESP_OK;
+}
+
 esp_err_t esp_ota_set_boot_partition(const esp_partition_t* partition)
 {
 	int index = indexOf(partition);
@@ -192,6 +207,12 @@ esp_err_t esp_ota_mark_app_invalid_rollback_and_reboot(void)
 	gxBoot = 1 - gxRunning;
 	reset("rollback");
 	return ESP_FAIL;
+}
+
+esp_reset_reason_t esp_reset_reason(void)
+{
+	const char* reason = getenv("XSFOTA_FAKE_RESET");
+	return (reason && *reason) ? (esp_reset_reason_t)strtoul(reason, NULL, 0) : ESP_RST_POWERON;
 }
 
 void esp_restart(void)

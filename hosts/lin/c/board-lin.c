@@ -6,6 +6,7 @@
  * mc.so and starts mcsim on it with
  *   XSFOTA_FLASH  the flash file          XSFOTA_SLOT  the OTA slot that booted
  *   XSFOTA_LOG    the JSON Lines event log (optional)   XSFOTA_BOOT  the boot's number, for the log (optional)
+ *   XSFOTA_RESET  the reset that started this boot, as the board names it ("restart"; none at power-on)
  * A reset (System.restart, markInvalidAndReboot, the watchdog) logs `reboot` and ends mcsim with exit status
  * XSFOTA_RESET_EXIT; the launcher then boots again. Without XSFOTA_FLASH there is no board: the firmware then
  * finds no device config and says so.
@@ -56,6 +57,7 @@ simBoard* simBoardCurrent(void)
 			board->lastRunning = -1;
 			board->running = (int)linNumber("XSFOTA_SLOT", -1);
 			board->boot = (int)linNumber("XSFOTA_BOOT", 1);
+			snprintf(board->resetReason, sizeof(board->resetReason), "%s", getenv("XSFOTA_RESET") ? getenv("XSFOTA_RESET") : "");
 			if (simFlashOpen(board, flash, why, sizeof(why))) {
 				fprintf(stderr, "xs-fota lin board: %s\n", why);
 				_exit(2);

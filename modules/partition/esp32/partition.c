@@ -202,6 +202,19 @@ void xs_partition_sha256(xsMachine* the)
 	xsmcSetArrayBuffer(xsResult, digest, sizeof(digest));
 }
 
+/* Before the inactive slot is rewritten: esp_ota_invalidate_inactive_ota_data_slot erases the otadata sector
+ * whose entry selects it (ESP_FAIL when there is none: nothing to do). Then no entry may still boot the slot. */
+void xs_partition_invalidate(xsMachine* the)
+{
+	const esp_partition_t* partition = targetOf(the, 1);
+	esp_ota_img_states_t state;
+	esp_err_t err = esp_ota_invalidate_inactive_ota_data_slot();
+	if ((err != ESP_OK) && (err != ESP_FAIL))
+		xsUnknownError("Partition.invalidate: %s: %s", partition->label, esp_err_to_name(err));
+	if ((esp_ota_get_state_partition(partition, &state) == ESP_OK) && (state != ESP_OTA_IMG_INVALID) && (state != ESP_OTA_IMG_ABORTED))
+		xsUnknownError("Partition.invalidate: %s: otadata still selects it (state %s)", partition->label, stateName(state));
+}
+
 void xs_partition_activate(xsMachine* the)
 {
 	const esp_partition_t* partition = targetOf(the, 0);

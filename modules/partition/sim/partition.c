@@ -126,6 +126,17 @@ void xs_partition_read(xsMachine* the)
 		xsUnknownError("Partition.read: %s at %u: flash error", partition->label, offset);
 }
 
+/* invalidate(index, label): no otadata entry may select the slot once this returns. */
+void xs_partition_invalidate(xsMachine* the)
+{
+	simBoard* board = boardOf(the, "Partition.invalidate");
+	int index, result;
+	const simPartition* partition = targetSlot(the, board, "Partition.invalidate", 1, &index);
+	result = simOtaInvalidateSlot(board, index);
+	if (result < 0)
+		xsUnknownError("Partition.invalidate: %s: cannot erase otadata", partition->label);
+}
+
 /* As esp_ota_set_boot_partition: the image must verify, and be of this board's kind, before otadata changes. */
 void xs_partition_activate(xsMachine* the)
 {

@@ -1,7 +1,7 @@
 // A fake of the OTA slots with NOR semantics (erase to 0xFF, writes only clear bits) and ESP-IDF's
 // rollback rules, plus power cuts after the Nth flash operation. Reboots throw Reboot to unwind the client.
 import { createHash } from "node:crypto";
-import type { Flash, Slot, SlotState } from "../../../modules/fota/ports.js";
+import type { Flash, ResetCause, Slot, SlotState } from "../../../modules/fota/ports.js";
 
 export class Reboot extends Error {
 	override name = "Reboot";
@@ -23,6 +23,8 @@ export class FakeFlash implements Flash {
 	cutAfter = Infinity;
 	writes = 0;
 	erases = 0;
+	/** why the running image started: set by boot() */
+	cause: ResetCause = "power-on";
 
 	constructor(slotSize = 1536 * 1024) {
 		this.slots = [0, 1].map((index) => ({
@@ -80,6 +82,20 @@ export class FakeFlash implements Flash {
 	sha256(slot: Slot, length: number): Uint8Array {
 		return new Uint8Array(createHash("sha256").update(this.#slot(slot).bytes.subarray(0, length)).digest());
 	}
+	/** The slot's otadata entry goes (one flash operation, when it has one). */
+	invalidate(slot: Slot): void {
+		if (slot.index === this.runningIndex)
+			throw new Error("invalidating the running slot");
+		const entry = this.#slot(slot);
+		if (entry.seq === 0 && entry.state === "undefined")
+			return;
+		this.#op();
+		entry.state = "undefined";
+		entry.seq = 0;
+	}
+	lastReset(): ResetCause {
+		return this.cause;
+	}
 	activate(slot: Slot): void {
 		this.#op();
 		const entry = this.#slot(slot);
@@ -98,7 +114,8 @@ export class FakeFlash implements Flash {
 		throw new Reboot("restart");
 	}
 	/** What ESP-IDF's bootloader does at reset: a pending image is aborted, a new one becomes pending. */
-	boot(): void {
+	boot(cause: ResetCause = "software"): void {
+		this.cause = cause;
 		const pending = this.slots.find((s) => s.state === "pending-verify");
 		if (pending)
 			pending.state = "aborted";

@@ -4,6 +4,7 @@ import { parseDeviceConfig, type DeviceConfig } from "../../../modules/fota/conf
 import { toHex } from "../../../modules/fota/hex.js";
 import { nodeSha256 } from "../../../tools/cli/keys.js";
 import { FakeFlash, Reboot } from "../fakes/flash.js";
+import type { Ports, ResetCause } from "../../../modules/fota/ports.js";
 import { FakeServer } from "../fakes/server.js";
 import { FakeWatchdog, FastClock, MapStore, nodeVerifier } from "../fakes/device.js";
 import { makeKey, signRelease, type ReleaseFields, type SigningKey } from "./release.js";
@@ -41,19 +42,24 @@ export class Rig {
 		this.server.put(MANIFEST_PATH, manifest);
 		return manifest;
 	}
+	/** The device's ports: the fakes, or some of them replaced. */
+	ports(overrides: Partial<Ports> = {}): Ports {
+		return {
+			transport: this.server,
+			flash: this.flash,
+			verifier: nodeVerifier,
+			watchdog: this.watchdog,
+			store: this.store,
+			clock: this.clock,
+			events: (type, fields) => this.events.push({ type, ...fields }),
+			...overrides,
+		};
+	}
 	client(options: Partial<ClientOptions> = {}): FotaClient {
 		return new FotaClient({
 			config: this.config,
 			firmware: { version: this.version, kind: "sim" },
-			ports: {
-				transport: this.server,
-				flash: this.flash,
-				verifier: nodeVerifier,
-				watchdog: this.watchdog,
-				store: this.store,
-				clock: this.clock,
-				events: (type, fields) => this.events.push({ type, ...fields }),
-			},
+			ports: this.ports(),
 			watchdogMs: 2000,
 			...options,
 		});
@@ -68,9 +74,10 @@ export class Rig {
 			throw error;
 		}
 	}
-	/** Resets the device through the bootloader, now running the image that booted. */
-	reset(version?: string): void {
-		this.flash.boot();
+	/** Resets the device through the bootloader, now running the image that booted; cause is why (a restart,
+	 * a crash, the watchdog: "software" by default; "power-on" for a power cut). */
+	reset(version?: string, cause: ResetCause = "software"): void {
+		this.flash.boot(cause);
 		if (version)
 			this.version = version;
 	}

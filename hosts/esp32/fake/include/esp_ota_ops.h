@@ -15,3 +15,4 @@ const esp_partition_t* esp_ota_get_next_update_partition(const esp_partition_t *
 esp_err_t esp_ota_mark_app_valid_cancel_rollback(void);
 esp_err_t esp_ota_mark_app_invalid_rollback_and_reboot(void);
 esp_err_t esp_ota_get_state_partition(const esp_partition_t *partition, esp_ota_img_states_t *ota_state);
+esp_err_t esp_ota_invalidate_inactive_ota_data_slot(void);

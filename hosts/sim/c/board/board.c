@@ -25,12 +25,13 @@ static txMachine* gxBoardMachine = NULL;
 static void simBoardUsage(void)
 {
 	fprintf(stderr,
-		"usage: xsfota-sim board --flash FILE [--log events.jsonl] [--power-cut-after N] [--max-boots N] [--wdt-ms MS] [--tight-heap]\n"
+		"usage: xsfota-sim board --flash FILE [--log events.jsonl] [--power-cut-after N[,M...]] [--max-boots N] [--wdt-ms MS] [--tight-heap]\n"
 		"  --flash FILE          flash file made by the provisioning tool (node build/js/tools/sim/cli.js provision)\n"
 		"  --log FILE            append the board's events as JSON Lines\n"
-		"  --power-cut-after N   cut the power during flash operation N + 1 (writes and erases, bootloader's included);\n"
-		"                        also XSFOTA_POWER_CUT_AFTER; XSFOTA_POWER_CUT_TEAR (0..1, default 0.5) is the share\n"
-		"                        of the torn operation's bytes that reach the flash\n"
+		"  --power-cut-after N[,M...]  cut the power during flash operation N + 1 (writes and erases, bootloader's\n"
+		"                        included, counted from the start of the run), then during M + 1, ... (up to 8 cuts);\n"
+		"                        also XSFOTA_POWER_CUT_AFTER; XSFOTA_POWER_CUT_TEAR T[,U...] (0..1, default 0.5) is the\n"
+		"                        share of each torn operation's bytes that reach the flash\n"
 		"  --max-boots N         stop after N boots (default 16), exit status 4\n"
 		"  --wdt-ms MS           the task watchdog on the main loop: a turn longer than MS resets the board\n"
 		"  --tight-heap          grow the XS heap in small steps after collections: peaks then measure live memory\n"
@@ -46,6 +47,7 @@ __attribute__((weak)) void simBoardReset(const char* reason, const char* message
 		simEvent(board, "watchdog", "\"slot\":%d,\"message\":%s", board->running, text);
 	simEvent(board, "reboot", "\"reason\":\"%s\",\"slot\":%d%s%s", reason, board->running, (message && *message) ? ",\"message\":" : "",
 		(message && *message) ? text : "");
+	snprintf(board->resetReason, sizeof(board->resetReason), "%s", reason);
 	longjmp(board->reset, 1);
 }
 
@@ -126,30 +128,60 @@ static long simNumberOption(const char* name, const char* text)
 	return value;
 }
 
+/* The power cuts: cuts "N[,M...]" (flash operations, counted from the start of the run, in increasing order),
+ * tears "T[,U...]" (the share of each cut operation's bytes that land, 0..1; the last one repeats; 0.5 by default). */
+static int simPowerCuts(simBoard* board, const char* cuts, const char* tears)
+{
+	int i;
+	board->cutAfter = -1;
+	board->tear = 0.5;
+	board->cutCount = 0;
+	for (i = 0; cuts && *cuts; i++) {
+		char* end;
+		long op = strtol(cuts, &end, 10);
+		if ((i >= SIM_MAX_CUTS) || (end == cuts) || (op < 0) || (*end && (*end != ',')) || (i && (op <= board->cutOps[i - 1]))) {
+			fprintf(stderr, "xsfota-sim board: --power-cut-after needs up to %d increasing numbers >= 0, separated by commas\n", SIM_MAX_CUTS);
+			return -1;
+		}
+		board->cutOps[i] = op;
+		board->cutTears[i] = 0.5;
+		board->cutCount = i + 1;
+		cuts = *end ? end + 1 : end;
+	}
+	for (i = 0; tears && *tears; i++) {
+		char* end;
+		double tear = strtod(tears, &end);
+		if ((end == tears) || !(tear >= 0 && tear <= 1) || (*end && (*end != ','))) {
+			fprintf(stderr, "xsfota-sim board: XSFOTA_POWER_CUT_TEAR needs numbers from 0 to 1, separated by commas\n");
+			return -1;
+		}
+		for (int j = i; j < SIM_MAX_CUTS; j++)
+			board->cutTears[j] = tear; /* the last one given repeats */
+		tears = *end ? end + 1 : end;
+	}
+	if (board->cutCount) {
+		board->cutAfter = board->cutOps[0];
+		board->tear = board->cutTears[0];
+	}
+	return 0;
+}
+
 int simBoardMain(int argc, char* argv[])
 {
 	simBoard* board = &gxTheBoard;
 	const char* flash = NULL;
 	const char* logPath = NULL;
-	const char* env;
+	const char* cuts = NULL;
+	const char* tears = NULL;
 	char why[256];
 	static long maxBoots;
 	int i;
 	memset(board, 0, sizeof(*board));
 	maxBoots = 16;
-	board->cutAfter = -1;
-	board->tear = 0.5;
 	board->running = board->lastRunning = -1;
 	board->kind = "sim";
-	if ((env = getenv("XSFOTA_POWER_CUT_AFTER")) && *env)
-		board->cutAfter = simNumberOption("XSFOTA_POWER_CUT_AFTER", env);
-	if ((env = getenv("XSFOTA_POWER_CUT_TEAR")) && *env) {
-		board->tear = atof(env);
-		if (!(board->tear >= 0 && board->tear <= 1)) {
-			fprintf(stderr, "xsfota-sim board: XSFOTA_POWER_CUT_TEAR must be between 0 and 1\n");
-			return 2;
-		}
-	}
+	cuts = getenv("XSFOTA_POWER_CUT_AFTER");
+	tears = getenv("XSFOTA_POWER_CUT_TEAR");
 	for (i = 1; i < argc; i++) {
 		int more = i + 1 < argc;
 		if (!strcmp(argv[i], "--flash") && more)
@@ -157,7 +189,7 @@ int simBoardMain(int argc, char* argv[])
 		else if (!strcmp(argv[i], "--log") && more)
 			logPath = argv[++i];
 		else if (!strcmp(argv[i], "--power-cut-after") && more)
-			board->cutAfter = simNumberOption(argv[i], argv[i + 1]), i++;
+			cuts = argv[++i];
 		else if (!strcmp(argv[i], "--max-boots") && more)
 			maxBoots = simNumberOption(argv[i], argv[i + 1]), i++;
 		else if (!strcmp(argv[i], "--tight-heap"))
@@ -178,6 +210,8 @@ int simBoardMain(int argc, char* argv[])
 		simBoardUsage();
 		return 2;
 	}
+	if (simPowerCuts(board, cuts, tears))
+		return 2;
 	if (logPath && !(board->log = fopen(logPath, "a"))) {
 		fprintf(stderr, "xsfota-sim board: cannot open log %s: %s\n", logPath, strerror(errno));
 		return 2;

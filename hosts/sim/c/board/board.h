@@ -10,6 +10,7 @@
 #define SIM_SECTOR 4096u
 #define SIM_PARTITION_TABLE 0x8000u
 #define SIM_MAX_PARTITIONS 16
+#define SIM_MAX_CUTS 8
 
 /* ESP-IDF's partition types and subtypes (esp_partition.h) */
 #define SIM_TYPE_APP 0x00
@@ -52,9 +53,13 @@ typedef struct {
 	simPartition partitions[SIM_MAX_PARTITIONS];
 	int partitionCount;
 	long ops;               /* flash writes and erases so far, bootloader's included */
-	long cutAfter;          /* power cut during operation cutAfter + 1; -1 for none */
-	double tear;            /* fraction of the cut operation's bytes that reach the flash */
-	int cut;                /* the power cut has happened (one per process) */
+	long cutAfter;          /* the next power cut: during operation cutAfter + 1; -1 for none */
+	double tear;            /* fraction of that operation's bytes that reach the flash */
+	int cutting;            /* the power is going: the cut operation's bytes have landed, the reset follows */
+	int cuts;               /* power cuts so far */
+	int cutCount;           /* the cuts asked for (--power-cut-after N[,M...]), in order of their operations */
+	long cutOps[SIM_MAX_CUTS];
+	double cutTears[SIM_MAX_CUTS];
 	FILE* log;
 	int boot;               /* boots so far, 1 for the first */
 	int running;            /* OTA slot that booted, -1 before */
@@ -64,7 +69,7 @@ typedef struct {
 	double wdtTimeout;
 	double wdtDefault;      /* --wdt-ms: the watchdog armed at boot, 0 for none */
 	jmp_buf reset;          /* every reset jumps here */
-	char resetReason[32];
+	char resetReason[32];   /* the reason of the reset that started this boot ("restart", "power-cut", ...); "" at power-on */
 	char resetMessage[1024];
 } simBoard;
 
@@ -102,6 +107,7 @@ extern int simOtaSetBoot(simBoard* board, int slot);
 extern int simOtaMarkValid(simBoard* board);
 extern int simOtaMarkInvalid(simBoard* board, char* why, size_t whySize);
 extern uint32_t simOtaStateOf(simBoard* board, int slot);
+extern int simOtaInvalidateSlot(simBoard* board, int slot);
 extern const char* simOtaStateName(uint32_t state);
 
 /* image.c. The header's bytes 112..119 name the image's kind, NUL-padded ASCII; all zeros is "sim". A "sim"

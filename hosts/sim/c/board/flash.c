@@ -125,19 +125,25 @@ static void simPowerCutCheck(simBoard* board, const char* kind, uint32_t address
 {
 	board->ops++;
 	*landed = length;
-	if ((board->cutAfter >= 0) && !board->cut && (board->ops > board->cutAfter)) {
-		board->cut = 1;
+	if ((board->cutAfter >= 0) && !board->cutting && (board->ops > board->cutAfter)) {
+		board->cutting = 1;
 		*landed = (uint32_t)(length * board->tear);
-		simEvent(board, "power-cut", "\"op\":%ld,\"kind\":\"%s\",\"address\":%u,\"length\":%u,\"landed\":%u",
-			board->ops, kind, address, length, *landed);
+		simEvent(board, "power-cut", "\"op\":%ld,\"kind\":\"%s\",\"address\":%u,\"length\":%u,\"landed\":%u,\"tear\":%g",
+			board->ops, kind, address, length, *landed, board->tear);
 	}
 }
 
-/* After the torn operation's bytes have landed: the power is gone, the board resets. */
+/* After the torn operation's bytes have landed: the power is gone, the board resets; the next cut, if any, waits. */
 static void simPowerCutReset(simBoard* board)
 {
-	if (board->cut && (board->ops == board->cutAfter + 1))
-		simBoardReset("power-cut", "");
+	if (!board->cutting)
+		return;
+	board->cutting = 0;
+	board->cuts++;
+	board->cutAfter = (board->cuts < board->cutCount) ? board->cutOps[board->cuts] : -1;
+	if (board->cuts < board->cutCount)
+		board->tear = board->cutTears[board->cuts];
+	simBoardReset("power-cut", "");
 }
 
 int simFlashErase(simBoard* board, uint32_t address, uint32_t length)

@@ -159,6 +159,31 @@ int simOtaMarkInvalid(simBoard* board, char* why, size_t whySize)
 	return 0;
 }
 
+/* Before a slot is rewritten: erases every otadata sector whose entry (CRC intact, not blank) selects the slot, as
+ * esp_ota_invalidate_inactive_ota_data_slot does for the inactive entry. An INVALID or ABORTED entry cannot boot,
+ * but it goes too: nothing about the old image should outlive it. Returns the sectors erased, -1 on error, -2 when
+ * the slot is the running one. */
+int simOtaInvalidateSlot(simBoard* board, int slot)
+{
+	const simPartition* otadata = simFindPartition(board, SIM_TYPE_DATA, SIM_SUBTYPE_DATA_OTA);
+	simOtaEntry entries[2];
+	int count = simOtaSlotCount(board), erased = 0, i;
+	if (slot == board->running)
+		return -2;
+	if (!otadata || (count == 0) || simOtaRead(board, entries))
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if ((entries[i].seq == UINT32_MAX) || (entries[i].crc != simOtaCrc(entries[i].seq)))
+			continue;
+		if ((int)((entries[i].seq - 1) % (uint32_t)count) != slot)
+			continue;
+		if (simFlashErase(board, otadata->offset + (uint32_t)i * SIM_SECTOR, SIM_SECTOR))
+			return -1;
+		erased++;
+	}
+	return erased;
+}
+
 /* esp_ota_get_state_partition: the state of the first entry (CRC intact) that selects the slot; UNDEFINED if none. */
 uint32_t simOtaStateOf(simBoard* board, int slot)
 {

@@ -15,6 +15,8 @@ import { join } from "node:path";
 import { World, PRODUCT, DEVICE_CHUNK_BYTES } from "../tools/demo/world.js";
 import type { BoardEvent } from "../tools/demo/board.js";
 import { median, round } from "./lib/stats.js";
+import { hostileFor } from "../test/e2e/lib.js";
+import { cutImageOnce } from "../test/e2e/hostile.js";
 
 const MIB = 1024 * 1024;
 const CHUNK = DEVICE_CHUNK_BYTES;
@@ -31,8 +33,8 @@ function curlMs(url: string, ca: string): Promise<number> {
 	});
 }
 
-async function update(world: World, v1: Buffer, name: string, args: string[] = []): Promise<{ ms: number; heap: number; live: number; events: BoardEvent[] }> {
-	const board = world.boot(world.device(name, v1), { args });
+async function update(world: World, v1: Buffer, name: string, args: string[] = [], config: Record<string, unknown> = {}): Promise<{ ms: number; heap: number; live: number; events: BoardEvent[] }> {
+	const board = world.boot(world.device(name, v1, config), { args });
 	try {
 		const check = await board.waitFor((e) => e.type === "check", 20000, "the check");
 		const activate = await board.waitFor((e) => e.type === "activate", 60000, "the activation");
@@ -45,7 +47,7 @@ async function update(world: World, v1: Buffer, name: string, args: string[] = [
 
 async function compare(rate: number | undefined, runs: number, log: (line: string) => void) {
 	const world = new World(mkdtempSync(join(tmpdir(), "xs-fota-bench-")));
-	await world.start({}, undefined, rate);
+	await world.start(undefined, rate);
 	try {
 		const v1 = world.firmware({ version: "1.0.0" });
 		const v2 = world.firmware({ version: "2.0.0", padTo: MIB });
@@ -78,11 +80,16 @@ export async function run({ log }: { log: (line: string) => void }): Promise<Rec
 			log(`memory run ${i + 1}: live peak over idle ${live.at(-1)} bytes, with garbage ${heap.at(-1)} bytes`);
 		}
 		let redownload = 0;
-		for (const fraction of [0.13, 0.37, 0.61, 0.89]) {
-			world.server.sent.clear();
-			world.server.faults.cutAfterBytes = Math.floor(v2.length * fraction);
-			await update(world, v1, `cut-${fraction}`);
-			redownload = Math.max(redownload, (world.server.sent.get(`/v1/products/${PRODUCT}/firmware-2.0.0.bin`) ?? 0) - v2.length);
+		const hostile = await hostileFor(world); // the tests' hostile server cuts the link
+		try {
+			for (const fraction of [0.13, 0.37, 0.61, 0.89]) {
+				hostile.sent.clear();
+				hostile.behaviour = cutImageOnce(Math.floor(v2.length * fraction));
+				await update(world, v1, `cut-${fraction}`, [], { server: hostile.url });
+				redownload = Math.max(redownload, (hostile.sent.get(`/v1/products/${PRODUCT}/firmware-2.0.0.bin`) ?? 0) - v2.length);
+			}
+		} finally {
+			await hostile.close();
 		}
 		return {
 			update_1mib_device_ms: round(paced.device, 1),

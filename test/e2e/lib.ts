@@ -1,9 +1,10 @@
 // Shared set-up of the end-to-end tests: a world with v1 and v2 builds, a device on v1, helpers to watch it.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { World } from "../../tools/demo/world.js";
 import type { Board, BoardEvent } from "../../tools/demo/board.js";
+import { HostileServer } from "./hostile.js";
 
 export const V2_PATH = "/v1/products/demo-board/firmware-2.0.0.bin";
 
@@ -41,4 +42,11 @@ export async function withBoard<T>(w: World, flash: string, fn: (board: Board) =
 		if (board.events.some((event) => event.type === "bricked"))
 			throw new Error("the device bricked");
 	}
+}
+
+/** A hostile server (./hostile.ts) in front of the world's update server; devices given its url reach it. */
+export async function hostileFor(w: World): Promise<HostileServer> {
+	const hostile = new HostileServer({ upstream: w.url, ca: readFileSync(w.certs.ca), cert: readFileSync(w.certs.cert), key: readFileSync(w.certs.key) });
+	await hostile.listen();
+	return hostile;
 }

@@ -1,6 +1,7 @@
 // Downloads that survive lost links, power cuts, servers that ignore Range and images that change.
 import test from "ava";
-import { builds, is, types, V2_PATH, withBoard, world } from "./lib.js";
+import { builds, hostileFor, is, types, V2_PATH, withBoard, world } from "./lib.js";
+import { cutImageOnce, firstThen, ignoringRange, isImage, only, cutAfter } from "./hostile.js";
 import { DEVICE_CHUNK_BYTES } from "../../tools/demo/world.js";
 
 
@@ -13,22 +14,24 @@ function seeded(seed: number) {
 
 test.serial("a link cut at 20 seeded offsets: each update completes, re-fetching at most one chunk", async (t) => {
 	const w = await world();
+	const hostile = await hostileFor(w);
 	const { v1, v2 } = builds(w);
 	const random = seeded(20261124);
 	try {
 		w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
 		for (let run = 0; run < 20; run++) {
 			const cut = 1 + Math.floor(random() * (v2.length - 2));
-			w.server.sent.clear();
-			w.server.faults.cutAfterBytes = cut;
-			await withBoard(w, w.device(`cut-${run}`, v1), async (board) => {
+			hostile.sent.clear();
+			hostile.behaviour = cutImageOnce(cut);
+			await withBoard(w, w.device(`cut-${run}`, v1, { server: hostile.url }), async (board) => {
 				await board.waitFor(is("valid", { version: "2.0.0" }), 30000, `run ${run}: v2 confirmed`);
 				t.true(types(board).includes("retry") || types(board).includes("error"), `run ${run}: the cut at ${cut} went unnoticed`);
 			});
-			const twice = (w.server.sent.get(V2_PATH) ?? 0) - v2.length;
+			const twice = (hostile.sent.get(V2_PATH) ?? 0) - v2.length;
 			t.true(twice >= 0 && twice <= CHUNK, `run ${run}: cut at ${cut}, ${twice} bytes fetched twice`);
 		}
 	} finally {
+		await hostile.close();
 		await w.stop();
 	}
 });
@@ -68,38 +71,45 @@ test.serial("power cut at 20 seeded flash operations during the download: each r
 
 test.serial("a server that ignores Range (200 to a range request): nothing corrupt is written, the update completes", async (t) => {
 	const w = await world();
+	const hostile = await hostileFor(w);
 	const { v1, v2 } = builds(w);
 	try {
 		w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
-		w.server.faults.cutAfterBytes = 100_000;
-		w.server.faults.ignoreRange = true;
-		await withBoard(w, w.device("norange", v1), async (board) => {
+		hostile.behaviour = only(isImage, firstThen(cutAfter(100_000), ignoringRange));
+		await withBoard(w, w.device("norange", v1, { server: hostile.url }), async (board) => {
 			await board.waitFor(is("valid", { version: "2.0.0" }), 30000, "v2 confirmed");
 			t.truthy(board.events.find(is("restart", { reason: "range-ignored" })));
 			t.false(types(board).includes("reject"));
 		});
 	} finally {
+		await hostile.close();
 		await w.stop();
 	}
 });
 
 test.serial("the image changes mid-download (new ETag): the download restarts cleanly from zero", async (t) => {
 	const w = await world();
+	const hostile = await hostileFor(w);
 	const { v1, v2 } = builds(w);
 	try {
 		w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
-		w.server.faults.cutAfterBytes = 100_000;
-		await withBoard(w, w.device("etag", v1), async (board) => {
+		hostile.behaviour = cutImageOnce(100_000);
+		await withBoard(w, w.device("etag", v1, { server: hostile.url }), async (board) => {
 			await board.waitFor(is("retry"), 20000, "the cut");
-			w.server.faults.etagSalt = "copied-again"; // the server now names the image by another ETag
-			w.server.sent.clear();
+			// the server now names the image by another ETag, as one that copied its files again would
+			hostile.behaviour = only(isImage, async (exchange, server) => {
+				const answer = await server.upstream(exchange);
+				await server.answer(exchange, { ...answer, headers: { ...answer.headers, etag: `"copied-again-${answer.headers.etag?.slice(1)}` } });
+			});
+			hostile.sent.clear();
 			await board.waitFor(is("valid", { version: "2.0.0" }), 30000, "v2 confirmed");
 			const restart = board.events.findIndex(is("restart", { reason: "image-changed" }));
 			t.true(restart >= 0, "no restart for the new ETag");
 			t.false(board.events.slice(restart).some(is("resume")), "resumed under a new ETag instead of starting over");
-			t.true((w.server.sent.get(V2_PATH) ?? 0) >= v2.length, "did not download the whole image again");
+			t.true((hostile.sent.get(V2_PATH) ?? 0) >= v2.length, "did not download the whole image again");
 		});
 	} finally {
+		await hostile.close();
 		await w.stop();
 	}
 });

@@ -5,7 +5,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runHost, runModuleAsync } from "./lib/run-host.js";
-import { serve } from "./lib/https-fixture.js";
+import { devCertificates, serve } from "./lib/https-fixture.js";
+import { cutImageOnce, HostileServer } from "../e2e/hostile.js";
 import { makeDevCertificates } from "../../tools/server/certificates.js";
 import { readFileSync } from "node:fs";
 import { bytes } from "./lib/release.js";
@@ -95,14 +96,19 @@ test("a POST check-in reaches the server's inventory", async (t) => {
 });
 
 test("a link cut mid-body ends the request with an error after the bytes that arrived", async (t) => {
-	const served = await serve({ "demo/images/1.bin": IMAGE }, { cutAfterBytes: 100_000 });
+	const served = await serve({ "demo/images/1.bin": IMAGE });
+	const { certs } = devCertificates();
+	const hostile = new HostileServer({ upstream: served.url, ca: served.caPem, cert: readFileSync(certs.cert), key: readFileSync(certs.key) });
+	await hostile.listen();
+	hostile.behaviour = cutImageOnce(100_000);
 	try {
-		const run = await runModuleAsync(requestModule({ ca: served.caPem, request: { url: `${served.url}/v1/products/demo/images/1.bin`, timeout: 5000 } }));
+		const run = await runModuleAsync(requestModule({ ca: served.caPem, request: { url: `${hostile.url}/v1/products/demo/images/1.bin`, timeout: 5000 } }));
 		t.is(run.status, 0, run.stderr);
 		const done = events(run.stdout).at(-1);
 		t.truthy(done.error);
 		t.is(done.length, 100_000);
 	} finally {
+		await hostile.close();
 		await served.server.close();
 	}
 });

@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeDevCertificates, type DevCertificates } from "../server/certificates.js";
-import { UpdateServer, type Faults } from "../server/server.js";
+import { UpdateServer } from "../server/server.js";
 import { buildSim, writeWhole } from "../build/sim.js";
 import { provision, writeDeviceConfig } from "../sim/flash.js";
 import { keyIdOf, rawPublicKey } from "../cli/keys.js";
@@ -64,12 +64,11 @@ export class World {
 		mkdirSync(join(this.releases, PRODUCT), { recursive: true });
 	}
 
-	async start(faults: Faults = {}, log?: (line: string) => void, rateBytesPerSecond?: number): Promise<void> {
+	async start(log?: (line: string) => void, rateBytesPerSecond?: number): Promise<void> {
 		this.server = new UpdateServer({
 			releases: this.releases,
 			cert: readFileSync(this.certs.cert),
 			key: readFileSync(this.certs.key),
-			faults,
 			...(log ? { log } : {}),
 			...(rateBytesPerSecond ? { rateBytesPerSecond } : {}),
 		});

@@ -10,15 +10,6 @@ import { answerRange } from "./range.js";
 import { Inventory, ReportError } from "./inventory.js";
 import { Releases, readRange, type ServedFile } from "./releases.js";
 
-export interface Faults {
-	/** answer Range requests with 200 and the whole file, like a server that ignores Range */
-	ignoreRange?: boolean;
-	/** cut the connection after this many body bytes of the next image response */
-	cutAfterBytes?: number;
-	/** mixed into every ETag, like a server that makes new ETags when files are copied again */
-	etagSalt?: string;
-}
-
 export interface ServerOptions {
 	releases: string;
 	cert: string | Buffer;
@@ -26,7 +17,6 @@ export interface ServerOptions {
 	host?: string;
 	port?: number;
 	log?: (line: string) => void;
-	faults?: Faults;
 	/** paces every file response to this many bytes per second, like the link of a device */
 	rateBytesPerSecond?: number;
 }
@@ -36,7 +26,6 @@ const MAX_REPORT_BYTES = 4096;
 export class UpdateServer {
 	readonly releases: Releases;
 	readonly inventory = new Inventory();
-	faults: Faults;
 	/** body bytes sent per path, for tests and benchmarks */
 	readonly sent = new Map<string, number>();
 	readonly #server: Server;
@@ -45,7 +34,6 @@ export class UpdateServer {
 	constructor(options: ServerOptions) {
 		this.#options = options;
 		this.releases = new Releases(options.releases);
-		this.faults = options.faults ?? {};
 		this.#server = createServer({ cert: options.cert, key: options.key }, (request, response) => {
 			this.#handle(request, response).catch((error) => {
 				this.#log(`500 ${request.url}: ${error.message}`);
@@ -100,18 +88,17 @@ export class UpdateServer {
 			const file = rest === "manifest" ? this.releases.manifest(product) : this.releases.find(product, rest);
 			if (!file)
 				return this.#json(response, 404, { error: rest === "manifest" ? `no release for ${product}` : "not found" });
-			return this.#file(request, response, file, rest !== "manifest");
+			return this.#file(request, response, file);
 		}
 		this.#json(response, 404, { error: "not found" });
 	}
 
-	async #file(request: IncomingMessage, response: ServerResponse, file: ServedFile, isImage: boolean): Promise<void> {
-		const range = this.faults.ignoreRange ? undefined : request.headers.range;
-		const etag = this.faults.etagSalt ? `"${this.faults.etagSalt}-${file.etag.slice(1)}` : file.etag;
+	async #file(request: IncomingMessage, response: ServerResponse, file: ServedFile): Promise<void> {
+		const etag = file.etag;
 		const ifRange = request.headers["if-range"];
-		const answer = answerRange(file.size, range, Array.isArray(ifRange) ? ifRange[0] : ifRange, etag);
+		const answer = answerRange(file.size, request.headers.range, Array.isArray(ifRange) ? ifRange[0] : ifRange, etag);
 		const headers: Record<string, string | number> = {
-			"accept-ranges": this.faults.ignoreRange ? "none" : "bytes",
+			"accept-ranges": "bytes",
 			etag,
 			"last-modified": new Date(file.mtimeMs).toUTCString(),
 			"content-type": "application/octet-stream",
@@ -129,9 +116,6 @@ export class UpdateServer {
 		this.#log(`${answer.status} ${request.url} ${answer.status === 206 ? `${answer.start}-${answer.end}` : length}`);
 		if (request.method === "HEAD" || length === 0)
 			return void response.end();
-		let cut = isImage ? this.faults.cutAfterBytes : undefined;
-		if (cut !== undefined)
-			this.faults.cutAfterBytes = undefined;
 		const key = new URL(request.url ?? "/", "https://server").pathname;
 		const rate = this.#options.rateBytesPerSecond;
 		const started = performance.now();
@@ -143,20 +127,9 @@ export class UpdateServer {
 					await new Promise((resolve) => setTimeout(resolve, due));
 				written += piece.length;
 			}
-			let out = piece;
-			if (cut !== undefined && out.length >= cut) {
-				out = out.subarray(0, cut);
-				await this.#write(response, out);
-				this.sent.set(key, (this.sent.get(key) ?? 0) + out.length);
-				this.#log(`cut ${request.url} as asked`);
-				response.socket?.end(); // the bytes already written still reach the client, then the connection ends
+			if (!(await this.#write(response, piece)))
 				return;
-			}
-			if (cut !== undefined)
-				cut -= out.length;
-			if (!(await this.#write(response, out)))
-				return;
-			this.sent.set(key, (this.sent.get(key) ?? 0) + out.length);
+			this.sent.set(key, (this.sent.get(key) ?? 0) + piece.length);
 		}
 		response.end();
 	}

@@ -8,6 +8,8 @@
 #include "host.h"
 #include <curl/curl.h>
 
+#define mxHeadLines 64             /* a response's header lines and bytes, at most: as modules/fota-moddable/transport.ts */
+#define mxHeadBytes 8192
 #define mxBodyLimit (64 * 1024)   /* buffered bytes before the transfer is paused until JS has taken them */
 
 typedef struct simHttp simHttp;
@@ -25,6 +27,8 @@ struct simHttp {
 	size_t chunk;             /* largest ArrayBuffer handed to JS */
 	char* head;               /* header lines of the current response */
 	size_t headLength, headCapacity;
+	int headLines;
+	char refused[96];         /* why we ended the transfer ourselves (headers past their bounds), or "" */
 	unsigned char* body;
 	size_t bodyLength, bodyCapacity;
 	char* request;            /* the POST body */
@@ -57,7 +61,11 @@ static size_t simHeaderCallback(char* data, size_t size, size_t count, void* it)
 	simHttp* http = it;
 	size_t length = size * count;
 	if ((length >= 5) && !strncmp(data, "HTTP/", 5))
-		http->headLength = 0; /* a new response (after a 100 Continue, say): forget the previous headers */
+		http->headLength = http->headLines = 0; /* a new response (after a 100 Continue, say): forget the previous headers */
+	if ((++http->headLines > mxHeadLines) || (http->headLength + length > mxHeadBytes)) {
+		snprintf(http->refused, sizeof(http->refused), "response headers exceed %d lines or %d bytes", mxHeadLines, mxHeadBytes);
+		return 0; /* libcurl ends the transfer */
+	}
 	if (!simAppend(&http->head, &http->headLength, &http->headCapacity, data, length))
 		return 0;
 	return length;
@@ -384,7 +392,7 @@ static void simHttpDeliver(txMachine* the, simHttp* http)
 {
 	txSlot self = http->self;
 	mxPushSlot(&self);
-	if (!http->responded && (http->bodyLength || (http->finished && ((http->result == CURLE_OK) || http->headLength))))
+	if (!http->responded && !http->refused[0] && (http->bodyLength || (http->finished && ((http->result == CURLE_OK) || http->headLength))))
 		simDeliverResponse(the, http);
 	if (http->running && http->bodyLength) {
 		simDeliverData(the, http);
@@ -398,7 +406,7 @@ static void simHttpDeliver(txMachine* the, simHttp* http)
 		if (http->result == CURLE_OK)
 			mxPushUndefined();
 		else
-			mxPushStringC(http->error[0] ? http->error : (txString)curl_easy_strerror(http->result));
+			mxPushStringC(http->refused[0] ? http->refused : http->error[0] ? http->error : (txString)curl_easy_strerror(http->result));
 		message = *the->stack;
 		mxPushInteger((txInteger)http->result);
 		code = *the->stack;

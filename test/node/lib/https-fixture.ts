@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeDevCertificates, type DevCertificates } from "../../../tools/server/certificates.js";
-import { UpdateServer, type Faults } from "../../../tools/server/server.js";
+import { UpdateServer } from "../../../tools/server/server.js";
 
 export interface Served {
 	server: UpdateServer;
@@ -25,7 +25,7 @@ export function devCertificates(): { dir: string; certs: DevCertificates } {
 	return cached;
 }
 
-export async function serve(files: Record<string, Uint8Array | string> = {}, faults: Faults = {}): Promise<Served> {
+export async function serve(files: Record<string, Uint8Array | string> = {}): Promise<Served> {
 	const { certs } = devCertificates();
 	const dir = mkdtempSync(join(tmpdir(), "xs-fota-serve-"));
 	const releases = join(dir, "releases");
@@ -35,7 +35,7 @@ export async function serve(files: Record<string, Uint8Array | string> = {}, fau
 		writeFileSync(full, content);
 	}
 	mkdirSync(releases, { recursive: true });
-	const server = new UpdateServer({ releases, cert: readFileSync(certs.cert), key: readFileSync(certs.key), faults });
+	const server = new UpdateServer({ releases, cert: readFileSync(certs.cert), key: readFileSync(certs.key) });
 	const { url } = await server.listen();
 	return { server, url, dir, releases, certs, caPem: readFileSync(certs.ca, "utf8") };
 }

@@ -8,7 +8,7 @@ import { evaluate } from "./checks.js";
 import { downloadImage, ImageChanged } from "./download.js";
 import { fetchBounded, TooLarge } from "./fetch.js";
 import { MAX_MANIFEST_BYTES, openSignedManifest, type ImageKind, type UpdateManifest } from "./manifest.js";
-import { Records, type Pending } from "./records.js";
+import { Records, type LastResult, type Pending } from "./records.js";
 import { sendReport } from "./report.js";
 import { nextDelay, retryAfter } from "./schedule.js";
 import { runTrial, type SelfTestCheck } from "./selftest.js";
@@ -17,7 +17,7 @@ import { toHex } from "./hex.js";
 import type { TransferLimits } from "./transfer.js";
 import { resolveUrl } from "./url.js";
 import type { DeviceConfig } from "./config.js";
-import type { Ports, ResetCause } from "./ports.js";
+import type { Ports, ResetCause, Slot } from "./ports.js";
 
 /** Rejections caused by the bytes the server sent, not by the signed release. */
 const BAD_TRANSFER = ["size-mismatch", "digest-mismatch", "body-too-long"];
@@ -138,6 +138,17 @@ export class FotaClient {
 		});
 	}
 
+	/** Records an outcome as the last one, and reports it; the record says "unreported" until the server has it, and
+	 * the next start sends it again (a reset or a lost link may come between the two). */
+	async #settle(last: LastResult, target?: string): Promise<void> {
+		const records = this.#records;
+		const unreported = { ...last, ...(target ? { target } : {}), unreported: true };
+		if (JSON.stringify(records.last) !== JSON.stringify(unreported))
+			records.last = unreported;
+		if (await this.#report(last.state, { ...(last.error ? { error: last.error } : {}), ...(target ? { target } : {}) }))
+			records.last = { ...last, ...(target ? { target } : {}) };
+	}
+
 	async #fetchManifest(): Promise<UpdateManifest | undefined> {
 		const timeout = this.#config.timeoutSeconds * 1000;
 		let fetched;
@@ -247,8 +258,7 @@ export class FotaClient {
 					else
 						this.#event("retry-later", { sequence: manifest.sequence, reason: error.reason, count, max: MAX_BAD_TRANSFERS });
 				}
-				records.last = { state: "rejected", version: manifest?.version ?? "", error: error.reason };
-				await this.#report("rejected", { error: error.reason, ...(manifest ? { target: manifest.version } : {}) });
+				await this.#settle({ state: "rejected", version: manifest?.version ?? "", error: error.reason }, manifest?.version);
 				return { result: "rejected", reason: error.reason, detail: error.message };
 			}
 			const detail = error instanceof Error ? error.message : String(error);
@@ -292,9 +302,8 @@ export class FotaClient {
 			this.#records.pending = undefined;
 			this.#records.progress = undefined;
 			this.#records.failedSequence = manifest.sequence;
-			this.#records.last = { state: "rejected", version: manifest.version, error: "not-bootable" };
 			this.#event("reject", { reason: "not-bootable", detail });
-			await this.#report("rejected", { error: "not-bootable", target: manifest.version });
+			await this.#settle({ state: "rejected", version: manifest.version, error: "not-bootable" }, manifest.version);
 			return { result: "rejected", reason: "not-bootable", detail };
 		}
 		this.#records.progress = undefined;
@@ -321,12 +330,23 @@ export class FotaClient {
 		if (pending && pending.slot === running.index) {
 			if (pending.stage === "confirming" && running.state === "valid") {
 				this.#confirm(pending); // marked valid before a reset cut the bookkeeping short
+				await this.#settle({ state: "valid", version: pending.version });
 				return { state: "confirmed", version: pending.version };
 			}
 			// The promised image runs outside its trial without having passed one: the bootloader reached it
 			// through an otadata entry that is not the activation's (a lost sector). It is tried before it is trusted.
 			this.#event("untried", { version: pending.version, state: running.state, stage: pending.stage });
+			this.#adoptRunning(running);
 			return this.#trial(pending);
+		}
+		const progress = records.progress;
+		if (!pending && progress && progress.slot === running.index) {
+			// the slot a download was writing into runs, with no activation on record: the bootloader fell back to
+			// it (otadata lost). Its bytes were never tried: they are, before anything trusts them.
+			this.#event("untried", { state: running.state, sequence: progress.sequence, offset: progress.offset, size: progress.size });
+			records.progress = undefined;
+			this.#adoptRunning(running);
+			return this.#trial(undefined);
 		}
 		if (pending) {
 			const cause = flash.lastReset();
@@ -342,12 +362,24 @@ export class FotaClient {
 			records.failedSequence = pending.sequence;
 			records.pending = undefined;
 			records.clearInterrupted();
-			records.last = { state: "rolled-back", version: pending.version, error: reason };
 			this.#event("rollback", { from: pending.version, to: this.#firmware.version, reason, reset: cause });
-			await this.#report("rolled-back", { error: reason, target: pending.version });
+			await this.#settle({ state: "rolled-back", version: pending.version, error: reason }, pending.version);
 			return { state: "rolled-back", from: pending.version, reason };
 		}
+		const last = records.last;
+		if (last?.unreported) {
+			const { unreported: _, target, ...outcome } = last;
+			this.#event("report-again", { state: last.state });
+			await this.#settle(outcome, target);
+		}
 		return { state: "running" };
+	}
+
+	/** Before an untried image that runs outside a trial is tried: otadata is made to name its slot (in state NEW,
+	 * as an activation does), so that the trial's markValid has an entry to mark, and a reset during the trial
+	 * brings this image back to its trial rather than to whatever otadata said before. */
+	#adoptRunning(running: Slot): void {
+		this.#ports.flash.activate(running);
 	}
 
 	/** The new image could not prove itself through no fault shown to be its own (the power went, or the update
@@ -358,9 +390,8 @@ export class FotaClient {
 		if (pending.size !== undefined)
 			records.progress = { sequence: pending.sequence, sha256: pending.sha256, size: pending.size, slot: pending.slot, offset: pending.size };
 		records.pending = undefined;
-		records.last = { state: "interrupted", version: pending.version, error: reason };
 		this.#event("interrupted", { version: pending.version, reason, reset: cause, count, max: MAX_INTERRUPTED, ...(pending.failure ? { detail: pending.failure } : {}) });
-		await this.#report("interrupted", { error: pending.failure ? `${reason}: ${pending.failure}` : reason, target: pending.version });
+		await this.#settle({ state: "interrupted", version: pending.version, error: pending.failure ? `${reason}: ${pending.failure}` : reason }, pending.version);
 		return { state: "interrupted", version: pending.version, reason };
 	}
 
@@ -411,7 +442,7 @@ export class FotaClient {
 		this.#event("valid", { version: this.#firmware.version });
 		if (pending)
 			this.#confirm(pending);
-		await this.#report("valid");
+		await this.#settle({ state: "valid", version: this.#firmware.version });
 		return { state: "confirmed", version: this.#firmware.version };
 	}
 
@@ -435,11 +466,12 @@ export class FotaClient {
 
 	/** After markValid: raise the anti-rollback counter and the sequence, then drop the pending record. */
 	#confirm(pending: { securityVersion: number; sequence: number; version: string }): void {
+		// first what the server is to be told: once the pending record is gone, nothing else would say it
+		this.#records.last = { state: "valid", version: pending.version, unreported: true };
 		this.#records.raiseSecurityVersion(pending.securityVersion);
 		this.#records.raiseSequence(pending.sequence);
 		this.#records.clearInterrupted();
 		this.#records.pending = undefined;
-		this.#records.last = { state: "valid", version: pending.version };
 	}
 
 	/** Polls until stop(): the first check comes after a random part of the interval, to spread a fleet. */

@@ -34,10 +34,14 @@ export interface Pending {
 	failedCheck?: string;
 }
 
+/** The last outcome: what the server was told, or is still to be told (unreported). */
 export interface LastResult {
 	state: string;
 	version: string;
 	error?: string;
+	/** the release it concerns, when it is not the running firmware */
+	target?: string;
+	unreported?: boolean;
 }
 
 const KEYS = {

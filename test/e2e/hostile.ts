@@ -210,7 +210,7 @@ export function cutAfter(bytes: number): Behaviour {
 	};
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Cuts the first image response after `bytes` body bytes; passes everything else on. */
 export function cutImageOnce(bytes: number): Behaviour {

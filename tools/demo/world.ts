@@ -122,7 +122,13 @@ export class World {
 	device(name: string, first: Buffer, config: Record<string, unknown> = {}): string {
 		const flash = join(this.dir, `${name}.flash`);
 		provision(flash, { partitionsCsv: join(ROOT, "hosts/esp32/partitions.csv"), image: first });
-		writeDeviceConfig(flash, {
+		writeDeviceConfig(flash, this.deviceConfig(name, config));
+		return flash;
+	}
+
+	/** The device config of a device of this world (short intervals, for demos and tests), with overrides. */
+	deviceConfig(name: string, config: Record<string, unknown> = {}): Record<string, unknown> {
+		return {
 			deviceId: name,
 			product: PRODUCT,
 			server: this.url,
@@ -137,8 +143,7 @@ export class World {
 			watchdogSeconds: 2,
 			timeoutSeconds: 5,
 			...config,
-		});
-		return flash;
+		};
 	}
 
 	boot(flash: string, options: { args?: string[]; env?: Record<string, string>; onEvent?: (event: BoardEvent) => void } = {}): Board {

@@ -57,3 +57,16 @@ test("markInvalidAndReboot throws, naming ESP-IDF's error, when no other image c
 	t.not(refused.status, 75);
 	t.regex(refused.stderr + refused.stdout, /Partition\.markInvalidAndReboot: ESP_ERR_OTA_ROLLBACK_INVALID_STATE/);
 });
+
+test("System.resetReason groups esp_reset_reason; Partition.invalidate erases the inactive slot's otadata entry and refuses the running slot", (t) => {
+	// esp_reset_reason_t: 1 POWERON, 3 SW, 4 PANIC, 6 TASK_WDT, 9 BROWNOUT
+	for (const [code, cause] of [["1", "power-on"], ["3", "software"], ["4", "crash"], ["6", "watchdog"], ["9", "brownout"]] as const) {
+		const result = run("reset", { XSFOTA_FAKE_RESET: code, XSFOTA_FAKE_OTHER: String(VALID) });
+		t.is(result.status, 0, result.stderr);
+		const seen = JSON.parse(result.lines.at(-1)!);
+		t.is(seen.reset, cause, `esp_reset_reason ${code}`);
+		t.deepEqual(seen.before.states, [VALID, VALID]);
+		t.deepEqual(seen.invalidated.states, [VALID, UNDEFINED], "the inactive slot kept its otadata entry");
+		t.regex(seen.invalidateRunning, /ota_0 is the running slot/);
+	}
+});

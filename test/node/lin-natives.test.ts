@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage, buildLinImage } from "../../tools/sim/image.js";
-import { provision, readOtadata, readSlotImage, writeDeviceConfig, writeImage, OTA_STATES } from "../../tools/sim/flash.js";
+import { provision, readOtadata, readSlotImage, writeDeviceConfig, writeImage, writeOtadata, OTA_STATES } from "../../tools/sim/flash.js";
 import { RESET_EXIT } from "../../tools/sim/mcsim.js";
 import { BUILD_JS, HOST, LIN_HOST, MODULE_MAP, ROOT } from "./lib/paths.js";
 
@@ -52,6 +52,21 @@ test("the lin board: the running slot, a sim image refused by activate, the runn
 	t.like(seen.config, { deviceId: "lin-1" });
 	t.is(seen.digest, createHash("sha256").update(readSlotImage(flash, "ota_0").subarray(0, 128)).digest("hex"));
 	t.deepEqual(readOtadata(flash).map((entry) => entry.seq), [0xffffffff, 0xffffffff], "a refused activation writes no otadata");
+});
+
+test("the lin board's reset cause comes from the launcher, and the inactive slot's old otadata entry is erased before a rewrite", (t) => {
+	const { flash, log } = linDevice();
+	writeImage(flash, "ota_1", buildLinImage(fakeSo("v0"), "0.9.0"));
+	writeOtadata(flash, 0, { seq: 2, state: OTA_STATES.valid }); // ota_1 ran once (seq 2) ...
+	writeOtadata(flash, 1, { seq: 3, state: OTA_STATES.valid }); // ... and ota_0 runs now (seq 3)
+	const first = runLin("reset", { XSFOTA_FLASH: flash, XSFOTA_SLOT: "0", XSFOTA_LOG: log });
+	t.is(first.status, 0, first.stderr);
+	const seen = JSON.parse(first.stdout.trim().split("\n").at(-1)!);
+	t.like(seen, { reset: "power-on", invalidated: "ota_1" });
+	t.regex(seen.invalidateRunning, /ota_0 is the running slot/);
+	t.deepEqual(readOtadata(flash).map((entry) => entry.seq), [0xffffffff, 3], "ota_1's entry outlived the invalidation");
+	const again = runLin("reset", { XSFOTA_FLASH: flash, XSFOTA_SLOT: "0", XSFOTA_LOG: log, XSFOTA_RESET: "restart" });
+	t.like(JSON.parse(again.stdout.trim().split("\n").at(-1)!), { reset: "software" });
 });
 
 test("activate then restart: the process ends with the reset status, and the bootloader tries the new image, then rolls it back", (t) => {

@@ -40,6 +40,7 @@ async function attack(t: ExecutionContext, name: string, phases: Phase[] | ((w: 
 			}
 			hostile.behaviour = undefined; // the server behaves from now on
 			await board.waitFor(is("valid", { version: "2.0.0" }), 60000, `${name}: v2 confirmed once the server behaves`);
+			await board.waitFor((event) => event.type === "report" && event.state === "valid" && event.ok, 20000, `${name}: v2's report`);
 			sound(t, board);
 			check?.(board, w, hostile);
 		});

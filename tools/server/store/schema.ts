@@ -1,0 +1,190 @@
+// The fleet store's tables, and the versioned migrations that make them, written once for SQLite and
+// PostgreSQL through kysely's schema builder. Only two column types differ by dialect (an auto-numbered id
+// and a byte string); everything else is the same SQL text on both.
+// Rows are kept compact on purpose (a fleet is many devices with a history each): times are integer
+// milliseconds since the epoch, and a report points at its device by the device's integer id, not its name.
+// The applied versions are recorded in schema_migrations, each in the transaction that applied it; on
+// PostgreSQL a transaction-scoped advisory lock makes servers that open one database at once take turns,
+// and on SQLite "begin immediate" does the same for processes sharing a file.
+import { sql, type ColumnDefinitionBuilder, type Generated, type Kysely } from "kysely";
+
+export type Dialect = "sqlite" | "postgres";
+
+/** The tables as kysely sees them. Integers are numbers: the PostgreSQL pool parses int8 to a number. */
+export interface Tables {
+	schema_migrations: { version: number; applied_at: number };
+	products: { name: string; created_at: number };
+	devices: {
+		id: Generated<number>;
+		device_id: string;
+		product: string;
+		version: string;
+		state: string;
+		security_version: number | null;
+		sequence: number | null;
+		slot: number | null;
+		first_seen: number;
+		last_seen: number;
+		last_error: string | null;
+		target: string | null;
+		config_sha256: string | null;
+		/** The config's non-secret fields, as JSON text. */
+		config: string | null;
+		reports: number;
+	};
+	reports: {
+		id: Generated<number>;
+		/** devices.id */
+		device: number;
+		at: number;
+		state: string;
+		version: string;
+		target: string | null;
+		error: string | null;
+	};
+	revocations: { device_id: string; revoked_at: number };
+	keys: { product: string; key_id: string; public_key: string };
+	releases: {
+		product: string;
+		sequence: number;
+		version: string;
+		security_version: number;
+		kind: string;
+		image_sha256: string;
+		image_size: number;
+		manifest: Uint8Array;
+		published_at: number;
+	};
+	tokens: { id: Generated<number>; name: string; sha256: string; created_at: number };
+}
+
+/** The column types and builders that differ by dialect. */
+function columns(dialect: Dialect) {
+	return {
+		/** A 64-bit id numbered by the database, never reused. */
+		id: dialect === "sqlite" ? "integer" as const : "bigint" as const,
+		idColumn: (column: ColumnDefinitionBuilder) => dialect === "sqlite"
+			? column.primaryKey().autoIncrement()
+			: column.primaryKey().generatedByDefaultAsIdentity(),
+		bytes: dialect === "sqlite" ? "blob" as const : "bytea" as const,
+	};
+}
+
+interface Migration {
+	version: number;
+	description: string;
+	up(db: Kysely<any>, dialect: Dialect): Promise<void>;
+}
+
+/** In order; a version, once released, is never edited: a change to the schema is a new version. */
+export const MIGRATIONS: readonly Migration[] = [
+	{
+		version: 1,
+		description: "products, devices with their report history, revocations, keys, releases, API tokens",
+		async up(db, dialect) {
+			const type = columns(dialect);
+			await db.schema.createTable("products")
+				.addColumn("name", "text", (column) => column.primaryKey())
+				.addColumn("created_at", "bigint", (column) => column.notNull())
+				.execute();
+			await db.schema.createTable("devices")
+				.addColumn("id", type.id, type.idColumn)
+				.addColumn("device_id", "text", (column) => column.notNull().unique())
+				.addColumn("product", "text", (column) => column.notNull())
+				.addColumn("version", "text", (column) => column.notNull())
+				.addColumn("state", "text", (column) => column.notNull())
+				.addColumn("security_version", "bigint")
+				.addColumn("sequence", "bigint")
+				.addColumn("slot", "integer")
+				.addColumn("first_seen", "bigint", (column) => column.notNull())
+				.addColumn("last_seen", "bigint", (column) => column.notNull())
+				.addColumn("last_error", "text")
+				.addColumn("target", "text")
+				.addColumn("config_sha256", "text")
+				.addColumn("config", "text")
+				.addColumn("reports", "bigint", (column) => column.notNull())
+				.execute();
+			await db.schema.createTable("reports")
+				.addColumn("id", type.id, type.idColumn)
+				.addColumn("device", type.id, (column) => column.notNull().references("devices.id").onDelete("cascade"))
+				.addColumn("at", "bigint", (column) => column.notNull())
+				.addColumn("state", "text", (column) => column.notNull())
+				.addColumn("version", "text", (column) => column.notNull())
+				.addColumn("target", "text")
+				.addColumn("error", "text")
+				.execute();
+			// A device's reports, newest first: on SQLite the index's entries end with the rowid (the id), so
+			// one column is enough; on PostgreSQL the few rows of one device are sorted after the lookup.
+			await db.schema.createIndex("reports_by_device").on("reports").column("device").execute();
+			// The deny list names devices, seen or not, so it is not tied to the devices table.
+			await db.schema.createTable("revocations")
+				.addColumn("device_id", "text", (column) => column.primaryKey())
+				.addColumn("revoked_at", "bigint", (column) => column.notNull())
+				.execute();
+			await db.schema.createTable("keys")
+				.addColumn("product", "text", (column) => column.notNull().references("products.name"))
+				.addColumn("key_id", "text", (column) => column.notNull())
+				.addColumn("public_key", "text", (column) => column.notNull())
+				.addPrimaryKeyConstraint("keys_pk", ["product", "key_id"])
+				.execute();
+			// (product, sequence) is the primary key: two servers can never both publish one sequence.
+			await db.schema.createTable("releases")
+				.addColumn("product", "text", (column) => column.notNull().references("products.name"))
+				.addColumn("sequence", "bigint", (column) => column.notNull())
+				.addColumn("version", "text", (column) => column.notNull())
+				.addColumn("security_version", "bigint", (column) => column.notNull())
+				.addColumn("kind", "text", (column) => column.notNull())
+				.addColumn("image_sha256", "text", (column) => column.notNull())
+				.addColumn("image_size", "bigint", (column) => column.notNull())
+				.addColumn("manifest", type.bytes, (column) => column.notNull())
+				.addColumn("published_at", "bigint", (column) => column.notNull())
+				.addPrimaryKeyConstraint("releases_pk", ["product", "sequence"])
+				.execute();
+			// Only the token's SHA-256 (hex) is kept; the token itself is shown once, when it is made.
+			await db.schema.createTable("tokens")
+				.addColumn("id", type.id, type.idColumn)
+				.addColumn("name", "text", (column) => column.notNull())
+				.addColumn("sha256", "text", (column) => column.notNull().unique())
+				.addColumn("created_at", "bigint", (column) => column.notNull())
+				.execute();
+		},
+	},
+];
+
+/** An arbitrary constant naming this schema's advisory lock on PostgreSQL ("xsfota" in ASCII). */
+const MIGRATION_LOCK = 0x787366_6f7461;
+
+/** Applies the migrations not yet recorded, all in one transaction; returns the versions it applied. */
+export async function migrate(db: Kysely<Tables>, dialect: Dialect, now = new Date()): Promise<number[]> {
+	return db.connection().execute(async (connection) => {
+		// Our own begin, not kysely's transaction(): SQLite needs "immediate" so that two processes opening one
+		// file cannot both read the versions and then both try to write.
+		await sql.raw(dialect === "sqlite" ? "begin immediate" : "begin").execute(connection);
+		try {
+			if (dialect === "postgres")
+				await sql`select pg_advisory_xact_lock(${sql.lit(MIGRATION_LOCK)})`.execute(connection);
+			await connection.schema.createTable("schema_migrations").ifNotExists()
+				.addColumn("version", "integer", (column) => column.primaryKey())
+				.addColumn("applied_at", "bigint", (column) => column.notNull())
+				.execute();
+			const done = new Set((await connection.selectFrom("schema_migrations").select("version").execute()).map((row) => Number(row.version)));
+			const newest = Math.max(0, ...MIGRATIONS.map((migration) => migration.version));
+			const unknown = [...done].filter((version) => version > newest);
+			if (unknown.length > 0)
+				throw new Error(`the database has schema version ${Math.max(...unknown)}, newer than this server knows (${newest}): upgrade the server`);
+			const applied: number[] = [];
+			for (const migration of MIGRATIONS) {
+				if (done.has(migration.version))
+					continue;
+				await migration.up(connection, dialect);
+				await connection.insertInto("schema_migrations").values({ version: migration.version, applied_at: now.getTime() }).execute();
+				applied.push(migration.version);
+			}
+			await sql.raw("commit").execute(connection);
+			return applied;
+		} catch (error) {
+			await sql.raw("rollback").execute(connection).catch(() => {});
+			throw error;
+		}
+	});
+}

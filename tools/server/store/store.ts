@@ -1,0 +1,410 @@
+// The management server's fleet store: devices and their report history, the deny list, products with
+// their signing keys and releases, and API tokens. One schema (schema.ts) and the one set of queries below
+// serve both databases: SQLite in a file by default, PostgreSQL when given a postgres:// URL (several
+// servers can share one). Every query is parameterised by kysely, so any text is stored as it came.
+// Times are kept as integer milliseconds and handed out as ISO 8601 strings.
+import { createHash, randomBytes } from "node:crypto";
+import type { Kysely, Transaction } from "kysely";
+import { openPostgres, openSqlite } from "./connect.js";
+import { migrate, type Tables } from "./schema.js";
+
+export interface DeviceReport {
+	deviceId: string;
+	product: string;
+	version: string;
+	state: string;
+	error?: string;
+	target?: string;
+	securityVersion?: number;
+	sequence?: number;
+	slot?: number;
+	/** the device's config: its SHA-256 (hex) and its non-secret fields */
+	config?: { sha256: string; fields: Record<string, string | number | boolean> };
+}
+
+export interface DeviceRow {
+	deviceId: string;
+	product: string;
+	version: string;
+	state: string;
+	securityVersion: number | null;
+	sequence: number | null;
+	slot: number | null;
+	/** ISO 8601 */
+	firstSeen: string;
+	/** ISO 8601 */
+	lastSeen: string;
+	lastError: string | null;
+	target: string | null;
+	revoked: boolean;
+	configSha256: string | null;
+	config: Record<string, unknown> | null;
+	reports: number;
+}
+
+export interface ReportRow {
+	id: number;
+	deviceId: string;
+	at: string;
+	state: string;
+	version: string;
+	target: string | null;
+	error: string | null;
+}
+
+export interface KeyRow {
+	product: string;
+	keyId: string;
+	/** hex, 32 bytes */
+	publicKey: string;
+}
+
+export interface ReleaseRow {
+	product: string;
+	sequence: number;
+	version: string;
+	securityVersion: number;
+	kind: string;
+	imageSha256: string;
+	imageSize: number;
+	/** the signed envelope, exact bytes */
+	manifest: Uint8Array;
+	publishedAt: string;
+}
+
+/** The change would break a rule of the store: a release sequence not above the product's latest, a duplicate key id. */
+export class StoreConflict extends Error {
+	override name = "StoreConflict";
+}
+
+/** The change names something the store does not have: a key or a release for an unknown product. */
+export class StoreNotFound extends Error {
+	override name = "StoreNotFound";
+}
+
+export interface DeviceFilter {
+	product?: string;
+	version?: string;
+	state?: string;
+	limit?: number;
+	offset?: number;
+}
+
+export interface FleetStore {
+	readonly dialect: "sqlite" | "postgres";
+	close(): Promise<void>;
+	/** One transaction: upsert the device (first/last seen, running version, state, counters, last error: kept while state != "valid" unless a new one comes, cleared by "valid"), insert the report into the history, trim the history to the newest historyLimit. Durable when it resolves. */
+	recordReport(report: DeviceReport, at: Date, historyLimit: number): Promise<DeviceRow>;
+	device(deviceId: string): Promise<DeviceRow | undefined>;
+	/** Ordered by deviceId. */
+	devices(filter?: DeviceFilter): Promise<DeviceRow[]>;
+	/** Newest first. */
+	history(deviceId: string, limit?: number): Promise<ReportRow[]>;
+	/** Adds the device to the deny list; works for a device never seen. */
+	revoke(deviceId: string, at: Date): Promise<void>;
+	isRevoked(deviceId: string): Promise<boolean>;
+	/** Idempotent. */
+	addProduct(product: string, at: Date): Promise<void>;
+	products(): Promise<string[]>;
+	/** StoreNotFound for an unknown product; StoreConflict when the product already has a key with this id. */
+	addKey(product: string, keyId: string, publicKeyHex: string): Promise<void>;
+	keys(product: string): Promise<KeyRow[]>;
+	/** StoreConflict unless sequence > the product's latest (checked inside the transaction; a unique (product, sequence) backs it for concurrent servers). StoreNotFound for an unknown product. */
+	addRelease(release: Omit<ReleaseRow, "publishedAt">, at: Date): Promise<ReleaseRow>;
+	latestRelease(product: string): Promise<ReleaseRow | undefined>;
+	/** Newest first. */
+	releases(product: string): Promise<ReleaseRow[]>;
+	/** A random token (32 bytes, base64url) returned once; only its SHA-256 is stored. */
+	createToken(name: string, at: Date): Promise<{ id: number; token: string }>;
+	checkToken(token: string): Promise<{ id: number; name: string } | undefined>;
+	revokeToken(id: number): Promise<void>;
+}
+
+type Db = Kysely<Tables> | Transaction<Tables>;
+
+const iso = (ms: number) => new Date(Number(ms)).toISOString();
+const sha256Hex = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+/** An offset without a limit is not SQL that SQLite takes; this stands for "no limit" on both. */
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+
+function deviceQuery(db: Db) {
+	return db.selectFrom("devices")
+		.leftJoin("revocations", "revocations.device_id", "devices.device_id")
+		.select([
+			"devices.device_id", "devices.product", "devices.version", "devices.state", "devices.security_version",
+			"devices.sequence", "devices.slot", "devices.first_seen", "devices.last_seen", "devices.last_error",
+			"devices.target", "devices.config_sha256", "devices.config", "devices.reports",
+			"revocations.revoked_at",
+		]);
+}
+
+type DeviceSelection = Awaited<ReturnType<ReturnType<typeof deviceQuery>["executeTakeFirstOrThrow"]>>;
+
+const nullableNumber = (value: number | null) => value === null ? null : Number(value);
+
+function deviceRow(row: DeviceSelection): DeviceRow {
+	return {
+		deviceId: row.device_id,
+		product: row.product,
+		version: row.version,
+		state: row.state,
+		securityVersion: nullableNumber(row.security_version),
+		sequence: nullableNumber(row.sequence),
+		slot: nullableNumber(row.slot),
+		firstSeen: iso(row.first_seen),
+		lastSeen: iso(row.last_seen),
+		lastError: row.last_error,
+		target: row.target,
+		revoked: row.revoked_at !== null,
+		configSha256: row.config_sha256,
+		config: row.config === null ? null : JSON.parse(row.config),
+		reports: Number(row.reports),
+	};
+}
+
+function releaseRow(row: Tables["releases"]): ReleaseRow {
+	return {
+		product: row.product,
+		sequence: Number(row.sequence),
+		version: row.version,
+		securityVersion: Number(row.security_version),
+		kind: row.kind,
+		imageSha256: row.image_sha256,
+		imageSize: Number(row.image_size),
+		// A copy in a plain Uint8Array: the drivers hand out Buffers over pooled memory.
+		manifest: new Uint8Array(row.manifest),
+		publishedAt: iso(row.published_at),
+	};
+}
+
+/**
+ * Takes the product's row lock (PostgreSQL) or the write lock (SQLite) by a no-op update, so that two
+ * servers changing one product's keys or releases take turns; false when there is no such product.
+ */
+async function lockProduct(db: Transaction<Tables>, product: string): Promise<boolean> {
+	const result = await db.updateTable("products")
+		.set((eb) => ({ created_at: eb.ref("created_at") }))
+		.where("name", "=", product)
+		.executeTakeFirst();
+	return Number(result.numUpdatedRows) > 0;
+}
+
+class KyselyFleetStore implements FleetStore {
+	readonly dialect: "sqlite" | "postgres";
+	readonly #db: Kysely<Tables>;
+
+	constructor(db: Kysely<Tables>, dialect: "sqlite" | "postgres") {
+		this.#db = db;
+		this.dialect = dialect;
+	}
+
+	async close(): Promise<void> {
+		await this.#db.destroy();
+	}
+
+	recordReport(report: DeviceReport, at: Date, historyLimit: number): Promise<DeviceRow> {
+		const now = at.getTime();
+		return this.#db.transaction().execute(async (trx) => {
+			const { id } = await trx.insertInto("devices")
+				.values({
+					device_id: report.deviceId,
+					product: report.product,
+					version: report.version,
+					state: report.state,
+					security_version: report.securityVersion ?? null,
+					sequence: report.sequence ?? null,
+					slot: report.slot ?? null,
+					first_seen: now,
+					last_seen: now,
+					last_error: report.error ?? null,
+					target: report.target ?? null,
+					config_sha256: report.config?.sha256 ?? null,
+					config: report.config ? JSON.stringify(report.config.fields) : null,
+					reports: 1,
+				})
+				.onConflict((conflict) => conflict.column("device_id").doUpdateSet((eb) => ({
+					product: eb.ref("excluded.product"),
+					version: eb.ref("excluded.version"),
+					state: eb.ref("excluded.state"),
+					security_version: eb.ref("excluded.security_version"),
+					sequence: eb.ref("excluded.sequence"),
+					slot: eb.ref("excluded.slot"),
+					last_seen: eb.ref("excluded.last_seen"),
+					target: eb.ref("excluded.target"),
+					// A new error replaces the last; without one, "valid" clears it and any other state keeps it.
+					last_error: eb.case()
+						.when("excluded.last_error", "is not", null).then(eb.ref("excluded.last_error"))
+						.when("excluded.state", "=", "valid").then(null)
+						.else(eb.ref("devices.last_error"))
+						.end(),
+					// A report without a config leaves the one on record.
+					config_sha256: eb.fn.coalesce("excluded.config_sha256", "devices.config_sha256"),
+					config: eb.fn.coalesce("excluded.config", "devices.config"),
+					reports: eb("devices.reports", "+", 1),
+				})))
+				.returning("id")
+				.executeTakeFirstOrThrow();
+			await trx.insertInto("reports")
+				.values({ device: id, at: now, state: report.state, version: report.version, target: report.target ?? null, error: report.error ?? null })
+				.execute();
+			// Keep the newest historyLimit: delete from the first one past them down.
+			const firstDropped = trx.selectFrom("reports").select("id")
+				.where("device", "=", id).orderBy("id", "desc").limit(1).offset(Math.max(0, historyLimit));
+			await trx.deleteFrom("reports").where("device", "=", id).where("id", "<=", firstDropped).execute();
+			return deviceRow(await deviceQuery(trx).where("devices.id", "=", id).executeTakeFirstOrThrow());
+		});
+	}
+
+	async device(deviceId: string): Promise<DeviceRow | undefined> {
+		const row = await deviceQuery(this.#db).where("devices.device_id", "=", deviceId).executeTakeFirst();
+		return row && deviceRow(row);
+	}
+
+	async devices(filter: DeviceFilter = {}): Promise<DeviceRow[]> {
+		let query = deviceQuery(this.#db);
+		if (filter.product !== undefined)
+			query = query.where("devices.product", "=", filter.product);
+		if (filter.version !== undefined)
+			query = query.where("devices.version", "=", filter.version);
+		if (filter.state !== undefined)
+			query = query.where("devices.state", "=", filter.state);
+		query = query.orderBy("devices.device_id");
+		if (filter.limit !== undefined || filter.offset !== undefined)
+			query = query.limit(Math.max(0, filter.limit ?? NO_LIMIT)).offset(Math.max(0, filter.offset ?? 0));
+		return (await query.execute()).map(deviceRow);
+	}
+
+	async history(deviceId: string, limit?: number): Promise<ReportRow[]> {
+		let query = this.#db.selectFrom("reports")
+			.innerJoin("devices", "devices.id", "reports.device")
+			.select(["reports.id", "devices.device_id", "reports.at", "reports.state", "reports.version", "reports.target", "reports.error"])
+			.where("devices.device_id", "=", deviceId)
+			.orderBy("reports.id", "desc");
+		if (limit !== undefined)
+			query = query.limit(Math.max(0, limit));
+		return (await query.execute()).map((row) => ({
+			id: Number(row.id),
+			deviceId: row.device_id,
+			at: iso(row.at),
+			state: row.state,
+			version: row.version,
+			target: row.target,
+			error: row.error,
+		}));
+	}
+
+	async revoke(deviceId: string, at: Date): Promise<void> {
+		// Revoking again keeps the first time.
+		await this.#db.insertInto("revocations").values({ device_id: deviceId, revoked_at: at.getTime() })
+			.onConflict((conflict) => conflict.column("device_id").doNothing())
+			.execute();
+	}
+
+	async isRevoked(deviceId: string): Promise<boolean> {
+		return (await this.#db.selectFrom("revocations").select("device_id").where("device_id", "=", deviceId).executeTakeFirst()) !== undefined;
+	}
+
+	async addProduct(product: string, at: Date): Promise<void> {
+		await this.#db.insertInto("products").values({ name: product, created_at: at.getTime() })
+			.onConflict((conflict) => conflict.column("name").doNothing())
+			.execute();
+	}
+
+	async products(): Promise<string[]> {
+		return (await this.#db.selectFrom("products").select("name").orderBy("name").execute()).map((row) => row.name);
+	}
+
+	addKey(product: string, keyId: string, publicKeyHex: string): Promise<void> {
+		return this.#db.transaction().execute(async (trx) => {
+			if (!await lockProduct(trx, product))
+				throw new StoreNotFound(`no product ${JSON.stringify(product)}`);
+			const result = await trx.insertInto("keys").values({ product, key_id: keyId, public_key: publicKeyHex })
+				.onConflict((conflict) => conflict.columns(["product", "key_id"]).doNothing())
+				.executeTakeFirst();
+			if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0)
+				throw new StoreConflict(`product ${JSON.stringify(product)} already has a key ${JSON.stringify(keyId)}`);
+		});
+	}
+
+	async keys(product: string): Promise<KeyRow[]> {
+		const rows = await this.#db.selectFrom("keys").selectAll().where("product", "=", product).orderBy("key_id").execute();
+		return rows.map((row) => ({ product: row.product, keyId: row.key_id, publicKey: row.public_key }));
+	}
+
+	addRelease(release: Omit<ReleaseRow, "publishedAt">, at: Date): Promise<ReleaseRow> {
+		return this.#db.transaction().execute(async (trx) => {
+			// The lock first: a second server publishing for this product waits here, then sees this release.
+			if (!await lockProduct(trx, release.product))
+				throw new StoreNotFound(`no product ${JSON.stringify(release.product)}`);
+			const latest = await trx.selectFrom("releases").select("sequence")
+				.where("product", "=", release.product).orderBy("sequence", "desc").limit(1).executeTakeFirst();
+			if (latest !== undefined && !(release.sequence > Number(latest.sequence)))
+				throw new StoreConflict(`release sequence ${release.sequence} of ${JSON.stringify(release.product)} is not above the latest, ${latest.sequence}`);
+			const row: Tables["releases"] = {
+				product: release.product,
+				sequence: release.sequence,
+				version: release.version,
+				security_version: release.securityVersion,
+				kind: release.kind,
+				image_sha256: release.imageSha256,
+				image_size: release.imageSize,
+				manifest: Buffer.from(release.manifest.buffer, release.manifest.byteOffset, release.manifest.byteLength),
+				published_at: at.getTime(),
+			};
+			const result = await trx.insertInto("releases").values(row)
+				.onConflict((conflict) => conflict.columns(["product", "sequence"]).doNothing())
+				.executeTakeFirst();
+			if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0)
+				throw new StoreConflict(`release sequence ${release.sequence} of ${JSON.stringify(release.product)} exists`);
+			return releaseRow(row);
+		});
+	}
+
+	async latestRelease(product: string): Promise<ReleaseRow | undefined> {
+		const row = await this.#db.selectFrom("releases").selectAll().where("product", "=", product)
+			.orderBy("sequence", "desc").limit(1).executeTakeFirst();
+		return row && releaseRow(row);
+	}
+
+	async releases(product: string): Promise<ReleaseRow[]> {
+		const rows = await this.#db.selectFrom("releases").selectAll().where("product", "=", product).orderBy("sequence", "desc").execute();
+		return rows.map(releaseRow);
+	}
+
+	async createToken(name: string, at: Date): Promise<{ id: number; token: string }> {
+		const token = randomBytes(32).toString("base64url");
+		const { id } = await this.#db.insertInto("tokens").values({ name, sha256: sha256Hex(token), created_at: at.getTime() })
+			.returning("id").executeTakeFirstOrThrow();
+		return { id: Number(id), token };
+	}
+
+	async checkToken(token: string): Promise<{ id: number; name: string } | undefined> {
+		const row = await this.#db.selectFrom("tokens").select(["id", "name"]).where("sha256", "=", sha256Hex(token)).executeTakeFirst();
+		return row && { id: Number(row.id), name: row.name };
+	}
+
+	async revokeToken(id: number): Promise<void> {
+		await this.#db.deleteFrom("tokens").where("id", "=", id).execute();
+	}
+}
+
+/** url: a postgres:// URL, or undefined for SQLite in `file` (created with its folder). Applies the versioned migrations at open (a table records the applied versions; safe when several servers open one PostgreSQL database at once). */
+export async function openStore(options: { url?: string; file?: string }): Promise<FleetStore> {
+	let connection;
+	if (options.url !== undefined) {
+		if (!/^postgres(ql)?:\/\//i.test(options.url))
+			throw new Error("the database URL must start with postgres:// or postgresql://");
+		connection = openPostgres(options.url);
+	} else if (options.file !== undefined) {
+		connection = openSqlite(options.file);
+	} else {
+		throw new Error("openStore needs a postgres:// url or a SQLite file");
+	}
+	try {
+		await migrate(connection.db, connection.dialect);
+	} catch (error) {
+		await connection.db.destroy().catch(() => {});
+		throw error;
+	}
+	return new KyselyFleetStore(connection.db, connection.dialect);
+}

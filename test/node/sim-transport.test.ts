@@ -208,3 +208,34 @@ test("mutual TLS: a key without its certificate is refused before any connection
 	t.not(run.status, 0);
 	t.regex(run.stderr, /a client key needs its certificates/);
 });
+
+test("mutual TLS from the device config: the sim's ports give the transport the config's clientKey and clientCertificates", async (t) => {
+	const ca = deviceCa();
+	const mutual = await mutualServer(ca.cert);
+	const identity = makeDeviceCertificate({ caCert: ca.cert, caKey: ca.key, deviceId: "dev-ports" });
+	const config = { deviceId: "dev-ports", product: "demo", server: mutual.url, ca: readFileSync(devCertificates().certs.ca, "utf8"),
+		keys: [{ keyId: "9a2db2e23f1504cd", publicKey: "ab".repeat(32) }], clientKey: identity.key, clientCertificates: identity.cert };
+	const dir = mkdtempSync(join(tmpdir(), "xs-fota-ports-"));
+	const file = join(dir, "ports.js");
+	writeFileSync(file, `
+import { parseDeviceConfig } from "fota/config";
+import { targetPorts } from "fota-target";
+import SHA256 from "crypto/sha256";
+const config = parseDeviceConfig(${JSON.stringify(config)}, (data) => new Uint8Array(SHA256.hash(data)));
+await new Promise((resolve) => {
+	targetPorts(config).transport.request({ url: config.server + "/whoami", timeout: 5000 }, {
+		response(status) { trace(JSON.stringify({ event: "response", status }) + "\\n"); },
+		data() {},
+		done(error) { trace(JSON.stringify({ event: "done", error }) + "\\n"); resolve(); },
+	});
+});
+`);
+	try {
+		const run = await runModuleAsync(file);
+		t.is(run.status, 0, run.stderr);
+		t.deepEqual(events(run.stdout), [{ event: "response", status: 200 }, { event: "done" }]);
+		t.deepEqual(mutual.seen, ["dev-ports"]);
+	} finally {
+		await new Promise((resolve) => mutual.server.close(resolve));
+	}
+});

@@ -29,9 +29,15 @@ Devices pin DIR/ca.pem from their config. Keys are mode 0600. Never overwrites. 
 		try {
 			const paths = makeDevCertificates(out, hosts);
 			const device = makeDeviceCa(out);
-			console.log(`CA          ${paths.ca} (put it in the device config)\nCA key      ${paths.caKey} (keep it secret)\ncertificate ${paths.cert} for ${hosts.join(", ")}\nkey         ${paths.key}\n`
-				+ `device CA   ${device.cert} (signs devices' certificates: xs-fota provision --device-ca ${out}; a server requiring mutual TLS trusts it)\n`
-				+ `device CA key ${device.key} (keep it secret)`);
+			const lines: [string, string][] = [
+				["CA", `${paths.ca} (put it in the device config)`],
+				["CA key", `${paths.caKey} (keep it secret)`],
+				["certificate", `${paths.cert} for ${hosts.join(", ")}`],
+				["key", paths.key],
+				["device CA", `${device.cert} (signs devices' certificates: xs-fota provision --device-ca ${out}; a server that requires mutual TLS trusts it for its clients)`],
+				["device CA key", `${device.key} (keep it secret)`],
+			];
+			console.log(lines.map(([label, text]) => `${label.padEnd(14)}${text}`).join("\n"));
 		} catch (error) {
 			throw new CliError((error as Error).message);
 		}

@@ -1,6 +1,7 @@
 // The update client's ports on Moddable's own runtime (the ESP32 and the desktop simulator): Moddable's HTTP client
 // over SecureSocket, the partition/system/watchdog modules, Preference, Timer. Each target's fota-target module
-// adds its event sink and its kind (hosts/esp32/fota/ports.ts, hosts/lin/fota/ports.ts).
+// adds its event sink and its kind (hosts/esp32/fota/ports.ts, hosts/lin/fota/ports.ts). The transport presents
+// the device's own key and certificate (mutual TLS) when the device config has them.
 import { partitionFlash } from "./flash.js";
 import { nativeVerifier } from "./verifier.js";
 import { moduleWatchdog } from "./watchdog.js";
@@ -12,7 +13,7 @@ import type { EventSink, Ports } from "fota/ports";
 
 export function moddablePorts(config: DeviceConfig, events: EventSink): Ports {
 	return {
-		transport: new ModdableTransport({ ca: config.ca }),
+		transport: new ModdableTransport({ ca: config.ca, clientKey: config.clientKey, clientCertificates: config.clientCertificates }),
 		flash: partitionFlash,
 		verifier: nativeVerifier,
 		watchdog: moduleWatchdog,

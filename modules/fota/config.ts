@@ -1,5 +1,8 @@
 // The device config: identity, server, trust anchors and schedule. It lives outside the firmware image
 // (its own flash partition) so that every firmware version reads the same one.
+// The device's own TLS identity (clientKey, clientCertificates) is here too: it belongs to the device, not to a
+// firmware version. No regular expression scans a PEM body: XS's matcher recurses per character and a long
+// base64 body overflows a device's stack (modules/fota-moddable/pem.ts).
 import { fromHex, toHex } from "./hex.js";
 import type { TrustedKey } from "./manifest.js";
 
@@ -17,6 +20,11 @@ export interface DeviceConfig {
 	server: string;
 	/** PEM of the CA that signs the server's certificate: the only one trusted */
 	ca: string;
+	/** The device's private key for mutual TLS: one PEM "PRIVATE KEY" block (PKCS#8) of an RSA key, the only kind
+	 * Moddable's TLS can sign its handshake with. Present exactly when clientCertificates is. */
+	clientKey?: string;
+	/** The device's certificate chain for mutual TLS: PEM "CERTIFICATE" blocks, the device's own first. */
+	clientCertificates?: string;
 	keys: TrustedKey[];
 	/** Seconds between checks when all is well */
 	pollSeconds: number;
@@ -69,6 +77,112 @@ function text(raw: any, name: string): string {
 	return raw[name];
 }
 
+/** Bounds on the identity's PEM text: an RSA 4096 key is about 3.3 KB of PEM, a certificate 1 to 2 KB. */
+export const MAX_CLIENT_KEY_CHARS = 8192;
+export const MAX_CLIENT_CERTIFICATES_CHARS = 16384;
+export const MAX_CLIENT_CERTIFICATES = 4;
+
+const BEGIN = "-----BEGIN ", DASHES = "-----";
+
+/** The bodies of the PEM blocks in text, each checked to be base64 and to have the label wanted; nothing but
+ * whitespace may stand between blocks. A message names the field and what is wrong. */
+function pemBodies(text: string, name: string, label: string): string[] {
+	const bodies: string[] = [];
+	let at = 0;
+	for (;;) {
+		let skip = at;
+		while (skip < text.length && " \t\r\n".includes(text[skip]))
+			skip++;
+		if (skip === text.length)
+			break;
+		need(text.startsWith(BEGIN, skip), `${name} must hold only PEM "${label}" blocks`);
+		const labelEnd = text.indexOf(DASHES, skip + BEGIN.length);
+		need(labelEnd > 0, `${name}: a BEGIN line has no closing dashes`);
+		const found = text.slice(skip + BEGIN.length, labelEnd);
+		need(found === label, `${name} must be PEM "${label}", not "${found.slice(0, 40)}"${label === "PRIVATE KEY" && found.endsWith("PRIVATE KEY")
+			? " (convert it to unencrypted PKCS#8: openssl pkcs8 -topk8 -nocrypt)" : ""}`);
+		const end = `-----END ${label}-----`;
+		const stop = text.indexOf(end, labelEnd + DASHES.length);
+		need(stop > 0, `${name}: a "${label}" block has no END line`);
+		const body = text.slice(labelEnd + DASHES.length, stop);
+		let length = 0;
+		for (let i = 0; i < body.length; i++) {
+			const c = body.charCodeAt(i);
+			if (c === 32 || c === 9 || c === 13 || c === 10)
+				continue;
+			need((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61,
+				`${name}: a "${label}" block is not base64`);
+			length++;
+		}
+		need(length > 0 && length % 4 === 0, `${name}: a "${label}" block is not whole base64`);
+		bodies.push(body);
+		at = stop + end.length;
+	}
+	return bodies;
+}
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** The first bytes that a base64 text (whitespace allowed) encodes, at most count. */
+function base64Prefix(body: string, count: number): number[] {
+	const bytes: number[] = [];
+	let bits = 0, value = 0;
+	for (let i = 0; i < body.length && bytes.length < count; i++) {
+		const digit = BASE64.indexOf(body[i]);
+		if (digit < 0)
+			continue; // whitespace; "=" only ends the text
+		value = ((value << 6) | digit) & 0xffff;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			bytes.push((value >> bits) & 0xff);
+		}
+	}
+	return bytes;
+}
+
+/** PKCS#8's PrivateKeyInfo starts SEQUENCE { INTEGER 0, SEQUENCE { OID rsaEncryption (1.2.840.113549.1.1.1) ... */
+const RSA_ENCRYPTION = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+
+function isRsaPkcs8(body: string): boolean {
+	const der = base64Prefix(body, 32);
+	if (der[0] !== 0x30)
+		return false;
+	let at = 1;
+	const first = der[at++];
+	if (first & 0x80)
+		at += first & 0x7f; // long-form length: skip its bytes
+	if (der[at] !== 0x02 || der[at + 1] !== 0x01 || der[at + 2] !== 0x00 || der[at + 3] !== 0x30)
+		return false;
+	at += 4;
+	if (der[at++]! & 0x80)
+		return false; // an AlgorithmIdentifier is short
+	for (let i = 0; i < RSA_ENCRYPTION.length; i++)
+		if (der[at + i] !== RSA_ENCRYPTION[i])
+			return false;
+	return true;
+}
+
+/** The device's TLS identity from the raw config: both fields or neither. */
+function identity(r: any): { clientKey: string; clientCertificates: string } | undefined {
+	const hasKey = r.clientKey !== undefined, hasCertificates = r.clientCertificates !== undefined;
+	if (!hasKey && !hasCertificates)
+		return undefined;
+	need(hasKey && hasCertificates, hasKey ? "clientKey needs clientCertificates (the device's certificate for that key)"
+		: "clientCertificates needs clientKey (the device's private key)");
+	need(typeof r.clientKey === "string" && r.clientKey.length > 0 && r.clientKey.length <= MAX_CLIENT_KEY_CHARS,
+		`clientKey must be a PEM "PRIVATE KEY" of at most ${MAX_CLIENT_KEY_CHARS} characters`);
+	need(typeof r.clientCertificates === "string" && r.clientCertificates.length > 0 && r.clientCertificates.length <= MAX_CLIENT_CERTIFICATES_CHARS,
+		`clientCertificates must be PEM "CERTIFICATE" blocks of at most ${MAX_CLIENT_CERTIFICATES_CHARS} characters in all`);
+	const keys = pemBodies(r.clientKey, "clientKey", "PRIVATE KEY");
+	need(keys.length === 1, `clientKey must be exactly one PEM "PRIVATE KEY" block, not ${keys.length}`);
+	need(isRsaPkcs8(keys[0]), "clientKey must be an RSA key: Moddable's TLS signs its handshake only with RSA (README, \"Device identity\")");
+	const certificates = pemBodies(r.clientCertificates, "clientCertificates", "CERTIFICATE");
+	need(certificates.length >= 1 && certificates.length <= MAX_CLIENT_CERTIFICATES,
+		`clientCertificates must hold 1 to ${MAX_CLIENT_CERTIFICATES} PEM "CERTIFICATE" blocks, not ${certificates.length}`);
+	return { clientKey: r.clientKey, clientCertificates: r.clientCertificates };
+}
+
 /** SHA-256 of bytes: the native module on a device, node:crypto in Node. */
 export type Sha256 = (data: Uint8Array) => Uint8Array;
 
@@ -112,11 +226,13 @@ export function parseDeviceConfig(raw: unknown, sha256: Sha256): DeviceConfig {
 	const chunkBytes = number(r, "chunkBytes", 16384, 4096, 1048576);
 	need(chunkBytes % 4096 === 0, "chunkBytes must be a multiple of 4096");
 	const pollSeconds = number(r, "pollSeconds", 3600, 1, 7 * 86400);
+	const tls = identity(r);
 	return {
 		deviceId: text(r, "deviceId"),
 		product: text(r, "product"),
 		server,
 		ca,
+		...(tls ?? {}),
 		keys,
 		pollSeconds,
 		jitter: number(r, "jitter", 0.2, 0, 1),

@@ -1,13 +1,17 @@
-// The sim host's HTTPS transport (libcurl in the XS event loop) against the real update server.
+// The sim host's HTTPS transport (libcurl in the XS event loop) against the real update server, and against a
+// Node https server that requires mutual TLS: the device presents the key and certificate from its config.
 import test from "ava";
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
+import { createServer, type Server } from "node:https";
+import type { TLSSocket } from "node:tls";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runHost, runModuleAsync } from "./lib/run-host.js";
 import { devCertificates, serve } from "./lib/https-fixture.js";
 import { cutImageOnce, HostileServer } from "../e2e/hostile.js";
-import { makeDevCertificates } from "../../tools/server/certificates.js";
+import { makeDevCertificates, makeDeviceCa, makeDeviceCertificate } from "../../tools/server/certificates.js";
 import { readFileSync } from "node:fs";
 import { bytes } from "./lib/release.js";
 
@@ -23,7 +27,7 @@ import SHA256 from "crypto/sha256";
 const options = ${JSON.stringify(options)};
 const sha = new SHA256();
 let length = 0;
-const transport = new SimTransport(options.ca, 4096);
+const transport = new SimTransport(options.identity ?? { ca: options.ca }, 4096);
 await new Promise((resolve) => {
 	transport.request(options.request, {
 		response(status, headers) { trace(JSON.stringify({ event: "response", status, headers }) + "\\n"); },
@@ -110,5 +114,128 @@ test("a link cut mid-body ends the request with an error after the bytes that ar
 	} finally {
 		await hostile.close();
 		await served.server.close();
+	}
+});
+
+/** A server that asks every client for a certificate and refuses, inside the handshake, one that the device CA
+ * did not sign or none at all; it answers with the CN it saw. */
+async function mutualServer(deviceCa: string): Promise<{ server: Server; url: string; seen: string[]; refused: string[] }> {
+	const { certs } = devCertificates();
+	const seen: string[] = [], refused: string[] = [];
+	const server = createServer({ cert: readFileSync(certs.cert), key: readFileSync(certs.key), ca: deviceCa, requestCert: true, rejectUnauthorized: true },
+		(request, response) => {
+			const peer = (request.socket as TLSSocket).getPeerCertificate();
+			seen.push(String(peer.subject?.CN));
+			response.end(JSON.stringify({ cn: peer.subject?.CN }));
+		});
+	server.on("tlsClientError", (error) => refused.push(error.message));
+	await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+	return { server, url: `https://localhost:${(server.address() as AddressInfo).port}`, seen, refused };
+}
+
+let deviceCaCache: { cert: string; key: string } | undefined;
+function deviceCa(): { cert: string; key: string } {
+	if (!deviceCaCache) {
+		const paths = makeDeviceCa(mkdtempSync(join(tmpdir(), "xs-fota-device-ca-")));
+		deviceCaCache = { cert: readFileSync(paths.cert, "utf8"), key: readFileSync(paths.key, "utf8") };
+	}
+	return deviceCaCache;
+}
+
+test("mutual TLS: a device that presents its key and certificate is let in, and the server sees its id as CN", async (t) => {
+	const ca = deviceCa();
+	const mutual = await mutualServer(ca.cert);
+	const caPem = readFileSync(devCertificates().certs.ca, "utf8");
+	const identity = makeDeviceCertificate({ caCert: ca.cert, caKey: ca.key, deviceId: "dev-42" });
+	try {
+		const run = await runModuleAsync(requestModule({ identity: { ca: caPem, clientKey: identity.key, clientCertificates: identity.cert }, request: { url: `${mutual.url}/whoami`, timeout: 5000 } }));
+		t.is(run.status, 0, run.stderr);
+		const [response, done] = events(run.stdout);
+		t.is(response.status, 200);
+		t.is(done.error, undefined);
+		t.is(done.sha256, createHash("sha256").update(JSON.stringify({ cn: "dev-42" })).digest("hex"));
+		t.deepEqual(mutual.seen, ["dev-42"]);
+		t.deepEqual(mutual.refused, []);
+	} finally {
+		await new Promise((resolve) => mutual.server.close(resolve));
+	}
+});
+
+test("mutual TLS: a device without an identity fails in the handshake, and says so", async (t) => {
+	const mutual = await mutualServer(deviceCa().cert);
+	try {
+		const run = await runModuleAsync(requestModule({ ca: readFileSync(devCertificates().certs.ca, "utf8"), request: { url: `${mutual.url}/whoami`, timeout: 5000 } }));
+		t.is(run.status, 0, run.stderr);
+		const all = events(run.stdout);
+		t.is(all.length, 1, "a response arrived without a client certificate");
+		t.regex(all[0].error, /^TLS handshake failed: .*alert handshake failure/);
+		t.is(all[0].length, 0);
+		t.deepEqual(mutual.seen, []);
+		t.regex(mutual.refused.join("\n"), /peer did not return a certificate/);
+	} finally {
+		await new Promise((resolve) => mutual.server.close(resolve));
+	}
+});
+
+test("mutual TLS: a certificate from another CA, even with the same device id, is refused in the handshake", async (t) => {
+	const mutual = await mutualServer(deviceCa().cert);
+	const otherPaths = makeDeviceCa(mkdtempSync(join(tmpdir(), "xs-fota-other-device-ca-")));
+	const forged = makeDeviceCertificate({ caCert: otherPaths.cert, caKey: otherPaths.key, deviceId: "dev-42" });
+	t.is(new X509Certificate(forged.cert).subject, "CN=dev-42");
+	t.false(new X509Certificate(forged.cert).checkIssued(new X509Certificate(deviceCa().cert)));
+	try {
+		const run = await runModuleAsync(requestModule({ identity: { ca: readFileSync(devCertificates().certs.ca, "utf8"), clientKey: forged.key, clientCertificates: forged.cert }, request: { url: `${mutual.url}/whoami`, timeout: 5000 } }));
+		t.is(run.status, 0, run.stderr);
+		const all = events(run.stdout);
+		t.is(all.length, 1, "a response arrived for a certificate from another CA");
+		// Node checks the chain after OpenSSL's handshake and hangs up without an alert: the device can tell only
+		// that the handshake did not finish
+		t.regex(all[0].error, /^TLS handshake failed: /);
+		t.is(all[0].length, 0);
+		t.deepEqual(mutual.seen, []);
+		t.is(mutual.refused.length, 1, "the server did not refuse the connection");
+		// and it was the certificate that was refused, not its absence (which ends with an alert, as above)
+		t.notRegex(mutual.refused[0], /did not return a certificate/);
+		t.notRegex(all[0].error, /alert handshake failure/);
+	} finally {
+		await new Promise((resolve) => mutual.server.close(resolve));
+	}
+});
+
+test("mutual TLS: a key without its certificate is refused before any connection", (t) => {
+	const identity = makeDeviceCertificate({ caCert: deviceCa().cert, caKey: deviceCa().key, deviceId: "dev-1" });
+	const run = runHost(requestModule({ identity: { ca: "-----BEGIN CERTIFICATE-----", clientKey: identity.key }, request: { url: "https://localhost:1/x", timeout: 1000 } }));
+	t.not(run.status, 0);
+	t.regex(run.stderr, /a client key needs its certificates/);
+});
+
+test("mutual TLS from the device config: the sim's ports give the transport the config's clientKey and clientCertificates", async (t) => {
+	const ca = deviceCa();
+	const mutual = await mutualServer(ca.cert);
+	const identity = makeDeviceCertificate({ caCert: ca.cert, caKey: ca.key, deviceId: "dev-ports" });
+	const config = { deviceId: "dev-ports", product: "demo", server: mutual.url, ca: readFileSync(devCertificates().certs.ca, "utf8"),
+		keys: [{ keyId: "9a2db2e23f1504cd", publicKey: "ab".repeat(32) }], clientKey: identity.key, clientCertificates: identity.cert };
+	const dir = mkdtempSync(join(tmpdir(), "xs-fota-ports-"));
+	const file = join(dir, "ports.js");
+	writeFileSync(file, `
+import { parseDeviceConfig } from "fota/config";
+import { targetPorts } from "fota-target";
+import SHA256 from "crypto/sha256";
+const config = parseDeviceConfig(${JSON.stringify(config)}, (data) => new Uint8Array(SHA256.hash(data)));
+await new Promise((resolve) => {
+	targetPorts(config).transport.request({ url: config.server + "/whoami", timeout: 5000 }, {
+		response(status) { trace(JSON.stringify({ event: "response", status }) + "\\n"); },
+		data() {},
+		done(error) { trace(JSON.stringify({ event: "done", error }) + "\\n"); resolve(); },
+	});
+});
+`);
+	try {
+		const run = await runModuleAsync(file);
+		t.is(run.status, 0, run.stderr);
+		t.deepEqual(events(run.stdout), [{ event: "response", status: 200 }, { event: "done" }]);
+		t.deepEqual(mutual.seen, ["dev-ports"]);
+	} finally {
+		await new Promise((resolve) => mutual.server.close(resolve));
 	}
 });

@@ -1,9 +1,14 @@
 /*
  * HTTPS GET for the sim host's transport, on libcurl's multi interface inside the event loop.
- * The CA comes from the caller (the device config), never from the system store. Events reach JS from
- * the loop, never from inside libcurl's callbacks: response (status, headers), data (ArrayBuffer), done.
+ * The CA comes from the caller (the device config), never from the system store. So does the device's own
+ * identity for mutual TLS (clientKey, clientCertificates: PEM text), handed to libcurl as in-memory blobs
+ * (CURLOPT_SSLKEY_BLOB, CURLOPT_SSLCERT_BLOB), never through a file. TLS is 1.2 only, as Moddable's
+ * SecureSocket speaks it on the device (modules/fota-moddable/transport.ts, protocolVersion 0x303): the client
+ * certificate is then sent and judged inside the handshake, and a server that refuses it ends the handshake.
+ * Events reach JS from the loop, never from inside libcurl's callbacks: response (status, headers), data
+ * (ArrayBuffer), done (error message: a TLS failure starts "TLS handshake failed: ", then libcurl's reason).
  *   new HttpRequest({url, method: "GET"|"POST", headers: [[name, value]...], body: string, ca: PEM string,
- *                    timeout: ms, chunk: bytes}, callback)
+ *                    clientKey: PEM string, clientCertificates: PEM string, timeout: ms, chunk: bytes}, callback)
  */
 #include "host.h"
 #include <curl/curl.h>
@@ -11,6 +16,8 @@
 #define mxHeadLines 64             /* a response's header lines and bytes, at most: as modules/fota-moddable/transport.ts */
 #define mxHeadBytes 8192
 #define mxBodyLimit (64 * 1024)   /* buffered bytes before the transfer is paused until JS has taken them */
+#define mxClientKeyLimit 8192     /* the identity's PEM text, at most: as modules/fota/config.ts */
+#define mxClientCertificatesLimit 16384
 
 typedef struct simHttp simHttp;
 struct simHttp {
@@ -33,6 +40,7 @@ struct simHttp {
 	size_t bodyLength, bodyCapacity;
 	char* request;            /* the POST body */
 	char error[CURL_ERROR_SIZE];
+	char failure[CURL_ERROR_SIZE + 32];  /* the done event's message when libcurl's error is a TLS one */
 };
 
 static CURLM* gxMulti = NULL;
@@ -200,7 +208,9 @@ void xs_http_request(txMachine* the)
 	char url[2048];
 	char method[8];
 	static char ca[64 * 1024];
-	struct curl_blob blob;
+	static char clientKey[mxClientKeyLimit + 1];
+	static char clientCertificates[mxClientCertificatesLimit + 1];
+	struct curl_blob blob, keyBlob, certificatesBlob;
 	simHttp* http;
 	double timeout, chunk;
 	if ((mxArgc < 2) || !mxIsReference(mxArgv(0)) || !fxIsCallable(the, mxArgv(1)))
@@ -215,6 +225,20 @@ void xs_http_request(txMachine* the)
 		mxTypeError("HttpRequest: only https:// URLs are allowed, got %s", url);
 	if (!strstr(ca, "-----BEGIN CERTIFICATE-----"))
 		mxTypeError("HttpRequest: ca must hold a PEM certificate");
+	simGetStringProperty(the, mxArgv(0), "clientKey", clientKey, sizeof(clientKey), 0);
+	simGetStringProperty(the, mxArgv(0), "clientCertificates", clientCertificates, sizeof(clientCertificates), 0);
+	if (!clientKey[0] != !clientCertificates[0]) {
+		memset(clientKey, 0, sizeof(clientKey));
+		mxTypeError("HttpRequest: clientKey and clientCertificates go together");
+	}
+	if (clientKey[0] && !strstr(clientKey, "-----BEGIN PRIVATE KEY-----")) {
+		memset(clientKey, 0, sizeof(clientKey));
+		mxTypeError("HttpRequest: clientKey must hold a PEM PRIVATE KEY");
+	}
+	if (clientCertificates[0] && !strstr(clientCertificates, "-----BEGIN CERTIFICATE-----")) {
+		memset(clientKey, 0, sizeof(clientKey));
+		mxTypeError("HttpRequest: clientCertificates must hold a PEM CERTIFICATE");
+	}
 	simGetStringProperty(the, mxArgv(0), "method", method, sizeof(method), 0);
 	if (method[0] && strcmp(method, "GET") && strcmp(method, "POST"))
 		mxTypeError("HttpRequest: method must be GET or POST");
@@ -253,6 +277,21 @@ void xs_http_request(txMachine* the)
 	curl_easy_setopt(http->easy, CURLOPT_CAPATH, NULL);           /* only the pinned CA, not the system store */
 	curl_easy_setopt(http->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(http->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(http->easy, CURLOPT_SSLVERSION, (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+	if (clientKey[0]) {
+		/* libcurl copies both blobs (CURL_BLOB_COPY); the static copy of the key is wiped at once */
+		certificatesBlob.data = clientCertificates;
+		certificatesBlob.len = strlen(clientCertificates);
+		certificatesBlob.flags = CURL_BLOB_COPY;
+		keyBlob.data = clientKey;
+		keyBlob.len = strlen(clientKey);
+		keyBlob.flags = CURL_BLOB_COPY;
+		curl_easy_setopt(http->easy, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(http->easy, CURLOPT_SSLCERT_BLOB, &certificatesBlob);
+		curl_easy_setopt(http->easy, CURLOPT_SSLKEYTYPE, "PEM");
+		curl_easy_setopt(http->easy, CURLOPT_SSLKEY_BLOB, &keyBlob);
+		memset(clientKey, 0, sizeof(clientKey));
+	}
 	curl_easy_setopt(http->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(http->easy, CURLOPT_HTTPHEADER, http->headers);
 	curl_easy_setopt(http->easy, CURLOPT_ACCEPT_ENCODING, NULL);  /* byte ranges must mean the image's bytes */
@@ -387,6 +426,27 @@ static int simHttpPending(simHttp* http)
 	return http->running && (http->bodyLength || http->finished);
 }
 
+/* libcurl's results that mean the TLS handshake did not complete: the server's certificate, ours, or an alert */
+static int simIsTlsFailure(CURLcode result)
+{
+	switch (result) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* Hands one transfer's pending events to JS: response, data, done. The transfer stays alive meanwhile. */
 static void simHttpDeliver(txMachine* the, simHttp* http)
 {
@@ -405,8 +465,16 @@ static void simHttpDeliver(txMachine* the, simHttp* http)
 		txSlot message, code;
 		if (http->result == CURLE_OK)
 			mxPushUndefined();
-		else
-			mxPushStringC(http->refused[0] ? http->refused : http->error[0] ? http->error : (txString)curl_easy_strerror(http->result));
+		else if (http->refused[0])
+			mxPushStringC(http->refused);
+		else {
+			const char* reason = http->error[0] ? http->error : curl_easy_strerror(http->result);
+			if (simIsTlsFailure(http->result)) {
+				snprintf(http->failure, sizeof(http->failure), "TLS handshake failed: %s", reason);
+				reason = http->failure;
+			}
+			mxPushStringC((txString)reason);
+		}
 		message = *the->stack;
 		mxPushInteger((txInteger)http->result);
 		code = *the->stack;

@@ -1,10 +1,14 @@
-// The sim host's native HTTPS request (hosts/sim/c/http.c), over libcurl with the CA pinned by the caller.
+// The sim host's native HTTPS request (hosts/sim/c/http.c), over libcurl with the CA pinned by the caller and,
+// for mutual TLS, the caller's client key and certificates (PEM text, handed to libcurl in memory).
 export interface HttpRequestOptions {
 	url: string;
 	method?: "GET" | "POST";
 	headers?: [string, string][];
 	body?: string;
 	ca: string;
+	/** PEM "PRIVATE KEY" and PEM "CERTIFICATE" blocks (the device's first): both or neither */
+	clientKey?: string;
+	clientCertificates?: string;
 	timeout?: number;
 	chunk?: number;
 }

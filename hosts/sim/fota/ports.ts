@@ -1,4 +1,5 @@
-// The update client's ports on the sim host: libcurl for HTTPS, the board's flash, watchdog and event log.
+// The update client's ports on the sim host: libcurl for HTTPS (with the device's TLS identity from its config,
+// when it has one), the board's flash, watchdog and event log.
 import { partitionFlash } from "fota-moddable/flash";
 import { nativeVerifier } from "fota-moddable/verifier";
 import { moduleWatchdog } from "fota-moddable/watchdog";
@@ -16,7 +17,7 @@ export const kind: string = (config as { kind?: string }).kind ?? "sim";
 
 export function targetPorts(config: DeviceConfig): Ports {
 	return {
-		transport: new SimTransport(config.ca),
+		transport: new SimTransport({ ca: config.ca, clientKey: config.clientKey, clientCertificates: config.clientCertificates }),
 		flash: partitionFlash,
 		verifier: nativeVerifier,
 		watchdog: moduleWatchdog,

@@ -51,7 +51,7 @@ async function compare(rate: number | undefined, runs: number, log: (line: strin
 	try {
 		const v1 = world.firmware({ version: "1.0.0" });
 		const v2 = world.firmware({ version: "2.0.0", padTo: MIB });
-		world.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
+		await world.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
 		const url = `${world.url}/v1/products/${PRODUCT}/firmware-2.0.0.bin`;
 		const device: number[] = [], curl: number[] = [];
 		for (let i = 0; i < runs; i++) {

@@ -16,6 +16,7 @@ import { TransientError, UpdateRejected, type InterruptReason } from "./errors.j
 import { toHex } from "./hex.js";
 import type { TransferLimits } from "./transfer.js";
 import { resolveUrl } from "./url.js";
+import { manifestPath, type ReportState } from "./protocol.js";
 import type { DeviceConfig } from "./config.js";
 import type { Ports, ResetCause, Slot } from "./ports.js";
 
@@ -97,7 +98,7 @@ export class FotaClient {
 
 	get manifestUrl(): string {
 		const { server, product, deviceId } = this.#config;
-		return `${server}/v1/products/${encodeURIComponent(product)}/manifest?device=${encodeURIComponent(deviceId)}`;
+		return `${server}${manifestPath(product)}?device=${encodeURIComponent(deviceId)}`;
 	}
 
 	hold(reason: string): Release {
@@ -126,7 +127,7 @@ export class FotaClient {
 		this.#ports.events(type, fields);
 	}
 
-	#report(state: string, extra: { error?: string; target?: string } = {}): Promise<boolean> {
+	#report(state: ReportState, extra: { error?: string; target?: string } = {}): Promise<boolean> {
 		const running = this.#ports.flash.running();
 		return sendReport(this.#ports.transport, this.#ports.clock, this.#config, this.#ports.events, {
 			version: this.#firmware.version,
@@ -145,8 +146,18 @@ export class FotaClient {
 		const unreported = { ...last, ...(target ? { target } : {}), unreported: true };
 		if (JSON.stringify(records.last) !== JSON.stringify(unreported))
 			records.last = unreported;
-		if (await this.#report(last.state, { ...(last.error ? { error: last.error } : {}), ...(target ? { target } : {}) }))
+		if (await this.#report(last.state as ReportState, { ...(last.error ? { error: last.error } : {}), ...(target ? { target } : {}) }))
 			records.last = { ...last, ...(target ? { target } : {}) };
+	}
+
+	/** Sends the last outcome again if the server has not had it (a reset or a lost link came between). */
+	async #reportAgain(): Promise<void> {
+		const last = this.#records.last;
+		if (!last?.unreported)
+			return;
+		const { unreported: _, target, ...outcome } = last;
+		this.#event("report-again", { state: last.state });
+		await this.#settle(outcome, target);
 	}
 
 	async #fetchManifest(): Promise<UpdateManifest | undefined> {
@@ -195,6 +206,7 @@ export class FotaClient {
 		const { flash, events, clock } = this.#ports;
 		const records = this.#records;
 		this.#event("check", { url: this.manifestUrl });
+		await this.#reportAgain();
 		let manifest: UpdateManifest | undefined;
 		try {
 			for (let attempt = 1; ; attempt++) {
@@ -366,12 +378,7 @@ export class FotaClient {
 			await this.#settle({ state: "rolled-back", version: pending.version, error: reason }, pending.version);
 			return { state: "rolled-back", from: pending.version, reason };
 		}
-		const last = records.last;
-		if (last?.unreported) {
-			const { unreported: _, target, ...outcome } = last;
-			this.#event("report-again", { state: last.state });
-			await this.#settle(outcome, target);
-		}
+		await this.#reportAgain();
 		return { state: "running" };
 	}
 

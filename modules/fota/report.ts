@@ -3,6 +3,7 @@
 // boot, so it is bounded: its deadline (reportDeadlineSeconds) and the rate bound end it, and an answer longer
 // than MAX_REPORT_ANSWER bytes is not read.
 import { watchTransfer } from "./transfer.js";
+import { reportPath, type ReportState } from "./protocol.js";
 import type { DeviceConfig } from "./config.js";
 import type { Clock, EventSink, Transport } from "./ports.js";
 
@@ -11,7 +12,7 @@ export const MAX_REPORT_ANSWER = 1024;
 
 export interface Report {
 	version: string;
-	state: string;
+	state: ReportState;
 	error?: string;
 	securityVersion: number;
 	sequence: number;
@@ -42,7 +43,7 @@ export function sendReport(transport: Transport, clock: Clock, config: DeviceCon
 			end(why);
 		});
 		const request = transport.request({
-			url: `${config.server}/v1/devices/${encodeURIComponent(config.deviceId)}/report`,
+			url: config.server + reportPath(config.deviceId),
 			method: "POST",
 			headers: [["Content-Type", "application/json"]],
 			body,

@@ -11,7 +11,7 @@ test("v1 -> v2: downloaded, verified, activated, trial passed, confirmed and rep
 	try {
 		const v1 = world.firmware({ version: "1.0.0" });
 		const v2 = world.firmware({ version: "2.0.0" });
-		world.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
+		await world.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
 		const board = world.boot(world.device("dev-a", v1));
 		try {
 			await board.waitFor((e) => e.type === "valid" && e.version === "2.0.0", 30000, "v2 confirmed");
@@ -26,7 +26,7 @@ test("v1 -> v2: downloaded, verified, activated, trial passed, confirmed and rep
 		t.like(boots[0], { slot: 0, version: "1.0.0" });
 		t.like(boots[1], { slot: 1, version: "2.0.0", state: "pending-verify" });
 		t.false(types.includes("bricked"));
-		t.like(world.server.inventory.devices.get("dev-a"), { version: "2.0.0", state: "valid" });
+		t.like((await world.record("dev-a")), { version: "2.0.0", state: "valid" });
 	} finally {
 		await world.stop();
 	}

@@ -18,6 +18,8 @@ export interface Exchange {
 	socket: TLSSocket;
 	/** the 1-based count of requests for this path so far */
 	count: number;
+	/** the CN of the certificate the device presented (not checked here: the real server checks what is passed on) */
+	deviceId?: string;
 }
 
 export interface Answer {
@@ -45,10 +47,16 @@ export class HostileServer {
 	readonly #counts = new Map<string, number>();
 	readonly #sockets = new Set<TLSSocket>();
 
-	constructor(options: { upstream: string; ca: string | Buffer; cert: string | Buffer; key: string | Buffer }) {
+	readonly #identity: ((deviceId: string) => { key: string; cert: string }) | undefined;
+	readonly #identities = new Map<string, { key: string; cert: string }>();
+
+	/** identity: the client key and certificate to pass a device's requests on with (the device's own are not at
+	 * hand): by the CN of the certificate the device presented. */
+	constructor(options: { upstream: string; ca: string | Buffer; cert: string | Buffer; key: string | Buffer; identity?: (deviceId: string) => { key: string; cert: string } }) {
 		this.#upstream = new URL(options.upstream);
 		this.#ca = options.ca;
-		this.#server = createServer({ cert: options.cert, key: options.key }, (socket) => this.#accept(socket));
+		this.#identity = options.identity;
+		this.#server = createServer({ cert: options.cert, key: options.key, requestCert: true, rejectUnauthorized: false }, (socket) => this.#accept(socket));
 	}
 
 	listen(): Promise<string> {
@@ -93,7 +101,8 @@ export class HostileServer {
 				const count = (this.#counts.get(path) ?? 0) + 1;
 				this.#counts.set(path, count);
 				this.requests.push({ method, path, headers });
-				const exchange: Exchange = { method, target, path, headers, body: body.subarray(0, length), socket, count };
+				const cn = socket.getPeerCertificate()?.subject?.CN;
+				const exchange: Exchange = { method, target, path, headers, body: body.subarray(0, length), socket, count, ...(typeof cn === "string" ? { deviceId: cn } : {}) };
 				Promise.resolve((this.behaviour ?? passOn)(exchange, this)).catch(() => socket.destroy());
 			};
 			if (body.length >= length)
@@ -112,10 +121,15 @@ export class HostileServer {
 
 	/** The upstream server's answer to this request, read whole. */
 	upstream(exchange: Exchange, headers: Record<string, string> = forwarded(exchange.headers)): Promise<Answer> {
+		let identity: { key: string; cert: string } | undefined;
+		if (exchange.deviceId !== undefined && this.#identity) {
+			identity = this.#identities.get(exchange.deviceId) ?? this.#identity(exchange.deviceId);
+			this.#identities.set(exchange.deviceId, identity);
+		}
 		return new Promise((resolve, reject) => {
 			const request = httpsRequest({
 				host: this.#upstream.hostname, port: this.#upstream.port, method: exchange.method,
-				path: exchange.target, ca: this.#ca, headers,
+				path: exchange.target, ca: this.#ca, headers, agent: false, ...(identity ? { key: identity.key, cert: identity.cert } : {}),
 			}, (response) => {
 				const chunks: Buffer[] = [];
 				response.on("data", (chunk: Buffer) => chunks.push(chunk));

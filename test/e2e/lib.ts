@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { World } from "../../tools/demo/world.js";
 import type { Board, BoardEvent } from "../../tools/demo/board.js";
 import { HostileServer } from "./hostile.js";
+import { makeDeviceCertificate } from "../../tools/server/certificates.js";
 
 export const V2_PATH = "/v1/products/demo-board/firmware-2.0.0.bin";
 
@@ -44,9 +45,11 @@ export async function withBoard<T>(w: World, flash: string, fn: (board: Board) =
 	}
 }
 
-/** A hostile server (./hostile.ts) in front of the world's update server; devices given its url reach it. */
+/** A hostile server (./hostile.ts) in front of the world's update server; devices given its url reach it. It passes
+ * a device's requests on under a certificate for the same device id, made from the world's device CA. */
 export async function hostileFor(w: World): Promise<HostileServer> {
-	const hostile = new HostileServer({ upstream: w.url, ca: readFileSync(w.certs.ca), cert: readFileSync(w.certs.cert), key: readFileSync(w.certs.key) });
+	const hostile = new HostileServer({ upstream: w.url, ca: readFileSync(w.certs.ca), cert: readFileSync(w.certs.cert), key: readFileSync(w.certs.key),
+		identity: (deviceId) => makeDeviceCertificate({ caCert: w.deviceCa.cert, caKey: w.deviceCa.key, deviceId }) });
 	await hostile.listen();
 	return hostile;
 }

@@ -1,7 +1,7 @@
 // The README's "Your first update by hand", run exactly as written: its shell block, from the repository, with a
-// HOME of its own. It ends with the device on v2.0.0, valid, and the server's inventory saying so.
+// HOME of its own. It ends with the device on v2.0.0, valid, and the server's admin API saying so, with its history.
 import test from "ava";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
@@ -20,9 +20,9 @@ function section(markdown: string, title: string): string {
 	return block[1]!;
 }
 
-function getJson(url: string, ca: string): Promise<any> {
+function getJson(url: string, ca: string, token: string): Promise<any> {
 	return new Promise((resolve, reject) => {
-		request(url, { ca }, (response) => {
+		request(url, { ca, headers: { authorization: `Bearer ${token}` } }, (response) => {
 			let text = "";
 			response.on("data", (chunk) => { text += chunk; });
 			response.on("end", () => {
@@ -63,14 +63,19 @@ test("the README's first update by hand ends with the device on v2.0.0, valid, a
 		t.truthy(valid);
 		t.truthy(events().find((e) => e.type === "boot" && e.version === "2.0.0" && e.state === "pending-verify"), "v2 booted pending first");
 		const ca = readFileSync(join(work, "certs/ca.pem"), "utf8");
+		// the admin API, with a token of our own from the same fleet store; without one the server says 401
+		const token = spawnSync(process.execPath, [join(ROOT, "bin/xs-fota.js"), "admin", "token", "create", "--data", join(work, "fleet"), "--name", "test"], { encoding: "utf8" }).stdout.trim();
+		t.regex(token, /^[A-Za-z0-9_-]{43}$/);
+		t.like(await getJson("https://localhost:8443/v1/admin/devices", ca, "not-a-token"), { error: "unauthorized" });
 		let seen: any;
 		for (let i = 0; i < 50 && seen?.state !== "valid"; i++) {
-			const inventory = await getJson("https://localhost:8443/v1/devices", ca);
-			seen = (Array.isArray(inventory) ? inventory : inventory.devices ?? []).find((d: any) => d.deviceId === "dev-1" || d.id === "dev-1");
+			const device = await getJson("https://localhost:8443/v1/admin/devices/dev-1", ca, token);
+			seen = device?.deviceId === "dev-1" ? device : undefined;
 			if (seen?.state !== "valid")
 				await new Promise((resolve) => setTimeout(resolve, 200));
 		}
 		t.like(seen, { version: "2.0.0", state: "valid" }, output);
+		t.true(seen.history.some((report: any) => report.state === "activating") && seen.history[0].state === "valid", "the history of the update");
 	} finally {
 		try {
 			process.kill(-shell.pid!, "SIGTERM");

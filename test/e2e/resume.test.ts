@@ -18,7 +18,7 @@ test.serial("a link cut at 20 seeded offsets: each update completes, re-fetching
 	const { v1, v2 } = builds(w);
 	const random = seeded(20261124);
 	try {
-		w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
+		await w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
 		for (let run = 0; run < 20; run++) {
 			const cut = 1 + Math.floor(random() * (v2.length - 2));
 			hostile.sent.clear();
@@ -41,7 +41,7 @@ test.serial("power cut at 20 seeded flash operations during the download: each r
 	const { v1, v2 } = builds(w);
 	const random = seeded(7);
 	try {
-		w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
+		await w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
 		// one clean run tells which flash operations belong to the download
 		let first = 0, last = 0;
 		await withBoard(w, w.device("measure", v1), async (board) => {
@@ -74,7 +74,7 @@ test.serial("a server that ignores Range (200 to a range request): nothing corru
 	const hostile = await hostileFor(w);
 	const { v1, v2 } = builds(w);
 	try {
-		w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
+		await w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
 		hostile.behaviour = only(isImage, firstThen(cutAfter(100_000), ignoringRange));
 		await withBoard(w, w.device("norange", v1, { server: hostile.url }), async (board) => {
 			await board.waitFor(is("valid", { version: "2.0.0" }), 30000, "v2 confirmed");
@@ -92,7 +92,7 @@ test.serial("the image changes mid-download (new ETag): the download restarts cl
 	const hostile = await hostileFor(w);
 	const { v1, v2 } = builds(w);
 	try {
-		w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
+		await w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
 		hostile.behaviour = cutImageOnce(100_000);
 		await withBoard(w, w.device("etag", v1, { server: hostile.url }), async (board) => {
 			await board.waitFor(is("retry"), 20000, "the cut");

@@ -13,10 +13,10 @@ for (const [fault, reason] of [
 		try {
 			const { v1, v2 } = builds(w);
 			const v3 = w.firmware({ version: "3.0.0", fault });
-			w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
+			await w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
 			await withBoard(w, w.device(`bad-${fault}`, v1), async (board) => {
 				await board.waitFor(is("valid", { version: "2.0.0" }), 30000, "v2 confirmed");
-				w.publish({ version: "3.0.0", sequence: 3, securityVersion: 2, image: v3 });
+				await w.publish({ version: "3.0.0", sequence: 3, securityVersion: 2, image: v3 });
 				const rollback = await board.waitFor((e) => e.type === "rollback" && e.from === "3.0.0", 30000, "the rollback");
 				t.regex(rollback.reason, reason);
 				t.is(rollback.to, "2.0.0");
@@ -30,8 +30,8 @@ for (const [fault, reason] of [
 				const skipped = await board.waitFor((e) => e.type === "none" && e.why === "previously-failed", 10000, "the failed release skipped");
 				t.false(board.events.some((e) => e.type === "progress" && e.t > skipped.t), "the failed release was downloaded again");
 			});
-			t.like(w.server.inventory.devices.get(`bad-${fault}`), { version: "2.0.0", state: "rolled-back", target: "3.0.0" });
-			t.regex(w.server.inventory.devices.get(`bad-${fault}`)!.lastError!, reason);
+			t.like((await w.record(`bad-${fault}`)), { version: "2.0.0", state: "rolled-back", target: "3.0.0" });
+			t.regex((await w.record(`bad-${fault}`))!.lastError!, reason);
 		} finally {
 			await w.stop();
 		}
@@ -43,7 +43,7 @@ test.serial("a hold from the app defers the activation and reboot until it is re
 	try {
 		const { v2 } = builds(w);
 		const v1 = w.firmware({ version: "1.0.0", criticalAfterMs: 50, criticalForMs: 2500 });
-		w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
+		await w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
 		await withBoard(w, w.device("held", v1), async (board) => {
 			await board.waitFor(is("valid", { version: "2.0.0" }), 30000, "v2 confirmed");
 			const hold = board.events.find(is("hold"))!;

@@ -4,7 +4,6 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { request } from "node:https";
 import { ROOT } from "./lib/paths.js";
 import { keyIdOf } from "../../tools/cli/keys.js";
 import { buildLinImage, readImage } from "../../tools/sim/image.js";
@@ -34,39 +33,65 @@ test("init writes a CA and a server certificate for localhost, keys 0600, and ne
 	t.regex(again.stderr, /refusing to overwrite/);
 });
 
-test("serve answers over HTTPS with the dev CA, with Range; stops on SIGTERM", async (t) => {
+/** Starts `xs-fota serve` and resolves with its URL once it listens. */
+function startServe(args: string[]): Promise<{ child: ReturnType<typeof spawn>; url: string }> {
+	const child = spawn(process.execPath, [CLI, "serve", ...args, "--port", "0", "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
+	return new Promise((resolve, reject) => {
+		child.stdout!.on("data", (chunk) => {
+			const match = /at (https:\/\/\S+)/.exec(String(chunk));
+			if (match)
+				resolve({ child, url: match[1]! });
+		});
+		child.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
+	});
+}
+
+test("serve with no database option makes its SQLite file; products, keys and releases published with the CLI survive a restart", async (t) => {
 	const dir = mkdtempSync(join(tmpdir(), "xs-fota-serve-cli-"));
 	t.is(cli("init", "--out", join(dir, "certs")).status, 0);
-	const releases = join(dir, "releases");
-	spawnSync("mkdir", ["-p", join(releases, "demo")]);
-	writeFileSync(join(releases, "demo", "manifest.xfm"), Buffer.from("0123456789"));
-	const server = spawn(process.execPath, [CLI, "serve", "--releases", releases, "--certs", join(dir, "certs"), "--port", "0", "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
+	t.is(cli("keygen", "--out", join(dir, "keys"), "--name", "release").status, 0);
+	const image = join(dir, "v2.img");
+	writeFileSync(image, Buffer.alloc(3000, 7));
+	t.is(cli("sign", "--key", join(dir, "keys/release.key"), "--image", image, "--product", "demo", "--version", "2.0.0",
+		"--security-version", "1", "--sequence", "2", "--kind", "sim", "--out", join(dir, "release")).status, 0);
+	const data = join(dir, "fleet");
+	const made = cli("admin", "token", "create", "--data", data, "--name", "ci");
+	t.is(made.status, 0, made.stderr);
+	const token = made.stdout.trim();
+	t.true(existsSync(join(data, "fleet.db")), "no SQLite file");
+	t.false(readFileSync(join(data, "fleet.db")).includes(token), "the token itself is in the database");
+	const first = await startServe(["--certs", join(dir, "certs"), "--data", data]);
+	const env = { XSFOTA_SERVER: first.url, XSFOTA_CA: join(dir, "certs/ca.pem"), XSFOTA_TOKEN: token };
+	const withEnv = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
 	try {
-		const url = await new Promise<string>((resolve, reject) => {
-			server.stdout.on("data", (chunk) => {
-				const match = /at (https:\/\/\S+)/.exec(String(chunk));
-				if (match)
-					resolve(match[1]!);
-			});
-			server.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
-		});
-		const body = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-			request(`${url}/v1/products/demo/manifest`, { ca: readFileSync(join(dir, "certs/ca.pem")), headers: { range: "bytes=2-4" } }, (response) => {
-				let text = "";
-				response.on("data", (chunk) => { text += chunk; });
-				response.on("end", () => resolve({ status: response.statusCode!, text }));
-			}).on("error", reject).end();
-		});
-		t.deepEqual(body, { status: 206, text: "234" });
+		t.is(withEnv("products", "add", "demo").status, 0);
+		t.is(withEnv("keys", "add", "--product", "demo", "--pub", join(dir, "keys/release.pub")).status, 0);
+		const published = withEnv("publish", "--manifest", join(dir, "release/manifest.xfm"), "--image", join(dir, "release/v2.img"));
+		t.is(published.status, 0, published.stderr);
+		t.like(JSON.parse(published.stdout), { product: "demo", sequence: 2, version: "2.0.0" });
+		const again = withEnv("publish", "--manifest", join(dir, "release/manifest.xfm"), "--image", join(dir, "release/v2.img"));
+		t.is(again.status, 1);
+		t.regex(again.stderr, /the server refused \(409\): stale-sequence: sequence 2 is not above the product's latest, 2/);
+		const badToken = spawnSync(process.execPath, [CLI, "products", "list"], { encoding: "utf8", env: { ...process.env, ...env, XSFOTA_TOKEN: "nope" } });
+		t.is(badToken.status, 1);
+		t.regex(badToken.stderr, /the server refused \(401\): unauthorized/);
 	} finally {
-		server.kill("SIGTERM");
+		first.child.kill("SIGTERM");
 	}
-	const code = await new Promise((resolve) => server.on("exit", resolve));
-	t.is(code, 0);
+	t.is(await new Promise((resolve) => first.child.on("exit", resolve)), 0);
+	const second = await startServe(["--certs", join(dir, "certs"), "--data", data]);
+	try {
+		const after = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, ...env, XSFOTA_SERVER: second.url } });
+		t.deepEqual(JSON.parse(after("products", "list").stdout), ["demo"]);
+		t.like(JSON.parse(after("releases", "list", "--product", "demo").stdout), [{ sequence: 2, version: "2.0.0" }]);
+		t.regex(after("devices", "show", "nobody").stderr, /the server refused \(404\)/);
+	} finally {
+		second.child.kill("SIGTERM");
+	}
 });
 
 test("serve refuses to start without certificates, with a clear message", (t) => {
-	const run = cli("serve", "--releases", tmpdir(), "--certs", join(tmpdir(), "no-such-certs"));
+	const run = cli("serve", "--certs", join(tmpdir(), "no-such-certs"));
 	t.is(run.status, 1);
 	t.regex(run.stderr, /server\.pem is missing; run xs-fota init/);
 });

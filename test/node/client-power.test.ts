@@ -230,3 +230,27 @@ test(`an image whose update-server check fails ${MAX_INTERRUPTED + 1} times whil
 		}
 	}
 });
+
+test("an outcome the server did not take is sent again: at the next check, and at the next start", async (t) => {
+	const rig = new Rig();
+	await activateV2(rig);
+	rig.reset("2.0.0");
+	rig.server.faults.reportStatus = 503; // the server is overloaded when v2 says it is valid
+	t.like(await rig.client().boot(), { state: "confirmed", version: "2.0.0" });
+	t.false(rig.server.reports.some((report) => report.state === "valid"));
+	t.like(JSON.parse(rig.store.get("last") as string), { state: "valid", version: "2.0.0", unreported: true });
+	t.like(await rig.check(), { result: "none" }); // still overloaded: kept for later
+	t.false(rig.server.reports.some((report) => report.state === "valid"));
+	rig.server.faults.reportStatus = undefined;
+	await rig.check();
+	t.like(rig.server.reports.filter((report) => report.state === "valid"), [{ version: "2.0.0" }]);
+	t.is(JSON.parse(rig.store.get("last") as string).unreported, undefined);
+	await rig.check();
+	t.is(rig.server.reports.filter((report) => report.state === "valid").length, 1, "sent again once the server had it");
+	// and at a start: a reset between confirming and reporting
+	rig.store.set("last", JSON.stringify({ state: "valid", version: "2.0.0", unreported: true }));
+	rig.reset("2.0.0");
+	t.like(await rig.client().boot(), { state: "running" });
+	t.is(rig.server.reports.filter((report) => report.state === "valid").length, 2);
+	t.truthy(rig.events.find((event) => event.type === "report-again"));
+});

@@ -16,7 +16,7 @@ function seeded(seed: number) {
 test("a cut link at 20 seeded offsets: each update completes, re-downloading at most one chunk per cut", async (t) => {
 	const random = seeded(42);
 	for (let run = 0; run < 20; run++) {
-		const rig = new Rig({ chunkBytes: CHUNK });
+		const rig = new Rig({ chunkBytes: CHUNK })
 		rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
 		const cutAt = Math.floor(random() * IMAGE.length);
 		rig.server.faults.cutAfterBytes = cutAt;
@@ -41,7 +41,7 @@ test("retries within one round after a lost link", async (t) => {
 test("a power cut at 20 seeded flash operations: after the reboot the download resumes and completes", async (t) => {
 	const random = seeded(7);
 	for (let run = 0; run < 20; run++) {
-		const rig = new Rig({ chunkBytes: CHUNK });
+		const rig = new Rig({ chunkBytes: CHUNK })
 		rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
 		const totalOps = Math.ceil(IMAGE.length / rig.server.chunk) + Math.ceil(IMAGE.length / 4096);
 		rig.flash.cutAfter = 1 + Math.floor(random() * totalOps);
@@ -162,7 +162,7 @@ function dripping(rig: Rig, match: (url: string) => boolean, bytesPerTick: numbe
 }
 
 test("a server that drips the image at 2 bytes a second is cut at the rate bound, and the update completes once it behaves", async (t) => {
-	const rig = new Rig({ chunkBytes: CHUNK });
+	const rig = new Rig({ chunkBytes: CHUNK, minRateBytesPerSecond: 64 });
 	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
 	const restore = dripping(rig, (url) => url.includes("/images/"), 2, 1000);
 	const outcome: any = await rig.check(rig.client({ downloadAttempts: 1 }));
@@ -187,7 +187,7 @@ for (const [what, bytesPerTick, tickMs, reason] of [
 	["a dripping answer", 1, 2000, /deadline|below/],
 ] as const) {
 	test(`a report answered with ${what} ends within its deadline, and the reboot happens`, async (t) => {
-		const rig = new Rig({ chunkBytes: CHUNK });
+		const rig = new Rig({ chunkBytes: CHUNK, minRateBytesPerSecond: 64 });
 		rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
 		dripping(rig, (url) => url.endsWith("/report"), bytesPerTick, tickMs, true);
 		t.is(await rig.check(), "reboot", "the activation's reboot was held");

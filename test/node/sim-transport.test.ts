@@ -48,9 +48,9 @@ function events(stdout: string): any[] {
 }
 
 test("a ranged GET over HTTPS with the pinned CA returns 206 and the right bytes", async (t) => {
-	const served = await serve({ "demo/images/1.bin": IMAGE });
+	const served = await serve(IMAGE);
 	try {
-		const run = await runModuleAsync(requestModule({ ca: served.caPem, request: { url: `${served.url}/v1/products/demo/images/1.bin`, headers: [["Range", "bytes=1000-"]], timeout: 5000 } }));
+		const run = await runModuleAsync(requestModule({ identity: served.identity("dev-1"), request: { url: `${served.url}/v1/products/demo/1.bin`, headers: [["Range", "bytes=1000-"]], timeout: 5000 } }));
 		t.is(run.status, 0, run.stderr);
 		const [response, done] = events(run.stdout);
 		t.is(response.status, 206);
@@ -60,15 +60,15 @@ test("a ranged GET over HTTPS with the pinned CA returns 206 and the right bytes
 		t.is(done.length, IMAGE.length - 1000);
 		t.is(done.sha256, createHash("sha256").update(IMAGE.subarray(1000)).digest("hex"));
 	} finally {
-		await served.server.close();
+		await served.close();
 	}
 });
 
 test("a server whose certificate the pinned CA did not sign is refused, and no body is delivered", async (t) => {
-	const served = await serve({ "demo/images/1.bin": IMAGE });
+	const served = await serve(IMAGE);
 	const other = makeDevCertificates(mkdtempSync(join(tmpdir(), "xs-fota-other-ca-")));
 	try {
-		const run = await runModuleAsync(requestModule({ ca: readFileSync(other.ca, "utf8"), request: { url: `${served.url}/v1/products/demo/images/1.bin`, timeout: 5000 } }));
+		const run = await runModuleAsync(requestModule({ identity: { ...served.identity("dev-1"), ca: readFileSync(other.ca, "utf8") }, request: { url: `${served.url}/v1/products/demo/1.bin`, timeout: 5000 } }));
 		t.is(run.status, 0, run.stderr);
 		const all = events(run.stdout);
 		t.is(all.length, 1, "a response arrived from an untrusted server");
@@ -76,7 +76,7 @@ test("a server whose certificate the pinned CA did not sign is refused, and no b
 		t.is(all[0].length, 0);
 		t.is(served.server.sent.size, 0);
 	} finally {
-		await served.server.close();
+		await served.close();
 	}
 });
 
@@ -86,34 +86,35 @@ test("plain http:// is refused by the transport", (t) => {
 	t.regex(run.stderr, /only https:\/\/ URLs are allowed/);
 });
 
-test("a POST check-in reaches the server's inventory", async (t) => {
+test("a POST check-in over mutual TLS reaches the fleet store, under the certificate's device id", async (t) => {
 	const served = await serve();
 	try {
 		const body = JSON.stringify({ deviceId: "dev-7", product: "demo", version: "1.2.3", state: "valid" });
-		const run = await runModuleAsync(requestModule({ ca: served.caPem, request: { url: `${served.url}/v1/devices/dev-7/report`, method: "POST", headers: [["Content-Type", "application/json"]], body, timeout: 5000 } }));
+		const run = await runModuleAsync(requestModule({ identity: served.identity("dev-7"), request: { url: `${served.url}/v1/devices/dev-7/report`, method: "POST", headers: [["Content-Type", "application/json"]], body, timeout: 5000 } }));
 		t.is(run.status, 0, run.stderr);
 		t.is(events(run.stdout)[0].status, 204);
-		t.like(served.server.inventory.devices.get("dev-7"), { version: "1.2.3", state: "valid", reports: 1 });
+		t.like(await served.store.device("dev-7"), { version: "1.2.3", state: "valid", reports: 1 });
 	} finally {
-		await served.server.close();
+		await served.close();
 	}
 });
 
 test("a link cut mid-body ends the request with an error after the bytes that arrived", async (t) => {
-	const served = await serve({ "demo/images/1.bin": IMAGE });
+	const served = await serve(IMAGE);
 	const { certs } = devCertificates();
-	const hostile = new HostileServer({ upstream: served.url, ca: served.caPem, cert: readFileSync(certs.cert), key: readFileSync(certs.key) });
+	const hostile = new HostileServer({ upstream: served.url, ca: served.caPem, cert: readFileSync(certs.cert), key: readFileSync(certs.key),
+		identity: (id) => { const made = served.identity(id); return { key: made.clientKey, cert: made.clientCertificates }; } });
 	await hostile.listen();
 	hostile.behaviour = cutImageOnce(100_000);
 	try {
-		const run = await runModuleAsync(requestModule({ ca: served.caPem, request: { url: `${hostile.url}/v1/products/demo/images/1.bin`, timeout: 5000 } }));
+		const run = await runModuleAsync(requestModule({ identity: served.identity("dev-1"), request: { url: `${hostile.url}/v1/products/demo/1.bin`, timeout: 5000 } }));
 		t.is(run.status, 0, run.stderr);
 		const done = events(run.stdout).at(-1);
 		t.truthy(done.error);
 		t.is(done.length, 100_000);
 	} finally {
 		await hostile.close();
-		await served.server.close();
+		await served.close();
 	}
 });
 

@@ -9,8 +9,9 @@ import { parseOptions, type Command } from "./options.js";
 import { serve } from "./serve.js";
 import { sign } from "./sign.js";
 import { verify } from "./verify.js";
+import { ADMIN_COMMANDS } from "./admin.js";
 
-const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim];
+const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim, ...ADMIN_COMMANDS];
 
 const USAGE_TEXT = `usage: xs-fota <command> [options]
 
@@ -20,19 +21,25 @@ commands:
   sign     sign an image: write manifest.xfm and copy the image beside it
   verify   check a manifest.xfm (and an image) as the device would
   init     make a development CA and a server certificate
-  serve    run the update server over HTTPS
+  serve    run the management server over HTTPS (devices with mutual TLS)
+  admin token create   make an admin API token (printed once)
+  products add|list, keys add, publish, releases list, devices list|show|revoke
+           the admin API, over HTTPS with a token (--server, --ca, --token or XSFOTA_SERVER, XSFOTA_CA, XSFOTA_TOKEN)
   provision  write a device's flash file (sim or lin): first image and device config
   mcsim    run a lin device in Moddable's desktop simulator, as its bootloader
 
 xs-fota <command> --help describes a command. The format is in docs/format.md.`;
 
 export async function main(argv: string[]): Promise<number> {
-	const [name, ...rest] = argv;
+	const [name] = argv;
 	if (name === undefined || name === "--help" || name === "-h" || name === "help") {
 		console.log(USAGE_TEXT);
 		return name === undefined ? USAGE : 0;
 	}
-	const command = COMMANDS.find((candidate) => candidate.name === name);
+	// the command whose name's words start argv, the longest first ("admin token create")
+	const command = COMMANDS.filter((candidate) => candidate.name.split(" ").every((word, index) => argv[index] === word))
+		.sort((a, b) => b.name.split(" ").length - a.name.split(" ").length)[0];
+	const rest = argv.slice(command ? command.name.split(" ").length : 1);
 	try {
 		if (!command)
 			throw new CliError(`unknown command ${JSON.stringify(name)}\n\n${USAGE_TEXT}`, USAGE);

@@ -3,8 +3,11 @@ import { parseArgs } from "node:util";
 import { CliError, USAGE } from "./errors.js";
 
 export interface Command {
+	/** one or more words: "serve", "admin token create" */
 	name: string;
 	usage: string;
+	/** names of the positional arguments it takes, in order (all required) */
+	positionals?: string[];
 	/** multiple: the option may repeat; its values reach run() in `lists` */
 	options: Record<string, { required?: boolean; flag?: boolean; multiple?: boolean }>;
 	run(values: Record<string, string | undefined>, lists: Record<string, string[]>): Promise<void> | void;
@@ -22,7 +25,12 @@ export function parseOptions(command: Command, argv: string[]): Parsed | undefin
 		options[name] = { type: spec.flag ? "boolean" : "string", ...(spec.multiple ? { multiple: true } : {}) };
 	let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
 	try {
-		({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+		let positionals: string[];
+		({ values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: !!command.positionals }));
+		const names = command.positionals ?? [];
+		if (!values.help && positionals.length !== names.length)
+			throw new Error(names.length ? `expects ${names.map((name) => name.toUpperCase()).join(" ")}` : "takes no positional arguments");
+		names.forEach((name, index) => { values[name] = positionals[index]; });
 	}
 	catch (error) {
 		throw new CliError(`${(error as Error).message.split("\n")[0]}\n\n${command.usage}`, USAGE);
@@ -33,6 +41,8 @@ export function parseOptions(command: Command, argv: string[]): Parsed | undefin
 	}
 	const out: Record<string, string | undefined> = {};
 	const lists: Record<string, string[]> = {};
+	for (const name of command.positionals ?? [])
+		out[name] = values[name] as string;
 	for (const [name, spec] of Object.entries(command.options)) {
 		const value = values[name];
 		if (spec.multiple) {

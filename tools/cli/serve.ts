@@ -1,47 +1,59 @@
-// xs-fota serve: the update server over HTTPS, until interrupted.
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+// xs-fota serve: the management server over HTTPS (tools/server/server.ts), until interrupted. The fleet is kept in
+// SQLite (DATA/fleet.db) unless a PostgreSQL URL is given; images are kept once by SHA-256 in DATA/images.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { CliError } from "./errors.js";
 import { integerOption, type Command } from "./options.js";
 import { UpdateServer } from "../server/server.js";
+import { openFleetStore } from "./store-options.js";
 
 export const serve: Command = {
 	name: "serve",
-	usage: `usage: xs-fota serve --releases DIR --certs DIR [--host 127.0.0.1] [--port 8443] [--quiet]
+	usage: `usage: xs-fota serve --certs DIR [--data DIR] [--database URL] [--host 127.0.0.1] [--port 8443] [--history N] [--quiet]
 
-Serves DIR/<product>/manifest.xfm and the files beside it (write them with xs-fota sign --out DIR/<product>)
-with Range, ETag and If-Range, and takes device check-ins:
-  GET  /v1/products/<product>/manifest    GET /v1/products/<product>/<file>
-  POST /v1/devices/<id>/report            GET /v1/devices
---certs is the folder written by xs-fota init (server.pem, server.key).`,
-	options: { releases: { required: true }, certs: { required: true }, host: {}, port: {}, quiet: { flag: true } },
+Runs the management server. --certs is the folder xs-fota init wrote: server.pem and server.key (the server's
+certificate) and device-ca.pem (devices must present a certificate it signed: mutual TLS). --data (default
+./xs-fota-data) holds fleet.db (SQLite, created at the first start) and images/. --database postgres://... (or the
+environment's DATABASE_URL) keeps the fleet in PostgreSQL instead, so that several servers can serve one fleet
+(give them one shared images folder). --history is the number of reports kept per device (default 100).
+  devices (mutual TLS)   GET  /v1/products/<product>/manifest      GET /v1/products/<product>/<file>
+                         POST /v1/devices/<id>/report
+  admins (bearer token)  /v1/admin/devices, /v1/admin/products, .../keys, .../releases (docs/server.md)
+Make the first admin token with xs-fota admin token create.`,
+	options: { certs: { required: true }, data: {}, database: {}, host: {}, port: {}, history: {}, quiet: { flag: true } },
 	async run(values) {
-		const cert = join(values.certs!, "server.pem"), key = join(values.certs!, "server.key");
-		for (const path of [cert, key])
+		const files = { cert: join(values.certs!, "server.pem"), key: join(values.certs!, "server.key"), deviceCa: join(values.certs!, "device-ca.pem") };
+		for (const path of Object.values(files))
 			if (!existsSync(path))
 				throw new CliError(`${path} is missing; run xs-fota init --out ${values.certs} first`);
-		if (!existsSync(values.releases!))
-			throw new CliError(`${values.releases} does not exist`);
+		const data = resolve(values.data ?? "xs-fota-data");
+		mkdirSync(data, { recursive: true });
+		const store = await openFleetStore(values);
 		const quiet = values.quiet === "true";
 		const server = new UpdateServer({
-			releases: values.releases!,
-			cert: readFileSync(cert),
-			key: readFileSync(key),
+			store,
+			images: join(data, "images"),
+			cert: readFileSync(files.cert),
+			key: readFileSync(files.key),
+			deviceCa: readFileSync(files.deviceCa),
 			host: values.host ?? "127.0.0.1",
 			port: values.port === undefined ? 8443 : integerOption("port", values.port, 65535),
+			historyLimit: values.history === undefined ? 100 : Math.max(1, integerOption("history", values.history, 100000)),
 			...(quiet ? {} : { log: (line: string) => console.log(line) }),
 		});
 		let address;
 		try {
 			address = await server.listen();
 		} catch (error) {
+			await store.close();
 			throw new CliError(`cannot listen: ${(error as Error).message}`);
 		}
-		console.log(`serving ${values.releases} at ${address.url}`);
+		console.log(`serving the fleet in ${store.dialect === "sqlite" ? join(data, "fleet.db") : "PostgreSQL"} at ${address.url}`);
 		await new Promise<void>((resolve) => {
 			for (const signal of ["SIGINT", "SIGTERM"] as const)
 				process.once(signal, () => resolve());
 		});
 		await server.close();
+		await store.close();
 	},
 };

@@ -3,7 +3,7 @@
 // on the simulated board (hosts/sim), the firmware in the XS engine.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { World, ROOT, PRODUCT } from "./world.js";
+import { World, ROOT } from "./world.js";
 import { Narrator } from "./narrate.js";
 import type { Board, BoardEvent } from "./board.js";
 
@@ -30,23 +30,23 @@ async function main(): Promise<number> {
 	const v3 = world.firmware({ version: "3.0.0", fault: "fail", padTo: 384 * 1024 });
 	say.line(`  v1.0.0 ${v1.length} bytes (runs a critical task soon after boot); v2.0.0 ${v2.length} bytes; v3.0.0 ${v3.length} bytes (its self-test fails on purpose)`);
 
-	step("2. Sign v2.0.0 with the vendor's Ed25519 key and start the update server");
+	step("2. Start the management server (fleet in SQLite, devices over mutual TLS), sign v2.0.0 with the vendor's Ed25519 key and publish it");
 	await world.start();
-	world.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
-	say.line(`  key ${world.keyId}; releases in ${join(world.releases, PRODUCT)}; server at ${world.url} (development CA)`);
+	await world.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
+	say.line(`  key ${world.keyId}; fleet in ${join(world.dir, "fleet.db")}, images in ${world.images}; server at ${world.url} (development CA; device CA for the devices)`);
 
-	step("3. Provision device demo-1 with v1.0.0 and its config (server, CA, trusted key), and power it on");
+	step("3. Provision device demo-1 with v1.0.0 and its config (server, CA, trusted key, its own certificate), and power it on");
 	const board = world.boot(world.device("demo-1", v1), { onEvent: (event) => say.event(event) });
 	try {
 		await until(board, (e) => e.type === "report" && e.state === "valid", "v2 confirmed and reported");
-		const seen = world.server.inventory.devices.get("demo-1");
+		const seen = (await world.record("demo-1"));
 		say.line(`  server   demo-1 runs ${seen?.version}, state ${seen?.state}`);
 
 		step("4. Publish v3.0.0 (sequence 3): signed and intact, but broken in the field");
-		world.publish({ version: "3.0.0", sequence: 3, securityVersion: 2, image: v3 });
+		await world.publish({ version: "3.0.0", sequence: 3, securityVersion: 2, image: v3 });
 		await until(board, (e) => e.type === "report" && e.state === "rolled-back", "the rollback reported");
 		await until(board, (e) => e.type === "none" && e.why === "previously-failed", "the bad release skipped");
-		const after = world.server.inventory.devices.get("demo-1");
+		const after = (await world.record("demo-1"));
 		say.line(`  server   demo-1 runs ${after?.version}, state ${after?.state}: ${after?.lastError}`);
 	} finally {
 		await board.stop();

@@ -39,7 +39,7 @@ async function main(): Promise<number> {
 	step("2. Sign v2.0.0 (kind lin) and start the update server");
 	const world = new World(dir);
 	await world.start();
-	world.publish({ version: "2.0.0", kind: "lin", sequence: 2, securityVersion: 1, image: v2 });
+	await world.publish({ version: "2.0.0", kind: "lin", sequence: 2, securityVersion: 1, image: v2 });
 	say.line(`  key ${world.keyId}; server at ${world.url}`);
 
 	step(`3. Provision lin device mcsim-1 with v1.0.0, and start it in mcsim (${mcsim})`);
@@ -47,13 +47,13 @@ async function main(): Promise<number> {
 	try {
 		board = world.bootMcsim(world.device("mcsim-1", v1, { selftestSeconds: 20, watchdogSeconds: 10, timeoutSeconds: 15 }), { onEvent: (event) => say.event(event), mcsim });
 		await board.waitFor((e) => e.type === "report" && e.state === "valid", WAIT_MS, "v2 confirmed and reported");
-		const seen = world.server.inventory.devices.get("mcsim-1");
+		const seen = (await world.record("mcsim-1"));
 		say.line(`  server   mcsim-1 runs ${seen?.version}, state ${seen?.state}`);
 
 		step("4. Publish v3.0.0 (sequence 3): signed and intact, but its self-test fails");
-		world.publish({ version: "3.0.0", kind: "lin", sequence: 3, securityVersion: 2, image: v3 });
+		await world.publish({ version: "3.0.0", kind: "lin", sequence: 3, securityVersion: 2, image: v3 });
 		await board.waitFor((e) => e.type === "report" && e.state === "rolled-back", WAIT_MS, "the rollback reported");
-		const after = world.server.inventory.devices.get("mcsim-1");
+		const after = (await world.record("mcsim-1"));
 		say.line(`  server   mcsim-1 runs ${after?.version}, state ${after?.state}: ${after?.lastError}`);
 	} finally {
 		await board?.stop();

@@ -1,11 +1,15 @@
-// Everything an update needs, on one machine: a development CA, a vendor key, firmware builds as sim images,
-// signed releases, the update server on loopback, and provisioned sim devices. Used by the demo and the e2e tests.
+// Everything an update needs, on one machine: a development CA and a device CA, a vendor key, firmware builds as
+// sim images, signed releases published through the server's checks, the management server on loopback over
+// mutual TLS with its fleet store (SQLite in the world's folder), and provisioned sim devices, each with its own
+// certificate. Used by the demo and the e2e tests.
 import { generateKeyPairSync, sign as edSign, createHash } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { makeDevCertificates, type DevCertificates } from "../server/certificates.js";
+import { makeDevCertificates, makeDeviceCa, makeDeviceCertificate, type DevCertificates } from "../server/certificates.js";
 import { UpdateServer } from "../server/server.js";
+import { imagePath, publishRelease } from "../server/publish.js";
+import { openStore, type DeviceRow, type FleetStore } from "../server/store/store.js";
 import { buildSim, writeWhole } from "../build/sim.js";
 import { provision, writeDeviceConfig } from "../sim/flash.js";
 import { keyIdOf, rawPublicKey } from "../cli/keys.js";
@@ -48,7 +52,10 @@ export class World {
 	readonly keyId: string;
 	readonly publicKey: Uint8Array;
 	readonly #privateKey;
-	readonly releases: string;
+	readonly deviceCa: { cert: string; key: string };
+	/** the server's images, by SHA-256 */
+	readonly images: string;
+	store!: FleetStore;
 	server!: UpdateServer;
 	url!: string;
 
@@ -56,19 +63,26 @@ export class World {
 		this.dir = dir;
 		mkdirSync(dir, { recursive: true });
 		this.certs = makeDevCertificates(join(dir, "certs"));
+		const deviceCa = makeDeviceCa(join(dir, "certs"));
+		this.deviceCa = { cert: readFileSync(deviceCa.cert, "utf8"), key: readFileSync(deviceCa.key, "utf8") };
 		const { privateKey, publicKey } = generateKeyPairSync("ed25519");
 		this.#privateKey = privateKey;
 		this.publicKey = rawPublicKey(publicKey);
 		this.keyId = keyIdOf(this.publicKey);
-		this.releases = join(dir, "releases");
-		mkdirSync(join(this.releases, PRODUCT), { recursive: true });
+		this.images = join(dir, "images");
 	}
 
 	async start(log?: (line: string) => void, rateBytesPerSecond?: number): Promise<void> {
+		this.store = await openStore({ file: join(this.dir, "fleet.db") });
+		await this.store.addProduct(PRODUCT, new Date());
+		if (!(await this.store.keys(PRODUCT)).some((key) => key.keyId === this.keyId))
+			await this.store.addKey(PRODUCT, this.keyId, Buffer.from(this.publicKey).toString("hex"));
 		this.server = new UpdateServer({
-			releases: this.releases,
+			store: this.store,
+			images: this.images,
 			cert: readFileSync(this.certs.cert),
 			key: readFileSync(this.certs.key),
+			deviceCa: this.deviceCa.cert,
 			...(log ? { log } : {}),
 			...(rateBytesPerSecond ? { rateBytesPerSecond } : {}),
 		});
@@ -77,6 +91,12 @@ export class World {
 
 	async stop(): Promise<void> {
 		await this.server?.close();
+		await this.store?.close();
+	}
+
+	/** What the server knows of a device, or undefined. */
+	record(deviceId: string): Promise<DeviceRow | undefined> {
+		return this.store.device(deviceId);
 	}
 
 	/** Builds the example firmware (src/) as a sim image; the version and faults go into its mc/config. */
@@ -101,24 +121,45 @@ export class World {
 		return image;
 	}
 
-	/** Signs and publishes a release as `xs-fota sign --out releases/<product>` would. */
-	/** signer "forged": another key signs a manifest that names ours; "unknown": another key under its own id */
-	publish(release: Release, fields: { product?: string; size?: number; sha256?: string; signer?: "vendor" | "forged" | "unknown" } = {}): void {
+	/** The signed manifest (XFM2) of a release, as `xs-fota sign` writes it; see publish for the fields. */
+	sign(release: Release, fields: { product?: string; size?: number; sha256?: string; signer?: "vendor" | "forged" | "unknown" } = {}): Uint8Array {
 		const file = release.file ?? `firmware-${release.version}.bin`;
 		const image = release.image;
 		const other = fields.signer && fields.signer !== "vendor" ? generateKeyPairSync("ed25519") : undefined;
-		writeWhole(join(this.releases, PRODUCT, file), image);
 		const manifest = {
 			format: 1, keyId: fields.signer === "unknown" ? keyIdOf(rawPublicKey(other!.publicKey)) : this.keyId, product: fields.product ?? PRODUCT, version: release.version,
 			securityVersion: release.securityVersion, sequence: release.sequence,
 			image: { size: fields.size ?? image.length, sha256: fields.sha256 ?? createHash("sha256").update(image).digest("hex"), url: file, kind: release.kind ?? "sim" },
 		};
 		const framed = frameBody2(manifest.keyId, new TextEncoder().encode(JSON.stringify(manifest)));
-		const signer = other ? other.privateKey : this.#privateKey;
-		writeWhole(join(this.releases, PRODUCT, "manifest.xfm"), joinEnvelope(framed, new Uint8Array(edSign(null, framed, signer))));
+		return joinEnvelope(framed, new Uint8Array(edSign(null, framed, other ? other.privateKey : this.#privateKey)));
 	}
 
-	/** A fresh sim device: flash with `first` in ota_0 and a device config pointing at this world's server. */
+	/** Signs a release as `xs-fota sign` would and publishes it through the server's checks (as `xs-fota publish`).
+	 * A release the checks would refuse (signer "forged": another key signs a manifest that names ours; "unknown":
+	 * another key under its own id; a size, digest or product that is not the image's) goes straight into the
+	 * fleet store instead, as a compromised server or database would hold it, so that the device's own checks meet it. */
+	async publish(release: Release, fields: { product?: string; size?: number; sha256?: string; signer?: "vendor" | "forged" | "unknown" } = {}): Promise<void> {
+		const image = release.image;
+		const signed = this.sign(release, fields);
+		const other = fields.signer !== undefined && fields.signer !== "vendor";
+		const honest = !other && fields.product === undefined && fields.size === undefined && fields.sha256 === undefined;
+		if (honest) {
+			const published = await publishRelease(this.store, this.images, PRODUCT, signed, image);
+			if (!published.ok)
+				throw new Error(`publish ${release.version}: ${published.error}: ${published.detail}`);
+			return;
+		}
+		const sha256 = createHash("sha256").update(image).digest("hex");
+		mkdirSync(this.images, { recursive: true });
+		if (!existsSync(imagePath(this.images, sha256)))
+			writeFileSync(imagePath(this.images, sha256), image);
+		await this.store.addRelease({ product: PRODUCT, sequence: release.sequence, version: release.version, securityVersion: release.securityVersion,
+			kind: release.kind ?? "sim", imageSha256: sha256, imageSize: image.length, manifest: signed }, new Date());
+	}
+
+	/** A fresh sim device: flash with `first` in ota_0 and a device config pointing at this world's server, with the
+	 * device's own key and certificate (CN = name) from the world's device CA, unless config says otherwise. */
 	device(name: string, first: Buffer, config: Record<string, unknown> = {}): string {
 		const flash = join(this.dir, `${name}.flash`);
 		provision(flash, { partitionsCsv: join(ROOT, "hosts/esp32/partitions.csv"), image: first });
@@ -128,7 +169,10 @@ export class World {
 
 	/** The device config of a device of this world (short intervals, for demos and tests), with overrides. */
 	deviceConfig(name: string, config: Record<string, unknown> = {}): Record<string, unknown> {
+		const identity = makeDeviceCertificate({ caCert: this.deviceCa.cert, caKey: this.deviceCa.key, deviceId: name });
 		return {
+			clientKey: identity.key,
+			clientCertificates: identity.cert,
 			deviceId: name,
 			product: PRODUCT,
 			server: this.url,

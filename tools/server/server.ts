@@ -1,48 +1,140 @@
-// The update server: signed releases over HTTPS with Range, ETag and If-Range, and device check-ins.
-//   GET  /v1/products/<product>/manifest[?device=ID]   the product's signed manifest
-//   GET  /v1/products/<product>/<path>                 files of the release (images), with Range
-//   POST /v1/devices/<id>/report                       a device's check-in (JSON)
-//   GET  /v1/devices                                    the inventory (JSON)
+// The management server: a fleet's releases and devices, over HTTPS, kept in the fleet store (SQLite by default,
+// PostgreSQL to scale out: ./store). Two kinds of client, on one port:
+//   devices, with mutual TLS: a certificate from the fleet's device CA names the device (its CN); the URL and the
+//     body never do. A device reports and fetches only as itself, and a revoked device gets nothing.
+//       GET  /v1/products/<product>/manifest   the signed manifest meant for the device (for now: the latest release)
+//       GET  /v1/products/<product>/<file>     a release's image, stored once by SHA-256, with Range, ETag, If-Range
+//       POST /v1/devices/<id>/report           a check-in, stored in the device's history
+//   administrators, with a bearer token (`xs-fota admin token create`; only its hash is stored):
+//       GET  /v1/admin/devices[?product=&version=&state=&limit=&offset=]   GET /v1/admin/devices/<id> (with history)
+//       POST /v1/admin/devices/<id>/revoke
+//       GET  /v1/admin/products    POST /v1/admin/products {product}
+//       GET  /v1/admin/products/<p>/keys       POST /v1/admin/products/<p>/keys {publicKey}
+//       GET  /v1/admin/products/<p>/releases   POST /v1/admin/products/<p>/releases {manifest, image} (base64)
+// Every input is bounded and validated; every error is a JSON object {error, detail?} with a clear status. The URL
+// shapes of the device routes come from modules/fota/protocol.ts, which the client uses too.
+import { createHash } from "node:crypto";
+import { statSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { answerRange } from "./range.js";
-import { Inventory, ReportError } from "./inventory.js";
-import { Releases, readRange, type ServedFile } from "./releases.js";
+import { readRange } from "./files.js";
+import { imagePath, publishRelease, trustedKeys } from "./publish.js";
+import { StoreConflict, StoreNotFound, type DeviceReport, type FleetStore, type ReleaseRow } from "./store/store.js";
+import { checkRelease } from "../release/check.js";
+import { keyIdOf } from "../cli/keys.js";
+import { deviceRoute, REPORT_STATES } from "../../modules/fota/protocol.js";
 
 export interface ServerOptions {
-	releases: string;
+	store: FleetStore;
+	/** the folder of images, by SHA-256 (shared by the servers of one fleet) */
+	images: string;
+	/** the server's certificate (chain) and key */
 	cert: string | Buffer;
 	key: string | Buffer;
+	/** PEM: the fleet's device CA; a device endpoint answers only a client certificate it signed */
+	deviceCa: string | Buffer;
 	host?: string;
 	port?: number;
 	log?: (line: string) => void;
-	/** paces every file response to this many bytes per second, like the link of a device */
+	/** paces every image response to this many bytes per second, like the link of a device */
 	rateBytesPerSecond?: number;
+	/** reports kept per device (default 100) */
+	historyLimit?: number;
 }
 
-const MAX_REPORT_BYTES = 4096;
+export const MAX_REPORT_BYTES = 4096;
+const MAX_ADMIN_BYTES = 64 * 1024;
+/** a release's JSON: the image (up to 6 MiB) and the manifest in base64 */
+const MAX_RELEASE_BYTES = 8 * 1024 * 1024 + 64 * 1024;
+const DEVICE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const PRODUCT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+class HttpError extends Error {
+	constructor(readonly status: number, readonly error: string, readonly detail?: string, readonly headers: Record<string, string> = {}) {
+		super(detail ? `${error}: ${detail}` : error);
+	}
+}
+
+const text = (value: unknown, max: number): value is string => typeof value === "string" && value.length > 0 && value.length <= max;
+const integer = (value: unknown, max: number): value is number => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= max;
+
+/** A device's check-in, validated field by field; throws HttpError 400 naming the first bad field. */
+export function parseReport(body: unknown, deviceId: string): DeviceReport {
+	const bad = (field: string, why: string) => new HttpError(400, "bad-report", `${field} ${why}`);
+	if (typeof body !== "object" || body === null || Array.isArray(body))
+		throw new HttpError(400, "bad-report", "the report must be a JSON object");
+	const r = body as Record<string, unknown>;
+	const known = ["deviceId", "product", "version", "state", "error", "target", "securityVersion", "sequence", "slot", "progress", "config"];
+	for (const field of Object.keys(r))
+		if (!known.includes(field))
+			throw bad(field, "is not a report field");
+	if (r.deviceId !== undefined && r.deviceId !== deviceId)
+		throw new HttpError(403, "not-yourself", "deviceId in the body is not the device of the certificate");
+	if (!text(r.product, 64) || !PRODUCT.test(r.product))
+		throw bad("product", "must be a product name");
+	if (!text(r.version, 128))
+		throw bad("version", "must be a string of 1 to 128 characters");
+	if (!REPORT_STATES.includes(r.state as never))
+		throw bad("state", `must be one of ${REPORT_STATES.join(", ")}`);
+	if (r.error !== undefined && !text(r.error, 500))
+		throw bad("error", "must be a string of 1 to 500 characters");
+	if (r.target !== undefined && !text(r.target, 128))
+		throw bad("target", "must be a string of 1 to 128 characters");
+	for (const [field, max] of [["securityVersion", 0xffffffff], ["sequence", Number.MAX_SAFE_INTEGER], ["slot", 15], ["progress", 0xffffffff]] as const)
+		if (r[field] !== undefined && !integer(r[field], max))
+			throw bad(field, `must be an integer from 0 to ${max}`);
+	const report: DeviceReport = { deviceId, product: r.product, version: r.version, state: r.state as string };
+	if (r.error !== undefined) report.error = r.error as string;
+	if (r.target !== undefined) report.target = r.target as string;
+	if (r.securityVersion !== undefined) report.securityVersion = r.securityVersion as number;
+	if (r.sequence !== undefined) report.sequence = r.sequence as number;
+	if (r.slot !== undefined) report.slot = r.slot as number;
+	if (r.config !== undefined) {
+		const config = r.config as Record<string, unknown>;
+		if (typeof config !== "object" || config === null || !text(config.sha256, 64) || !SHA256_HEX.test(config.sha256) ||
+			typeof config.fields !== "object" || config.fields === null || Array.isArray(config.fields))
+			throw bad("config", "must be {sha256, fields}");
+		const entries = Object.entries(config.fields as Record<string, unknown>);
+		if (entries.length > 32 || entries.some(([name, value]) => !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(name) ||
+			!(typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value)) || (typeof value === "string" && value.length <= 256))))
+			throw bad("config.fields", "must be up to 32 named strings (256 characters), numbers or booleans");
+		report.config = { sha256: config.sha256, fields: config.fields as Record<string, string | number | boolean> };
+	}
+	return report;
+}
 
 export class UpdateServer {
-	readonly releases: Releases;
-	readonly inventory = new Inventory();
-	/** body bytes sent per path, for tests and benchmarks */
+	readonly store: FleetStore;
+	/** body bytes of images sent per path, for tests and benchmarks */
 	readonly sent = new Map<string, number>();
 	readonly #server: Server;
 	readonly #options: ServerOptions;
+	/** the image files of each release (the signed URL names them), by product and sequence: releases never change */
+	readonly #files = new Map<string, string>();
 
 	constructor(options: ServerOptions) {
 		this.#options = options;
-		this.releases = new Releases(options.releases);
-		this.#server = createServer({ cert: options.cert, key: options.key }, (request, response) => {
-			this.#handle(request, response).catch((error) => {
-				this.#log(`500 ${request.url}: ${error.message}`);
-				if (!response.headersSent)
-					this.#json(response, 500, { error: "internal error" });
-				else
-					response.destroy();
+		this.store = options.store;
+		// A client certificate is asked of everyone and checked against the device CA; the device routes insist on it,
+		// the admin routes use a bearer token instead (so an admin needs no device certificate).
+		this.#server = createServer({ cert: options.cert, key: options.key, ca: options.deviceCa, requestCert: true, rejectUnauthorized: false },
+			(request, response) => {
+				this.#handle(request, response).catch((error) => {
+					if (error instanceof HttpError)
+						return this.#json(response, error.status, { error: error.error, ...(error.detail ? { detail: error.detail } : {}) }, error.headers);
+					this.#log(`500 ${request.method} ${request.url}: ${(error as Error).stack ?? error}`);
+					if (!response.headersSent)
+						this.#json(response, 500, { error: "internal-error" });
+					else
+						response.destroy();
+				});
 			});
-		});
+		this.#server.keepAliveTimeout = 5000;
 	}
 
 	listen(): Promise<{ port: number; url: string }> {
@@ -56,6 +148,7 @@ export class UpdateServer {
 		});
 	}
 
+	/** Stops listening and ends every connection; the store stays open (its owner closes it). */
 	close(): Promise<void> {
 		return new Promise((resolve) => {
 			this.#server.closeAllConnections();
@@ -67,51 +160,88 @@ export class UpdateServer {
 		this.#options.log?.(line);
 	}
 
-	#json(response: ServerResponse, status: number, body: unknown): void {
-		const text = JSON.stringify(body);
-		response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
-		response.end(text);
+	#json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+		const json = JSON.stringify(body);
+		response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(json), "cache-control": "no-store", ...headers });
+		response.end(json);
 	}
 
 	async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
 		const url = new URL(request.url ?? "/", "https://server");
-		const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-		if (request.method === "POST" && parts[0] === "v1" && parts[1] === "devices" && parts.length === 4 && parts[3] === "report")
-			return this.#report(request, response, parts[2]!);
-		if (request.method !== "GET" && request.method !== "HEAD")
-			return this.#json(response, 405, { error: "method not allowed" });
-		if (parts[0] === "v1" && parts[1] === "devices" && parts.length === 2)
-			return this.#json(response, 200, this.inventory.list());
-		if (parts[0] === "v1" && parts[1] === "products" && parts.length >= 4) {
-			const product = parts[2]!;
-			const rest = parts.slice(3).join("/");
-			const file = rest === "manifest" ? this.releases.manifest(product) : this.releases.find(product, rest);
-			if (!file)
-				return this.#json(response, 404, { error: rest === "manifest" ? `no release for ${product}` : "not found" });
-			return this.#file(request, response, file);
-		}
-		this.#json(response, 404, { error: "not found" });
+		if (url.pathname.startsWith("/v1/admin/"))
+			return this.#admin(request, response, url);
+		const route = deviceRoute(request.method ?? "", url.pathname);
+		if (!route)
+			throw new HttpError(404, "not-found", `${request.method} ${url.pathname}`);
+		const deviceId = await this.#device(request);
+		if (route.kind === "report")
+			return this.#report(request, response, deviceId, route.deviceId);
+		if (!PRODUCT.test(route.product))
+			throw new HttpError(404, "not-found", "no such product");
+		if (route.kind === "manifest")
+			return this.#manifest(request, response, route.product);
+		return this.#image(request, response, route.product, route.name);
 	}
 
-	async #file(request: IncomingMessage, response: ServerResponse, file: ServedFile): Promise<void> {
-		const etag = file.etag;
+	/** The device a request comes from: the CN of a client certificate the device CA signed, not revoked. */
+	async #device(request: IncomingMessage): Promise<string> {
+		const socket = request.socket as TLSSocket;
+		if (!socket.authorized)
+			throw new HttpError(401, "device-certificate-required", `a client certificate from the fleet's device CA is required (${socket.authorizationError ?? "none presented"})`);
+		const cn = socket.getPeerCertificate().subject?.CN;
+		const deviceId = Array.isArray(cn) ? undefined : cn;
+		if (!deviceId || !DEVICE_ID.test(deviceId))
+			throw new HttpError(403, "bad-device-certificate", "the certificate's CN is not a device id");
+		if (await this.store.isRevoked(deviceId))
+			throw new HttpError(403, "revoked", `device ${deviceId} is revoked`);
+		return deviceId;
+	}
+
+	async #manifest(request: IncomingMessage, response: ServerResponse, product: string): Promise<void> {
+		const release = await this.store.latestRelease(product);
+		if (!release)
+			throw new HttpError(404, "no-release", `no release for ${product}`);
+		const body = Buffer.from(release.manifest);
+		const etag = `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
+		response.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length, etag, "cache-control": "no-cache" });
+		response.end(request.method === "HEAD" ? undefined : body);
+	}
+
+	/** The image named `name` by one of the product's releases (newest first). */
+	async #findImage(product: string, name: string): Promise<ReleaseRow | undefined> {
+		const releases = await this.store.releases(product);
+		for (const release of releases) {
+			const key = `${product}\n${release.sequence}`;
+			let file = this.#files.get(key);
+			if (file === undefined) {
+				const opened = checkRelease(release.manifest, undefined, await trustedKeys(this.store, product), { product });
+				file = opened.ok ? opened.manifest.image.url : "";
+				this.#files.set(key, file);
+			}
+			if (file === name)
+				return release;
+		}
+		return undefined;
+	}
+
+	async #image(request: IncomingMessage, response: ServerResponse, product: string, name: string): Promise<void> {
+		const release = await this.#findImage(product, name);
+		if (!release)
+			throw new HttpError(404, "not-found", `no image ${name} in ${product}'s releases`);
+		const path = imagePath(this.#options.images, release.imageSha256);
+		const size = statSync(path).size;
+		const etag = `"${release.imageSha256.slice(0, 32)}"`;
 		const ifRange = request.headers["if-range"];
-		const answer = answerRange(file.size, request.headers.range, Array.isArray(ifRange) ? ifRange[0] : ifRange, etag);
-		const headers: Record<string, string | number> = {
-			"accept-ranges": "bytes",
-			etag,
-			"last-modified": new Date(file.mtimeMs).toUTCString(),
-			"content-type": "application/octet-stream",
-			"cache-control": "no-cache",
-		};
+		const answer = answerRange(size, request.headers.range, Array.isArray(ifRange) ? ifRange[0] : ifRange, etag);
+		const headers: Record<string, string | number> = { "accept-ranges": "bytes", etag, "content-type": "application/octet-stream", "cache-control": "no-cache" };
 		if (answer.status === 416) {
-			response.writeHead(416, { ...headers, "content-range": `bytes */${file.size}` });
+			response.writeHead(416, { ...headers, "content-range": `bytes */${size}` });
 			return void response.end();
 		}
-		const length = file.size === 0 ? 0 : answer.end - answer.start + 1;
+		const length = size === 0 ? 0 : answer.end - answer.start + 1;
 		headers["content-length"] = length;
 		if (answer.status === 206)
-			headers["content-range"] = `bytes ${answer.start}-${answer.end}/${file.size}`;
+			headers["content-range"] = `bytes ${answer.start}-${answer.end}/${size}`;
 		response.writeHead(answer.status, headers);
 		this.#log(`${answer.status} ${request.url} ${answer.status === 206 ? `${answer.start}-${answer.end}` : length}`);
 		if (request.method === "HEAD" || length === 0)
@@ -120,7 +250,7 @@ export class UpdateServer {
 		const rate = this.#options.rateBytesPerSecond;
 		const started = performance.now();
 		let written = 0;
-		for (const piece of readRange(file.path, answer.start, answer.end, rate ? 16 * 1024 : undefined)) {
+		for (const piece of readRange(path, answer.start, answer.end, rate ? 16 * 1024 : undefined)) {
 			if (rate) { // never ahead of the link: wait until the bytes so far would have crossed it
 				const due = started + (written / rate) * 1000 - performance.now();
 				if (due > 0)
@@ -152,30 +282,147 @@ export class UpdateServer {
 		});
 	}
 
-	async #report(request: IncomingMessage, response: ServerResponse, deviceId: string): Promise<void> {
-		const chunks: Buffer[] = [];
-		let size = 0;
-		for await (const chunk of request) {
-			size += chunk.length;
-			if (size > MAX_REPORT_BYTES)
-				return this.#json(response, 413, { error: "report too large" });
-			chunks.push(chunk);
-		}
-		let body;
+	async #report(request: IncomingMessage, response: ServerResponse, deviceId: string, named: string): Promise<void> {
+		if (named !== deviceId)
+			throw new HttpError(403, "not-yourself", `device ${deviceId} cannot report as ${named}`);
+		const body = await readJson(request, MAX_REPORT_BYTES);
+		const report = parseReport(body, deviceId);
+		const record = await this.store.recordReport(report, new Date(), this.#options.historyLimit ?? 100);
+		this.#log(`report ${deviceId}: ${record.state} ${record.version}${record.lastError ? ` (${record.lastError})` : ""}`);
+		response.writeHead(204);
+		response.end();
+	}
+
+	async #admin(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+		const authorization = request.headers.authorization ?? "";
+		const token = /^Bearer ([A-Za-z0-9_-]{1,128})$/.exec(authorization)?.[1];
+		if (!token || !(await this.store.checkToken(token)))
+			throw new HttpError(401, "unauthorized", token ? "the token is not valid" : "an admin bearer token is required", { "www-authenticate": "Bearer" });
+		let parts: string[];
 		try {
-			body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+			parts = url.pathname.split("/").slice(3).map((part) => decodeURIComponent(part));
 		} catch {
-			return this.#json(response, 400, { error: "the report is not JSON" });
+			throw new HttpError(400, "bad-path", "the path does not decode");
 		}
-		try {
-			const record = this.inventory.report(deviceId, body);
-			this.#log(`report ${deviceId}: ${record.state} ${record.version}${record.lastError ? ` (${record.lastError})` : ""}`);
-			response.writeHead(204);
-			response.end();
-		} catch (error) {
-			if (error instanceof ReportError)
-				return this.#json(response, 400, { error: error.message });
-			throw error;
+		const method = request.method ?? "";
+		const [collection, id, sub, extra] = parts;
+		if (extra !== undefined)
+			throw new HttpError(404, "not-found", url.pathname);
+		if (collection === "devices") {
+			if (id === undefined && method === "GET")
+				return this.#json(response, 200, await this.store.devices(deviceFilter(url.searchParams)));
+			if (id !== undefined && !DEVICE_ID.test(id))
+				throw new HttpError(400, "bad-device-id", "a device id is 1 to 64 of [A-Za-z0-9._-]");
+			if (id !== undefined && sub === undefined && method === "GET") {
+				const device = await this.store.device(id);
+				if (!device)
+					throw new HttpError(404, "not-found", `no device ${id}`);
+				return this.#json(response, 200, { ...device, history: await this.store.history(id) });
+			}
+			if (id !== undefined && sub === "revoke" && method === "POST") {
+				await this.store.revoke(id, new Date());
+				this.#log(`revoked ${id}`);
+				return this.#json(response, 200, { deviceId: id, revoked: true });
+			}
 		}
+		if (collection === "products") {
+			if (id === undefined && method === "GET")
+				return this.#json(response, 200, await this.store.products());
+			if (id === undefined && method === "POST") {
+				const body = await readJson(request, MAX_ADMIN_BYTES) as Record<string, unknown>;
+				if (!text(body?.product, 64) || !PRODUCT.test(body.product))
+					throw new HttpError(400, "bad-product", "product must be 1 to 64 of [A-Za-z0-9._-], starting with a letter or digit");
+				await this.store.addProduct(body.product, new Date());
+				return this.#json(response, 201, { product: body.product });
+			}
+			if (id === undefined || !PRODUCT.test(id))
+				throw new HttpError(400, "bad-product", "no such product name");
+			if (sub === "keys" && method === "GET")
+				return this.#json(response, 200, await this.store.keys(id));
+			if (sub === "keys" && method === "POST") {
+				const body = await readJson(request, MAX_ADMIN_BYTES) as Record<string, unknown>;
+				if (!text(body?.publicKey, 64) || !/^[0-9a-f]{64}$/.test(body.publicKey))
+					throw new HttpError(400, "bad-key", "publicKey must be the raw Ed25519 key in 64 lower-case hex digits");
+				const keyId = keyIdOf(new Uint8Array(Buffer.from(body.publicKey, "hex")));
+				if (body.keyId !== undefined && body.keyId !== keyId)
+					throw new HttpError(400, "bad-key", `keyId ${String(body.keyId)} is not this key's (${keyId})`);
+				try {
+					await this.store.addKey(id, keyId, body.publicKey);
+				} catch (error) {
+					if (error instanceof StoreConflict)
+						throw new HttpError(409, "duplicate-key", error.message);
+					if (error instanceof StoreNotFound)
+						throw new HttpError(404, "unknown-product", error.message);
+					throw error;
+				}
+				return this.#json(response, 201, { product: id, keyId });
+			}
+			if (sub === "releases" && method === "GET")
+				return this.#json(response, 200, (await this.store.releases(id)).map(({ manifest: _, ...release }) => release));
+			if (sub === "releases" && method === "POST") {
+				const body = await readJson(request, MAX_RELEASE_BYTES) as Record<string, unknown>;
+				const manifest = base64Field(body, "manifest", 4096);
+				const image = base64Field(body, "image", 6 * 1024 * 1024);
+				const published = await publishRelease(this.store, this.#options.images, id, manifest, image);
+				if (!published.ok)
+					throw new HttpError(published.status, published.error, published.detail);
+				this.#log(`published ${id} ${published.release.version} (sequence ${published.release.sequence})`);
+				const { manifest: _, ...release } = published.release;
+				return this.#json(response, 201, release);
+			}
+		}
+		throw new HttpError(404, "not-found", `${method} ${url.pathname}`);
+	}
+}
+
+function deviceFilter(params: URLSearchParams): { product?: string; version?: string; state?: string; limit?: number; offset?: number } {
+	const filter: { product?: string; version?: string; state?: string; limit?: number; offset?: number } = {};
+	for (const name of ["product", "version", "state"] as const) {
+		const value = params.get(name);
+		if (value !== null) {
+			if (!text(value, 128))
+				throw new HttpError(400, "bad-filter", `${name} must be 1 to 128 characters`);
+			filter[name] = value;
+		}
+	}
+	for (const name of ["limit", "offset"] as const) {
+		const value = params.get(name);
+		if (value !== null) {
+			if (!/^\d{1,9}$/.test(value) || (name === "limit" && (Number(value) < 1 || Number(value) > 10000)))
+				throw new HttpError(400, "bad-filter", `${name} must be an integer${name === "limit" ? " from 1 to 10000" : ""}`);
+			filter[name] = Number(value);
+		}
+	}
+	filter.limit ??= 1000;
+	return filter;
+}
+
+function base64Field(body: Record<string, unknown>, name: string, maxBytes: number): Uint8Array {
+	const value = body?.[name];
+	if (typeof value !== "string" || value.length === 0 || value.length % 4 !== 0 || !BASE64.test(value) || value.length > Math.ceil(maxBytes / 3) * 4)
+		throw new HttpError(400, `bad-${name}`, `${name} must be base64, at most ${maxBytes} bytes`);
+	return new Uint8Array(Buffer.from(value, "base64"));
+}
+
+/** A request's JSON body, at most maxBytes, as application/json. */
+async function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> {
+	const type = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+	if (type !== "application/json")
+		throw new HttpError(415, "unsupported-media-type", "send application/json");
+	const declared = Number(request.headers["content-length"] ?? NaN);
+	if (declared > maxBytes)
+		throw new HttpError(413, "too-large", `at most ${maxBytes} bytes`);
+	const chunks: Buffer[] = [];
+	let size = 0;
+	for await (const chunk of request) {
+		size += (chunk as Buffer).length;
+		if (size > maxBytes)
+			throw new HttpError(413, "too-large", `at most ${maxBytes} bytes`, { connection: "close" });
+		chunks.push(chunk as Buffer);
+	}
+	try {
+		return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+	} catch {
+		throw new HttpError(400, "malformed-json", "the body is not JSON");
 	}
 }

@@ -13,6 +13,8 @@ export interface Faults {
 	unreachable?: boolean;
 	/** answer a Range request with at most this many bytes (a shorter 206 than asked, as HTTP allows) */
 	shortRange?: number;
+	/** answer reports with this status instead of 204 (and do not keep them) */
+	reportStatus?: number;
 }
 
 export class FakeServer implements Transport {
@@ -39,6 +41,10 @@ export class FakeServer implements Transport {
 			if (this.faults.unreachable)
 				return sink.done("connection refused");
 			const path = request.url.replace(/^https:\/\/[^/]+/, "").split("?")[0]!;
+			if (request.method === "POST" && this.faults.reportStatus) {
+				sink.response(this.faults.reportStatus, {});
+				return sink.done();
+			}
 			if (request.method === "POST") {
 				this.reports.push(JSON.parse(request.body ?? "null"));
 				sink.response(204, {});

@@ -1,41 +1,67 @@
-// A real update server on loopback with a development CA, for tests that cross the network.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+// A real management server on loopback, for tests that cross the network: a development CA for the server, a device
+// CA, a fleet store in a temporary SQLite file, product "demo" with a vendor key, and optionally a release whose image
+// the manifest names "1.bin" (so it is served at /v1/products/demo/1.bin). Device requests need a device identity:
+// identity(id) makes one from the device CA.
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeDevCertificates, type DevCertificates } from "../../../tools/server/certificates.js";
+import { makeDevCertificates, makeDeviceCa, makeDeviceCertificate, type DevCertificates } from "../../../tools/server/certificates.js";
 import { UpdateServer } from "../../../tools/server/server.js";
+import { publishRelease } from "../../../tools/server/publish.js";
+import { openStore, type FleetStore } from "../../../tools/server/store/store.js";
+import { makeKey, signRelease } from "./release.js";
+import { toHex } from "../../../modules/fota/hex.js";
 
 export interface Served {
 	server: UpdateServer;
+	store: FleetStore;
 	url: string;
 	dir: string;
-	releases: string;
 	certs: DevCertificates;
 	caPem: string;
+	/** a device identity from the fleet's device CA, as a transport takes it */
+	identity(deviceId: string): { ca: string; clientKey: string; clientCertificates: string };
+	close(): Promise<void>;
 }
 
-let cached: { dir: string; certs: DevCertificates } | undefined;
+let cached: { dir: string; certs: DevCertificates; deviceCa: { cert: string; key: string } } | undefined;
 
-/** One development CA per test process: openssl takes a moment. */
-export function devCertificates(): { dir: string; certs: DevCertificates } {
+/** One development CA and one device CA per test process: openssl takes a moment. */
+export function devCertificates(): { dir: string; certs: DevCertificates; deviceCa: { cert: string; key: string } } {
 	if (!cached) {
 		const dir = mkdtempSync(join(tmpdir(), "xs-fota-certs-"));
-		cached = { dir, certs: makeDevCertificates(dir) };
+		cached = { dir, certs: makeDevCertificates(dir), deviceCa: makeDeviceCa(dir) };
 	}
 	return cached;
 }
 
-export async function serve(files: Record<string, Uint8Array | string> = {}): Promise<Served> {
-	const { certs } = devCertificates();
+/** Starts a server; with an image, product "demo" has one release (sequence 1) whose image is it, named 1.bin. */
+export async function serve(image?: Uint8Array): Promise<Served> {
+	const { certs, deviceCa } = devCertificates();
 	const dir = mkdtempSync(join(tmpdir(), "xs-fota-serve-"));
-	const releases = join(dir, "releases");
-	for (const [path, content] of Object.entries(files)) {
-		const full = join(releases, path);
-		mkdirSync(join(full, ".."), { recursive: true });
-		writeFileSync(full, content);
+	const store = await openStore({ file: join(dir, "fleet.db") });
+	const images = join(dir, "images");
+	await store.addProduct("demo", new Date());
+	if (image) {
+		const key = makeKey();
+		await store.addKey("demo", key.keyId, toHex(key.publicKey));
+		const manifest = signRelease(image, { product: "demo", version: "1.0.0", sequence: 1, securityVersion: 1, url: "1.bin" }, key);
+		const published = await publishRelease(store, images, "demo", manifest, image);
+		if (!published.ok)
+			throw new Error(`fixture: ${published.error}: ${published.detail}`);
 	}
-	mkdirSync(releases, { recursive: true });
-	const server = new UpdateServer({ releases, cert: readFileSync(certs.cert), key: readFileSync(certs.key) });
+	const server = new UpdateServer({ store, images, cert: readFileSync(certs.cert), key: readFileSync(certs.key), deviceCa: readFileSync(deviceCa.cert) });
 	const { url } = await server.listen();
-	return { server, url, dir, releases, certs, caPem: readFileSync(certs.ca, "utf8") };
+	const caPem = readFileSync(certs.ca, "utf8");
+	return {
+		server, store, url, dir, certs, caPem,
+		identity(deviceId) {
+			const made = makeDeviceCertificate({ caCert: deviceCa.cert, caKey: deviceCa.key, deviceId });
+			return { ca: caPem, clientKey: made.key, clientCertificates: made.cert };
+		},
+		async close() {
+			await server.close();
+			await store.close();
+		},
+	};
 }

@@ -1,0 +1,44 @@
+// The HTTP surface between a device and the update server, in one typed place that both import: the client builds
+// its URLs here, the server routes by the same shapes, and the states a device reports are listed once.
+//   GET  /v1/products/<product>/manifest      the signed manifest meant for this device (mutual TLS names it)
+//   GET  /v1/products/<product>/<file>        a release's image, with Range, ETag and If-Range
+//   POST /v1/devices/<device id>/report       a check-in: the running version, the state, the last error
+export const API_PREFIX = "/v1";
+
+export function manifestPath(product: string): string {
+	return `${API_PREFIX}/products/${encodeURIComponent(product)}/manifest`;
+}
+
+export function reportPath(deviceId: string): string {
+	return `${API_PREFIX}/devices/${encodeURIComponent(deviceId)}/report`;
+}
+
+/** What a device says of itself in a report. */
+export const REPORT_STATES = ["activating", "valid", "rejected", "rolled-back", "interrupted"] as const;
+export type ReportState = (typeof REPORT_STATES)[number];
+
+export type DeviceRoute =
+	| { kind: "manifest"; product: string }
+	| { kind: "file"; product: string; name: string }
+	| { kind: "report"; deviceId: string };
+
+/** The device route a request names, or undefined. Parts are decoded; a part that does not decode names nothing. */
+export function deviceRoute(method: string, pathname: string): DeviceRoute | undefined {
+	const raw = pathname.split("/");
+	if (raw[0] !== "" || raw[1] !== "v1")
+		return undefined;
+	let parts: string[];
+	try {
+		parts = raw.slice(2).map((part) => decodeURIComponent(part));
+	} catch {
+		return undefined;
+	}
+	if (method === "POST" && parts.length === 3 && parts[0] === "devices" && parts[2] === "report" && parts[1])
+		return { kind: "report", deviceId: parts[1] };
+	if ((method === "GET" || method === "HEAD") && parts.length === 3 && parts[0] === "products" && parts[1] && parts[2]) {
+		if (parts[2] === "manifest")
+			return { kind: "manifest", product: parts[1] };
+		return { kind: "file", product: parts[1], name: parts[2] };
+	}
+	return undefined;
+}

@@ -225,20 +225,6 @@ void xs_http_request(txMachine* the)
 		mxTypeError("HttpRequest: only https:// URLs are allowed, got %s", url);
 	if (!strstr(ca, "-----BEGIN CERTIFICATE-----"))
 		mxTypeError("HttpRequest: ca must hold a PEM certificate");
-	simGetStringProperty(the, mxArgv(0), "clientKey", clientKey, sizeof(clientKey), 0);
-	simGetStringProperty(the, mxArgv(0), "clientCertificates", clientCertificates, sizeof(clientCertificates), 0);
-	if (!clientKey[0] != !clientCertificates[0]) {
-		memset(clientKey, 0, sizeof(clientKey));
-		mxTypeError("HttpRequest: clientKey and clientCertificates go together");
-	}
-	if (clientKey[0] && !strstr(clientKey, "-----BEGIN PRIVATE KEY-----")) {
-		memset(clientKey, 0, sizeof(clientKey));
-		mxTypeError("HttpRequest: clientKey must hold a PEM PRIVATE KEY");
-	}
-	if (clientCertificates[0] && !strstr(clientCertificates, "-----BEGIN CERTIFICATE-----")) {
-		memset(clientKey, 0, sizeof(clientKey));
-		mxTypeError("HttpRequest: clientCertificates must hold a PEM CERTIFICATE");
-	}
 	simGetStringProperty(the, mxArgv(0), "method", method, sizeof(method), 0);
 	if (method[0] && strcmp(method, "GET") && strcmp(method, "POST"))
 		mxTypeError("HttpRequest: method must be GET or POST");
@@ -268,6 +254,22 @@ void xs_http_request(txMachine* the)
 		curl_easy_setopt(http->easy, CURLOPT_POSTFIELDS, http->request);
 	}
 
+	/* read last, just before libcurl copies them: nothing between here and the wipe below can throw and leave the
+	 * key in the static buffer (the certificates are read first for the same reason) */
+	simGetStringProperty(the, mxArgv(0), "clientCertificates", clientCertificates, sizeof(clientCertificates), 0);
+	simGetStringProperty(the, mxArgv(0), "clientKey", clientKey, sizeof(clientKey), 0);
+	if (!clientKey[0] != !clientCertificates[0]) {
+		memset(clientKey, 0, sizeof(clientKey));
+		mxTypeError("HttpRequest: clientKey and clientCertificates go together");
+	}
+	if (clientKey[0] && !strstr(clientKey, "-----BEGIN PRIVATE KEY-----")) {
+		memset(clientKey, 0, sizeof(clientKey));
+		mxTypeError("HttpRequest: clientKey must hold a PEM PRIVATE KEY");
+	}
+	if (clientCertificates[0] && !strstr(clientCertificates, "-----BEGIN CERTIFICATE-----")) {
+		memset(clientKey, 0, sizeof(clientKey));
+		mxTypeError("HttpRequest: clientCertificates must hold a PEM CERTIFICATE");
+	}
 	blob.data = ca;
 	blob.len = strlen(ca);
 	blob.flags = CURL_BLOB_COPY;
@@ -286,11 +288,13 @@ void xs_http_request(txMachine* the)
 		keyBlob.data = clientKey;
 		keyBlob.len = strlen(clientKey);
 		keyBlob.flags = CURL_BLOB_COPY;
-		curl_easy_setopt(http->easy, CURLOPT_SSLCERTTYPE, "PEM");
-		curl_easy_setopt(http->easy, CURLOPT_SSLCERT_BLOB, &certificatesBlob);
-		curl_easy_setopt(http->easy, CURLOPT_SSLKEYTYPE, "PEM");
-		curl_easy_setopt(http->easy, CURLOPT_SSLKEY_BLOB, &keyBlob);
+		int taken = (curl_easy_setopt(http->easy, CURLOPT_SSLCERTTYPE, "PEM") == CURLE_OK)
+			&& (curl_easy_setopt(http->easy, CURLOPT_SSLCERT_BLOB, &certificatesBlob) == CURLE_OK)
+			&& (curl_easy_setopt(http->easy, CURLOPT_SSLKEYTYPE, "PEM") == CURLE_OK)
+			&& (curl_easy_setopt(http->easy, CURLOPT_SSLKEY_BLOB, &keyBlob) == CURLE_OK);
 		memset(clientKey, 0, sizeof(clientKey));
+		if (!taken)   /* never connect without the identity the caller asked for */
+			mxUnknownError("HttpRequest: this libcurl cannot take a client certificate and key from memory");
 	}
 	curl_easy_setopt(http->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(http->easy, CURLOPT_HTTPHEADER, http->headers);

@@ -140,6 +140,13 @@ function deviceQuery(db: Db) {
 
 type DeviceSelection = Awaited<ReturnType<ReturnType<typeof deviceQuery>["executeTakeFirstOrThrow"]>>;
 
+/** Only integers that a number holds exactly go in, so that what comes out is what went in. */
+function exact<T extends number | undefined>(name: string, value: T): T {
+	if (value !== undefined && !Number.isSafeInteger(value))
+		throw new RangeError(`${name} must be an integer within ±(2^53-1), not ${value}`);
+	return value;
+}
+
 const nullableNumber = (value: number | null) => value === null ? null : Number(value);
 
 function deviceRow(row: DeviceSelection): DeviceRow {
@@ -202,8 +209,11 @@ class KyselyFleetStore implements FleetStore {
 		await this.#db.destroy();
 	}
 
-	recordReport(report: DeviceReport, at: Date, historyLimit: number): Promise<DeviceRow> {
+	async recordReport(report: DeviceReport, at: Date, historyLimit: number): Promise<DeviceRow> {
 		const now = at.getTime();
+		exact("securityVersion", report.securityVersion);
+		exact("sequence", report.sequence);
+		exact("slot", report.slot);
 		return this.#db.transaction().execute(async (trx) => {
 			const { id } = await trx.insertInto("devices")
 				.values({
@@ -314,7 +324,7 @@ class KyselyFleetStore implements FleetStore {
 		return (await this.#db.selectFrom("products").select("name").orderBy("name").execute()).map((row) => row.name);
 	}
 
-	addKey(product: string, keyId: string, publicKeyHex: string): Promise<void> {
+	async addKey(product: string, keyId: string, publicKeyHex: string): Promise<void> {
 		return this.#db.transaction().execute(async (trx) => {
 			if (!await lockProduct(trx, product))
 				throw new StoreNotFound(`no product ${JSON.stringify(product)}`);
@@ -331,7 +341,10 @@ class KyselyFleetStore implements FleetStore {
 		return rows.map((row) => ({ product: row.product, keyId: row.key_id, publicKey: row.public_key }));
 	}
 
-	addRelease(release: Omit<ReleaseRow, "publishedAt">, at: Date): Promise<ReleaseRow> {
+	async addRelease(release: Omit<ReleaseRow, "publishedAt">, at: Date): Promise<ReleaseRow> {
+		exact("sequence", release.sequence);
+		exact("securityVersion", release.securityVersion);
+		exact("imageSize", release.imageSize);
 		return this.#db.transaction().execute(async (trx) => {
 			// The lock first: a second server publishing for this product waits here, then sees this release.
 			if (!await lockProduct(trx, release.product))

@@ -1,9 +1,12 @@
 // npm test: sets up what is missing, runs the ava tests in Node and the XS tests in the sim host,
-// and ends with one line "N passed, N failed" that counts both.
+// and ends with one line "N passed, N failed" that counts both. Temporary files go into one folder (TMPDIR for every
+// process of the run), removed at the end.
 //   node scripts/test.mjs                 everything
 //   node scripts/test.mjs --xs FILE...    only these compiled XS test files (no set-up)
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { prepare, ROOT, HOST, MODULE_MAP } from "./lib/prepare.mjs";
 import { findXsTests, runXsTests } from "./lib/xs-tests.mjs";
 
@@ -35,6 +38,19 @@ async function main() {
 		console.log(`${result.passed} passed, ${result.failed} failed`);
 		return result.failed === 0 ? 0 : 1;
 	}
+	// Every temporary file of the run (flash files, worlds, databases) goes into one folder, removed at the end:
+	// the board tests alone write thousands of 4 MB flash files.
+	const scratch = mkdtempSync(join(tmpdir(), "xs-fota-test-run-"));
+	chmodSync(scratch, 0o755); // the throw-away PostgreSQL cluster runs as the postgres user, inside it
+	process.env.TMPDIR = scratch;
+	try {
+		return await runAll();
+	} finally {
+		rmSync(scratch, { recursive: true, force: true });
+	}
+}
+
+async function runAll() {
 	try {
 		prepare();
 	} catch (error) {

@@ -4,6 +4,7 @@
 // bytes. Totals: no brick, no image marked valid without a passing trial, no good release lost: every device ends
 // confirmed on v2, and the server knows it.
 import test, { type ExecutionContext } from "ava";
+import { rmSync } from "node:fs";
 import { is, withBoard, world } from "./lib.js";
 import type { BoardEvent } from "../../tools/demo/board.js";
 import type { World } from "../../tools/demo/world.js";
@@ -29,8 +30,9 @@ function invalidConfirms(events: BoardEvent[]): number {
 async function update(t: ExecutionContext, w: World, v1: Buffer, name: string, cuts: number[], tears: number[], totals: Totals): Promise<void> {
 	const where = `${name} (cuts after ${cuts.join(", ")}, tears ${tears.map((x) => x.toFixed(2)).join(", ")})`;
 	let events: BoardEvent[] = [];
+	const flash = w.device(name, v1, FAST);
 	try {
-		await withBoard(w, w.device(name, v1, FAST), async (board) => {
+		await withBoard(w, flash, async (board) => {
 			events = board.events;
 			await board.waitFor(is("valid", { version: "2.0.0" }), 60000, `${where}: v2 confirmed`);
 			await board.waitFor((e) => e.type === "report" && e.state === "valid" && e.ok, 20000, `${where}: v2's report`);
@@ -43,6 +45,7 @@ async function update(t: ExecutionContext, w: World, v1: Buffer, name: string, c
 		t.fail(`${where}: ${String(error).slice(0, 2000)}`);
 		return;
 	}
+	rmSync(flash, { force: true }); // 4 MB each; a failed run keeps its flash file for a look
 	const fired = events.filter(is("power-cut")).length;
 	totals.runs++;
 	totals.cuts += fired;

@@ -34,6 +34,15 @@ const POWER_LOSS: readonly ResetCause[] = ["power-on", "brownout"];
  * checks the manifest before it activates anything, finds the server sound. */
 const SERVER_CHECK = "update-server";
 
+/** The error code of a JSON error answer ({"error": "device-certificate-required", ...}), read from its first bytes
+ * with a pattern rather than parsed: it is unauthenticated, and only a short code of [a-z0-9-] is taken. */
+function serverError(body: Uint8Array): string | undefined {
+	let text = "";
+	for (let i = 0; i < body.length && i < 256; i++)
+		text += String.fromCharCode(body[i]!);
+	return /"error"\s*:\s*"([a-z0-9-]{1,48})"/.exec(text)?.[1];
+}
+
 /** Why an activated image that did not fail its trial is not running, when that was not the image's fault. */
 function interruption(stage: Pending["stage"], cause: ResetCause): InterruptReason | undefined {
 	if (stage === "confirming")
@@ -173,8 +182,10 @@ export class FotaClient {
 		}
 		if (fetched.status === 404 || fetched.status === 204)
 			return undefined;
-		if (fetched.status !== 200)
-			throw new TransientError(`HTTP ${fetched.status} for the manifest`, retryAfter(fetched.headers["retry-after"], this.#ports.clock.wall()));
+		if (fetched.status !== 200) {
+			const says = serverError(fetched.body);
+			throw new TransientError(`HTTP ${fetched.status} for the manifest${says ? ` (${says})` : ""}`, retryAfter(fetched.headers["retry-after"], this.#ports.clock.wall()));
+		}
 		// nothing at all is a failed transfer (libcurl reports success for a response cut in its headers), not a manifest
 		if (fetched.body.length === 0)
 			throw new TransientError("the manifest response was empty");

@@ -83,6 +83,26 @@ afterUpdate("a replayed older sequence number", "replay", async (w, hostile, { v
 	hostile.behaviour = only(isManifest, (exchange, server) => server.answer(exchange, { status: 200, headers: { "content-type": "application/octet-stream" }, body: old }));
 });
 
+test.serial("a device provisioned without its certificate cannot update, and says why", async (t) => {
+	const w = await world();
+	try {
+		const { v1, v2 } = builds(w);
+		await w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
+		const flash = w.device("anonymous", v1, { clientKey: undefined, clientCertificates: undefined });
+		await withBoard(w, flash, async (board) => {
+			const error = await board.waitFor(is("error"), 20000, "the refusal");
+			t.regex(error.detail, /HTTP 401 for the manifest \(device-certificate-required\)/);
+			await board.waitFor((e) => e.type === "check" && e.t > error.t, 10000, "another check, backed off");
+			t.false(types(board).includes("manifest"));
+			t.false(types(board).includes("progress"));
+		});
+		t.is(w.server.sent.size, 0);
+		t.deepEqual(await w.store.devices(), [], "a device without a certificate was recorded");
+	} finally {
+		await w.stop();
+	}
+});
+
 test.serial("a server certificate the device's CA did not sign: nothing is downloaded", async (t) => {
 	const w = await world();
 	try {

@@ -44,7 +44,7 @@ async function throughput(log: (line: string) => void) {
 	const ca = readFileSync(server.ca);
 	const latencies: number[] = [];
 	const agents = made.certs.map((cert) => new Agent({ keepAlive: true, maxSockets: 1, key: made.key, cert }));
-	const report = (i: number, n: number) => new Promise<void>((resolve, reject) => {
+	const report = (i: number, n: number, timed: boolean) => new Promise<void>((resolve, reject) => {
 		const body = JSON.stringify({ product: "demo", version: `1.0.${n}`, state: "valid", sequence: n, securityVersion: 1, slot: 0 });
 		const started = performance.now();
 		const outgoing = request(`${url}/v1/devices/bench-${i}/report`, { method: "POST", ca, agent: agents[i], headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (response) => {
@@ -52,7 +52,8 @@ async function throughput(log: (line: string) => void) {
 			response.on("end", () => {
 				if (response.statusCode !== 204)
 					return reject(new Error(`report answered ${response.statusCode}`));
-				latencies.push(performance.now() - started);
+				if (timed)
+					latencies.push(performance.now() - started);
 				resolve();
 			});
 		});
@@ -60,15 +61,29 @@ async function throughput(log: (line: string) => void) {
 		outgoing.end(body);
 	});
 	try {
-		// the handshakes first (one report each), then the timed reports over the kept connections
-		await Promise.all(agents.map((_, i) => report(i, 0)));
-		latencies.length = 0;
-		const started = performance.now();
+		// Every device at once: its handshake with its first report (at most 200 handshakes in flight, as devices
+		// coming back after an outage would be spread by their jitter), then REPORTS_EACH timed reports over the
+		// connection it keeps. The rate counts the timed reports over the time from the first to the last.
+		let handshaking = 0;
+		const waiters: (() => void)[] = [];
+		let first = Infinity, last = 0;
 		await Promise.all(agents.map(async (_, i) => {
-			for (let n = 1; n <= REPORTS_EACH; n++)
-				await report(i, n);
+			while (handshaking >= 200)
+				await new Promise<void>((resolve) => waiters.push(resolve));
+			handshaking++;
+			try {
+				await report(i, 0, false);
+			} finally {
+				handshaking--;
+				waiters.shift()?.();
+			}
+			for (let n = 1; n <= REPORTS_EACH; n++) {
+				first = Math.min(first, performance.now());
+				await report(i, n, true);
+				last = performance.now();
+			}
 		}));
-		const seconds = (performance.now() - started) / 1000;
+		const seconds = (last - first) / 1000;
 		latencies.sort((a, b) => a - b);
 		const p99 = latencies[Math.ceil(latencies.length * 0.99) - 1]!;
 		log(`${latencies.length} reports in ${round(seconds, 2)} s; p99 ${round(p99, 1)} ms`);

@@ -9,7 +9,8 @@
 //                                 piles up until XS needs the room (it collects only when the heap is full)
 //   redownload_bytes_after_cut    the most bytes fetched twice after a lost link; chunk_bytes is the checkpoint size
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { makeDeviceCertificate } from "../tools/server/certificates.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { World, PRODUCT, DEVICE_CHUNK_BYTES } from "../tools/demo/world.js";
@@ -23,9 +24,9 @@ const CHUNK = DEVICE_CHUNK_BYTES;
 const LINK_BYTES_PER_SECOND = 1_000_000;
 
 /** curl's own total time (connection, TLS, transfer), without its process start; async: the server runs here. */
-function curlMs(url: string, ca: string): Promise<number> {
+function curlMs(url: string, ca: string, identity: { cert: string; key: string }): Promise<number> {
 	return new Promise((resolve, reject) => {
-		const child = spawn("curl", ["-sS", "--fail", "--cacert", ca, "-o", "/dev/null", "-w", "%{time_total}", url]);
+		const child = spawn("curl", ["-sS", "--fail", "--cacert", ca, "--cert", identity.cert, "--key", identity.key, "-o", "/dev/null", "-w", "%{time_total}", url]);
 		let out = "", err = "";
 		child.stdout.on("data", (chunk) => { out += chunk; });
 		child.stderr.on("data", (chunk) => { err += chunk; });
@@ -53,9 +54,14 @@ async function compare(rate: number | undefined, runs: number, log: (line: strin
 		const v2 = world.firmware({ version: "2.0.0", padTo: MIB });
 		await world.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: v2 });
 		const url = `${world.url}/v1/products/${PRODUCT}/firmware-2.0.0.bin`;
+		// curl fetches as a device of the fleet does: over mutual TLS, with a certificate from the device CA
+		const made = makeDeviceCertificate({ caCert: world.deviceCa.cert, caKey: world.deviceCa.key, deviceId: "curl" });
+		const identity = { cert: join(world.dir, "curl.pem"), key: join(world.dir, "curl.key") };
+		writeFileSync(identity.cert, made.cert);
+		writeFileSync(identity.key, made.key, { mode: 0o600 });
 		const device: number[] = [], curl: number[] = [];
 		for (let i = 0; i < runs; i++) {
-			curl.push(await curlMs(url, world.certs.ca));
+			curl.push(await curlMs(url, world.certs.ca, identity));
 			device.push((await update(world, v1, `speed-${i}`)).ms);
 			log(`${rate ? `${rate / 1e6} MB/s` : "loopback"} run ${i + 1}: device ${round(device.at(-1)!, 1)} ms, curl ${round(curl.at(-1)!, 1)} ms`);
 		}

@@ -247,6 +247,9 @@ export class FotaClient {
 					this.#event("held", { reason: window.reason, waitMs: window.waitMs });
 					return { result: "deferred", reason: window.reason, waitMs: window.waitMs };
 				}
+				const progress = records.progress;
+				if (attempt === 1 && !(progress && progress.sequence === manifest.sequence && progress.sha256 === manifest.image.sha256))
+					await this.#report("downloading", { target: manifest.version }); // once, when a release's download begins
 				try {
 					await downloadImage({ transport: this.#ports.transport, flash, events, clock }, records, {
 						url: resolveUrl(this.manifestUrl, manifest.image.url),

@@ -4,6 +4,7 @@
 // firmware version. No regular expression scans a PEM body: XS's matcher recurses per character and a long
 // base64 body overflows a device's stack (modules/fota-moddable/pem.ts).
 import { fromHex, toHex } from "./hex.js";
+import { encodeUtf8 } from "./utf8.js";
 import type { TrustedKey } from "./manifest.js";
 
 export interface MaintenanceWindow {
@@ -14,6 +15,9 @@ export interface MaintenanceWindow {
 }
 
 export interface DeviceConfig {
+	/** The SHA-256 (hex) of the config as read, serialized with JSON.stringify (the form provisioning writes): the
+	 * server keeps the last one each device reports, to tell which devices run which config. */
+	digest: string;
 	deviceId: string;
 	product: string;
 	/** Base URL of the update server, https:// */
@@ -228,6 +232,7 @@ export function parseDeviceConfig(raw: unknown, sha256: Sha256): DeviceConfig {
 	const pollSeconds = number(r, "pollSeconds", 3600, 1, 7 * 86400);
 	const tls = identity(r);
 	return {
+		digest: toHex(sha256(encodeUtf8(JSON.stringify(raw)))),
 		deviceId: text(r, "deviceId"),
 		product: text(r, "product"),
 		server,
@@ -250,4 +255,23 @@ export function parseDeviceConfig(raw: unknown, sha256: Sha256): DeviceConfig {
 		minRateBytesPerSecond: number(r, "minRateBytesPerSecond", 64, 0, 1e9),
 		rateWindowSeconds: number(r, "rateWindowSeconds", 30, 1, 3600),
 	};
+}
+
+/** The longest text a report carries for one config field (the server's bound); a longer one is left out. */
+const MAX_REPORTED_TEXT = 256;
+
+/** The config's fields that are safe to tell the server (no keys, certificates or private key): its scalars, and
+ * the trusted key ids. Reported with the config's digest as a backup of what each device runs. */
+export function reportableConfig(config: DeviceConfig): Record<string, string | number | boolean> {
+	const fields: Record<string, string | number | boolean> = {};
+	for (const [name, value] of Object.entries(config)) {
+		if (name === "digest" || name === "ca" || name === "clientKey" || name === "clientCertificates")
+			continue;
+		if ((typeof value === "string" && value.length <= MAX_REPORTED_TEXT) || typeof value === "number" || typeof value === "boolean")
+			fields[name] = value;
+	}
+	const keyIds = config.keys.map((key) => key.keyId).join(",");
+	if (keyIds.length <= MAX_REPORTED_TEXT)
+		fields.keyIds = keyIds;
+	return fields;
 }

@@ -13,8 +13,10 @@ export function reportPath(deviceId: string): string {
 	return `${API_PREFIX}/devices/${encodeURIComponent(deviceId)}/report`;
 }
 
-/** What a device says of itself in a report. */
-export const REPORT_STATES = ["activating", "valid", "rejected", "rolled-back", "interrupted"] as const;
+/** What a device says of itself in a report. (The server adds "checked" to a device's history when it fetches its
+ * manifest: HISTORY_CHECKED.) */
+export const REPORT_STATES = ["downloading", "activating", "valid", "rejected", "rolled-back", "interrupted"] as const;
+export const HISTORY_CHECKED = "checked";
 export type ReportState = (typeof REPORT_STATES)[number];
 
 export type DeviceRoute =

@@ -4,7 +4,7 @@
 // than MAX_REPORT_ANSWER bytes is not read.
 import { watchTransfer } from "./transfer.js";
 import { reportPath, type ReportState } from "./protocol.js";
-import type { DeviceConfig } from "./config.js";
+import { reportableConfig, type DeviceConfig } from "./config.js";
 import type { Clock, EventSink, Transport } from "./ports.js";
 
 /** The most of a report's answer that is read: the device needs only its status. */
@@ -22,7 +22,8 @@ export interface Report {
 }
 
 export function sendReport(transport: Transport, clock: Clock, config: DeviceConfig, events: EventSink, report: Report): Promise<boolean> {
-	const body = JSON.stringify({ deviceId: config.deviceId, product: config.product, ...report });
+	const body = JSON.stringify({ deviceId: config.deviceId, product: config.product, ...report,
+		config: { sha256: config.digest, fields: reportableConfig(config) } });
 	return new Promise((resolve) => {
 		let status = 0, answered = 0, ended = false;
 		const end = (error?: string) => {

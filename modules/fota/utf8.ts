@@ -1,4 +1,4 @@
-// Strict UTF-8 decoding, in plain JavaScript so that it runs alike in XS and Node (XS's TextDecoder is a
+// Strict UTF-8 decoding (and plain encoding), in plain JavaScript so that it runs alike in XS and Node (XS's TextDecoder is a
 // Moddable module, Node's a global). Overlong forms, surrogates, code points above U+10FFFF and truncated
 // sequences are errors, never replaced: a signed manifest either decodes exactly or is rejected.
 
@@ -46,4 +46,30 @@ export function decodeUtf8(bytes: Uint8Array): string | undefined {
 		}
 	}
 	return out + String.fromCharCode(...units);
+}
+
+/** Encodes a string as UTF-8 (a lone surrogate becomes U+FFFD, as TextEncoder does). */
+export function encodeUtf8(text: string): Uint8Array {
+	const out: number[] = [];
+	for (let i = 0; i < text.length; i++) {
+		let point = text.charCodeAt(i);
+		if (point >= 0xd800 && point <= 0xdbff && i + 1 < text.length) {
+			const low = text.charCodeAt(i + 1);
+			if (low >= 0xdc00 && low <= 0xdfff) {
+				point = 0x10000 + ((point - 0xd800) << 10) + (low - 0xdc00);
+				i++;
+			}
+		}
+		if (point >= 0xd800 && point <= 0xdfff)
+			point = 0xfffd;
+		if (point < 0x80)
+			out.push(point);
+		else if (point < 0x800)
+			out.push(0xc0 | (point >> 6), 0x80 | (point & 0x3f));
+		else if (point < 0x10000)
+			out.push(0xe0 | (point >> 12), 0x80 | ((point >> 6) & 0x3f), 0x80 | (point & 0x3f));
+		else
+			out.push(0xf0 | (point >> 18), 0x80 | ((point >> 12) & 0x3f), 0x80 | ((point >> 6) & 0x3f), 0x80 | (point & 0x3f));
+	}
+	return new Uint8Array(out);
 }

@@ -191,7 +191,7 @@ for (const [what, bytesPerTick, tickMs, reason] of [
 		rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
 		dripping(rig, (url) => url.endsWith("/report"), bytesPerTick, tickMs, true);
 		t.is(await rig.check(), "reboot", "the activation's reboot was held");
-		const report = rig.events.find((event) => event.type === "report")!;
+		const report = rig.events.find((event) => event.type === "report" && event.state === "activating")!;
 		t.like(report, { state: "activating", ok: false });
 		t.regex(String(report.error), reason);
 	});

@@ -163,6 +163,21 @@ for (const dialect of ["sqlite", "postgres"] as const) {
 		t.is((await f.admin("GET", "/devices?limit=0")).status, 400);
 	});
 
+	serial("a device's checks join its history as one \"checked\" entry between reports, and move its last-seen time", async (t, f) => {
+		t.is((await f.publish(release(f, 2), IMAGE)).status, 201);
+		t.is((await f.call("GET", "/v1/products/demo/manifest", { identity: device("dev-c") })).status, 200);
+		t.deepEqual(await f.store.history("dev-c"), [], "a device that never reported got a history");
+		t.is((await f.report("dev-c", { state: "valid" })).status, 204);
+		const seen = (await f.store.device("dev-c"))!.lastSeen;
+		await new Promise((resolve) => setTimeout(resolve, 5));
+		for (let i = 0; i < 3; i++)
+			t.is((await f.call("GET", "/v1/products/demo/manifest", { identity: device("dev-c") })).status, 200);
+		t.is((await f.report("dev-c", { state: "downloading", target: "1.2.0" })).status, 204);
+		t.deepEqual((await f.store.history("dev-c")).map((r) => r.state), ["downloading", "checked", "valid"]);
+		t.true((await f.store.device("dev-c"))!.lastSeen > seen);
+		t.is((await f.store.device("dev-c"))!.state, "downloading", "a check changed the device's state");
+	});
+
 	serial("a device without a certificate, or with one from another CA, is refused, and nothing is stored", async (t, f) => {
 		t.is((await f.publish(release(f, 2), IMAGE)).status, 201);
 		const before = await f.snapshot();

@@ -141,7 +141,7 @@ export class UpdateServer {
 		const host = this.#options.host ?? "127.0.0.1";
 		return new Promise((resolve, reject) => {
 			this.#server.once("error", reject);
-			this.#server.listen(this.#options.port ?? 0, host, () => {
+			this.#server.listen(this.#options.port ?? 0, host, 2048, () => { // a backlog for a fleet coming back at once
 				const port = (this.#server.address() as AddressInfo).port;
 				resolve({ port, url: `https://${host === "127.0.0.1" ? "localhost" : host}:${port}` });
 			});
@@ -178,8 +178,10 @@ export class UpdateServer {
 			return this.#report(request, response, deviceId, route.deviceId);
 		if (!PRODUCT.test(route.product))
 			throw new HttpError(404, "not-found", "no such product");
-		if (route.kind === "manifest")
+		if (route.kind === "manifest") {
+			await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100);
 			return this.#manifest(request, response, route.product);
+		}
 		return this.#image(request, response, route.product, route.name);
 	}
 

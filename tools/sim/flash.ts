@@ -134,3 +134,15 @@ export function writeDeviceConfig(flashFile: string, json: object | string): voi
 	text.copy(contents, 16);
 	writeAt(flashFile, partition.offset, contents);
 }
+
+/** The device config's JSON text as writeDeviceConfig stored it in `fotacfg`, or undefined when there is none. */
+export function readDeviceConfig(flashFile: string): string | undefined {
+	const partition = findPartition(flashFile, "fotacfg");
+	const header = readAt(flashFile, partition.offset, 16);
+	if (header.toString("ascii", 0, 4) !== "XSDC")
+		return undefined;
+	const length = header.readUInt32LE(8);
+	if (16 + length > partition.size)
+		throw new Error(`fotacfg: a ${length}-byte config does not fit ${partition.size} bytes`);
+	return readAt(flashFile, partition.offset + 16, length).toString("utf8");
+}

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Kysely, Transaction } from "kysely";
 import { openPostgres, openSqlite } from "./connect.js";
 import { migrate, type Tables } from "./schema.js";
+import { HISTORY_CHECKED } from "../../../modules/fota/protocol.js";
 
 export interface DeviceReport {
 	deviceId: string;
@@ -95,6 +96,10 @@ export interface FleetStore {
 	close(): Promise<void>;
 	/** One transaction: upsert the device (first/last seen, running version, state, counters, last error: kept while state != "valid" unless a new one comes, cleared by "valid"), insert the report into the history, trim the history to the newest historyLimit. Durable when it resolves. */
 	recordReport(report: DeviceReport, at: Date, historyLimit: number): Promise<DeviceRow>;
+	/** A device fetched its manifest: its last-seen time moves, and its history gets a "checked" entry unless its
+	 * newest entry is one already (a polling device does not push its reports out of the history). Nothing for a
+	 * device that never reported. Returns whether an entry was added. */
+	recordCheck(deviceId: string, at: Date, historyLimit: number): Promise<boolean>;
 	device(deviceId: string): Promise<DeviceRow | undefined>;
 	/** Ordered by deviceId. */
 	devices(filter?: DeviceFilter): Promise<DeviceRow[]>;
@@ -262,6 +267,24 @@ class KyselyFleetStore implements FleetStore {
 				.where("device", "=", id).orderBy("id", "desc").limit(1).offset(Math.max(0, historyLimit));
 			await trx.deleteFrom("reports").where("device", "=", id).where("id", "<=", firstDropped).execute();
 			return deviceRow(await deviceQuery(trx).where("devices.id", "=", id).executeTakeFirstOrThrow());
+		});
+	}
+
+	async recordCheck(deviceId: string, at: Date, historyLimit: number): Promise<boolean> {
+		const now = at.getTime();
+		return this.#db.transaction().execute(async (trx) => {
+			const device = await trx.selectFrom("devices").select(["id", "version"]).where("device_id", "=", deviceId).executeTakeFirst();
+			if (!device)
+				return false;
+			await trx.updateTable("devices").set({ last_seen: now }).where("id", "=", device.id).execute();
+			const newest = await trx.selectFrom("reports").select("state").where("device", "=", device.id).orderBy("id", "desc").limit(1).executeTakeFirst();
+			if (newest?.state === HISTORY_CHECKED)
+				return false;
+			await trx.insertInto("reports").values({ device: device.id, at: now, state: HISTORY_CHECKED, version: device.version, target: null, error: null }).execute();
+			const firstDropped = trx.selectFrom("reports").select("id")
+				.where("device", "=", device.id).orderBy("id", "desc").limit(1).offset(Math.max(0, historyLimit));
+			await trx.deleteFrom("reports").where("device", "=", device.id).where("id", "<=", firstDropped).execute();
+			return true;
 		});
 	}
 

@@ -129,6 +129,8 @@ type Db = Kysely<Tables> | Transaction<Tables>;
 
 const iso = (ms: number) => new Date(Number(ms)).toISOString();
 const sha256Hex = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+/** A count for LIMIT or OFFSET: a whole number, at least 0. */
+const count = (value: number) => Math.max(0, Math.floor(value));
 /** An offset without a limit is not SQL that SQLite takes; this stands for "no limit" on both. */
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
@@ -264,7 +266,7 @@ class KyselyFleetStore implements FleetStore {
 				.execute();
 			// Keep the newest historyLimit: delete from the first one past them down.
 			const firstDropped = trx.selectFrom("reports").select("id")
-				.where("device", "=", id).orderBy("id", "desc").limit(1).offset(Math.max(0, historyLimit));
+				.where("device", "=", id).orderBy("id", "desc").limit(1).offset(count(historyLimit));
 			await trx.deleteFrom("reports").where("device", "=", id).where("id", "<=", firstDropped).execute();
 			return deviceRow(await deviceQuery(trx).where("devices.id", "=", id).executeTakeFirstOrThrow());
 		});
@@ -303,7 +305,7 @@ class KyselyFleetStore implements FleetStore {
 			query = query.where("devices.state", "=", filter.state);
 		query = query.orderBy("devices.device_id");
 		if (filter.limit !== undefined || filter.offset !== undefined)
-			query = query.limit(Math.max(0, filter.limit ?? NO_LIMIT)).offset(Math.max(0, filter.offset ?? 0));
+			query = query.limit(count(filter.limit ?? NO_LIMIT)).offset(count(filter.offset ?? 0));
 		return (await query.execute()).map(deviceRow);
 	}
 
@@ -314,7 +316,7 @@ class KyselyFleetStore implements FleetStore {
 			.where("devices.device_id", "=", deviceId)
 			.orderBy("reports.id", "desc");
 		if (limit !== undefined)
-			query = query.limit(Math.max(0, limit));
+			query = query.limit(count(limit));
 		return (await query.execute()).map((row) => ({
 			id: Number(row.id),
 			deviceId: row.device_id,

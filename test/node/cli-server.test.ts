@@ -1,15 +1,14 @@
 // The CLI's init, serve and provision commands.
 import test from "ava";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "./lib/paths.js";
+import { CLI, startServe } from "./lib/serve-cli.js";
 import { keyIdOf } from "../../tools/cli/keys.js";
 import { buildLinImage, readImage } from "../../tools/sim/image.js";
 import { readSlotImage } from "../../tools/sim/flash.js";
 
-const CLI = join(ROOT, "bin/xs-fota.js");
 
 function cli(...args: string[]) {
 	return spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
@@ -32,19 +31,6 @@ test("init writes a CA and a server certificate for localhost, keys 0600, and ne
 	t.is(again.status, 1);
 	t.regex(again.stderr, /refusing to overwrite/);
 });
-
-/** Starts `xs-fota serve` and resolves with its URL once it listens. */
-function startServe(args: string[]): Promise<{ child: ReturnType<typeof spawn>; url: string }> {
-	const child = spawn(process.execPath, [CLI, "serve", ...args, "--port", "0", "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
-	return new Promise((resolve, reject) => {
-		child.stdout!.on("data", (chunk) => {
-			const match = /at (https:\/\/\S+)/.exec(String(chunk));
-			if (match)
-				resolve({ child, url: match[1]! });
-		});
-		child.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
-	});
-}
 
 test("serve with no database option makes its SQLite file; products, keys and releases published with the CLI survive a restart", async (t) => {
 	const dir = mkdtempSync(join(tmpdir(), "xs-fota-serve-cli-"));

@@ -1,29 +1,16 @@
 // A crash loses nothing (issue 10): `xs-fota serve` on SQLite is killed with SIGKILL while 100 devices report over
 // mutual TLS, then started again on the same data. Every report that got a 2xx answer is in the database.
 import test from "ava";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "./lib/paths.js";
+import { CLI, startServe } from "./lib/serve-cli.js";
 import { makeDeviceCertificate } from "../../tools/server/certificates.js";
 import { openStore } from "../../tools/server/store/store.js";
 
-const CLI = join(ROOT, "bin/xs-fota.js");
 const DEVICES = 100;
-
-function startServe(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-	const child = spawn(process.execPath, [CLI, "serve", ...args, "--port", "0", "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
-	return new Promise((resolve, reject) => {
-		child.stdout!.on("data", (chunk) => {
-			const match = /at (https:\/\/\S+)/.exec(String(chunk));
-			if (match)
-				resolve({ child, url: match[1]! });
-		});
-		child.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
-	});
-}
 
 test("SIGKILL in the middle of 100 devices reporting: after a restart, every report that was answered 2xx is stored", async (t) => {
 	t.timeout(5 * 60 * 1000);

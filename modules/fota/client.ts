@@ -263,7 +263,8 @@ export class FotaClient {
 					});
 					break;
 				} catch (error) {
-					if (!(error instanceof TransientError) || attempt >= this.#attempts)
+					// the server says when to come back (a busy server's 503): the poll honours it, not a retry now
+					if (!(error instanceof TransientError) || attempt >= this.#attempts || error.retryAfterMs > 0)
 						throw error;
 					this.#event("retry", { attempt, error: error.message });
 					if (!(error instanceof ImageChanged))

@@ -8,6 +8,7 @@ import { TransientError, UpdateRejected } from "./errors.js";
 import { toHex } from "./hex.js";
 import type { Progress, Records } from "./records.js";
 import { watchTransfer, type TransferLimits } from "./transfer.js";
+import { retryAfter } from "./schedule.js";
 import type { Clock, EventSink, Flash, Headers, Slot, Transport } from "./ports.js";
 
 export interface DownloadPlan {
@@ -113,7 +114,7 @@ function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, p
 				position = 0;
 			}
 			else
-				throw new TransientError(`HTTP ${status} for the image`);
+				throw new TransientError(`HTTP ${status} for the image`, retryAfter(headers["retry-after"], ports.clock.wall()));
 			if (etag)
 				progress.etag = etag;
 		};

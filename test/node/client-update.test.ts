@@ -213,3 +213,16 @@ for (const [what, headers, body] of [
 		t.is(await rig.check(), "reboot", "the update completes once the server behaves");
 	});
 }
+
+test("a server at its download limit (503 with Retry-After) is asked again when it says, not sooner", async (t) => {
+	const rig = new Rig();
+	rig.publish(bytes(20_000, 4), { version: "2.0.0", sequence: 2 });
+	rig.server.faults.imageBusySeconds = 40;
+	const outcome: any = await rig.check();
+	t.like(outcome, { result: "error", retryAfterMs: 40_000 });
+	t.regex(outcome.detail, /HTTP 503 for the image/);
+	t.is(rig.server.requests.filter((request) => request.url.includes("/images/")).length, 1, "asked again within the round");
+	t.false(rig.types().includes("reject"));
+	rig.server.faults.imageBusySeconds = undefined;
+	t.is(await rig.check(), "reboot");
+});

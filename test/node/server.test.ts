@@ -317,3 +317,41 @@ test.serial("the history is kept to the configured number of reports per device"
 		await f.store.close();
 	}
 });
+
+test.serial("downloads over the limit get 503 with a Retry-After; a freed slot goes to the device that waited", async (t) => {
+	const dir = mkdtempSync(join(tmpdir(), "xs-fota-server-"));
+	const store = await openStore({ file: join(dir, "fleet.db") });
+	const { certs, deviceCa } = devCertificates();
+	const server = new UpdateServer({ store, images: join(dir, "images"), cert: readFileSync(certs.cert), key: readFileSync(certs.key), deviceCa: readFileSync(deviceCa.cert), maxDownloads: 1, rateBytesPerSecond: 64 * 1024 });
+	const { url } = await server.listen();
+	const vendor = makeKey();
+	await store.addProduct("demo", new Date());
+	await store.addKey("demo", vendor.keyId, toHex(vendor.publicKey));
+	const big = bytes(1024 * 1024, 5); // paced at 64 KiB/s: a download stays open for 16 s
+	const { token } = await store.createToken("tests", new Date());
+	const f = new Fleet(store, server, url, token, vendor);
+	try {
+		t.is((await f.publish(signRelease(big, { product: "demo", version: "1.2.0", sequence: 2, securityVersion: 1, url: "big.bin" } as any, vendor), big)).status, 201);
+		// device A starts a download
+		const held = await new Promise<import("node:http").IncomingMessage>((resolve, reject) => {
+			request(`${url}/v1/products/demo/big.bin`, { ca: readFileSync(certs.ca), key: device("dev-a").key, cert: device("dev-a").cert, agent: false }, resolve).on("error", reject).end();
+		});
+		t.is(held.statusCode, 200);
+		const busy = await f.call("GET", "/v1/products/demo/big.bin", { identity: device("dev-b") });
+		t.is(busy.status, 503);
+		t.is(busy.body.error, "busy");
+		t.true(Number(busy.headers["retry-after"]) >= 1);
+		t.is(server.gate!.active, 1);
+		// A's download ends; a newcomer does not take the slot of B, which waited
+		held.destroy();
+		for (let i = 0; i < 100 && server.gate!.active > 0; i++)
+			await new Promise((resolve) => setTimeout(resolve, 10));
+		t.is((await f.call("GET", "/v1/products/demo/big.bin", { identity: device("dev-c"), headers: { range: "bytes=0-9" } })).status, 503);
+		const admitted = await f.call("GET", "/v1/products/demo/big.bin", { identity: device("dev-b"), headers: { range: "bytes=0-9" } });
+		t.is(admitted.status, 206);
+		t.is(server.gate!.peak, 1);
+	} finally {
+		await server.close();
+		await store.close();
+	}
+});

@@ -9,18 +9,21 @@ import { openFleetStore } from "./store-options.js";
 
 export const serve: Command = {
 	name: "serve",
-	usage: `usage: xs-fota serve --certs DIR [--data DIR] [--database URL] [--host 127.0.0.1] [--port 8443] [--history N] [--quiet]
+	usage: `usage: xs-fota serve --certs DIR [--data DIR] [--database URL] [--host 127.0.0.1] [--port 8443] [--history N]
+                     [--max-downloads N] [--quiet]
 
 Runs the management server. --certs is the folder xs-fota init wrote: server.pem and server.key (the server's
 certificate) and device-ca.pem (devices must present a certificate it signed: mutual TLS). --data (default
 ./xs-fota-data) holds fleet.db (SQLite, created at the first start) and images/. --database postgres://... (or the
 environment's DATABASE_URL) keeps the fleet in PostgreSQL instead, so that several servers can serve one fleet
 (give them one shared images folder). --history is the number of reports kept per device (default 100).
+--max-downloads is how many image downloads stream at once (default 100; 0: no limit): more devices are told to
+come back later (503 with a Retry-After spread with jitter), first refused, first admitted.
   devices (mutual TLS)   GET  /v1/products/<product>/manifest      GET /v1/products/<product>/<file>
                          POST /v1/devices/<id>/report
   admins (bearer token)  /v1/admin/devices, /v1/admin/products, .../keys, .../releases (docs/server.md)
 Make the first admin token with xs-fota admin token create.`,
-	options: { certs: { required: true }, data: {}, database: {}, host: {}, port: {}, history: {}, quiet: { flag: true } },
+	options: { certs: { required: true }, data: {}, database: {}, host: {}, port: {}, history: {}, "max-downloads": {}, quiet: { flag: true } },
 	async run(values) {
 		const files = { cert: join(values.certs!, "server.pem"), key: join(values.certs!, "server.key"), deviceCa: join(values.certs!, "device-ca.pem") };
 		for (const path of Object.values(files))
@@ -39,6 +42,7 @@ Make the first admin token with xs-fota admin token create.`,
 			host: values.host ?? "127.0.0.1",
 			port: values.port === undefined ? 8443 : integerOption("port", values.port, 65535),
 			historyLimit: values.history === undefined ? 100 : Math.max(1, integerOption("history", values.history, 100000)),
+			maxDownloads: values["max-downloads"] === undefined ? 100 : integerOption("max-downloads", values["max-downloads"], 100000),
 			...(quiet ? {} : { log: (line: string) => console.log(line) }),
 		});
 		let address;

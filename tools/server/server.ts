@@ -3,7 +3,8 @@
 //   devices, with mutual TLS: a certificate from the fleet's device CA names the device (its CN); the URL and the
 //     body never do. A device reports and fetches only as itself, and a revoked device gets nothing.
 //       GET  /v1/products/<product>/manifest   the signed manifest meant for the device (for now: the latest release)
-//       GET  /v1/products/<product>/<file>     a release's image, stored once by SHA-256, with Range, ETag, If-Range
+//       GET  /v1/products/<product>/<file>     a release's image, stored once by SHA-256, with Range, ETag, If-Range;
+//                                              at most maxDownloads at once, fairly (./admission.ts): 503 + Retry-After
 //       POST /v1/devices/<id>/report           a check-in, stored in the device's history
 //   administrators, with a bearer token (`xs-fota admin token create`; only its hash is stored):
 //       GET  /v1/admin/devices[?product=&version=&state=&limit=&offset=]   GET /v1/admin/devices/<id> (with history)
@@ -20,6 +21,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { answerRange } from "./range.js";
+import { DownloadGate } from "./admission.js";
 import { readRange } from "./files.js";
 import { imagePath, publishRelease, trustedKeys } from "./publish.js";
 import { StoreConflict, StoreNotFound, type DeviceReport, type FleetStore, type ReleaseRow } from "./store/store.js";
@@ -43,6 +45,9 @@ export interface ServerOptions {
 	rateBytesPerSecond?: number;
 	/** reports kept per device (default 100) */
 	historyLimit?: number;
+	/** image responses streaming at once, at most (./admission.ts); more devices get 503 with a Retry-After. Default
+	 * 100; 0 for no limit. */
+	maxDownloads?: number;
 }
 
 export const MAX_REPORT_BYTES = 4096;
@@ -116,10 +121,14 @@ export class UpdateServer {
 	readonly #options: ServerOptions;
 	/** the image files of each release (the signed URL names them), by product and sequence: releases never change */
 	readonly #files = new Map<string, string>();
+	/** admission of image downloads; undefined when unlimited */
+	readonly gate: DownloadGate | undefined;
 
 	constructor(options: ServerOptions) {
 		this.#options = options;
 		this.store = options.store;
+		const limit = options.maxDownloads ?? 100;
+		this.gate = limit > 0 ? new DownloadGate({ limit }) : undefined;
 		// A client certificate is asked of everyone and checked against the device CA; the device routes insist on it,
 		// the admin routes use a bearer token instead (so an admin needs no device certificate).
 		this.#server = createServer({ cert: options.cert, key: options.key, ca: options.deviceCa, requestCert: true, rejectUnauthorized: false },
@@ -182,7 +191,7 @@ export class UpdateServer {
 			await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100);
 			return this.#manifest(request, response, route.product);
 		}
-		return this.#image(request, response, route.product, route.name);
+		return this.#image(request, response, route.product, route.name, deviceId);
 	}
 
 	/** The device a request comes from: the CN of a client certificate the device CA signed, not revoked. */
@@ -226,10 +235,17 @@ export class UpdateServer {
 		return undefined;
 	}
 
-	async #image(request: IncomingMessage, response: ServerResponse, product: string, name: string): Promise<void> {
+	async #image(request: IncomingMessage, response: ServerResponse, product: string, name: string, deviceId: string): Promise<void> {
 		const release = await this.#findImage(product, name);
 		if (!release)
 			throw new HttpError(404, "not-found", `no image ${name} in ${product}'s releases`);
+		if (this.gate && request.method !== "HEAD") {
+			const admission = this.gate.enter(deviceId);
+			if (!admission.admitted)
+				throw new HttpError(503, "busy", `${this.gate.limit} downloads are running; ${admission.position} devices wait before this one`,
+					{ "retry-after": String(admission.retryAfterSeconds) });
+			response.once("close", admission.release);
+		}
 		const path = imagePath(this.#options.images, release.imageSha256);
 		const size = statSync(path).size;
 		const etag = `"${release.imageSha256.slice(0, 32)}"`;

@@ -15,6 +15,8 @@ export interface Faults {
 	shortRange?: number;
 	/** answer reports with this status instead of 204 (and do not keep them) */
 	reportStatus?: number;
+	/** answer image requests with 503 and this Retry-After, in seconds, as a server at its download limit does */
+	imageBusySeconds?: number;
 }
 
 export class FakeServer implements Transport {
@@ -52,6 +54,10 @@ export class FakeServer implements Transport {
 			}
 			if (path.endsWith("/manifest") && this.faults.manifestStatus) {
 				sink.response(this.faults.manifestStatus.status, this.faults.manifestStatus.headers ?? {});
+				return sink.done();
+			}
+			if (this.faults.imageBusySeconds !== undefined && path.includes("/images/")) {
+				sink.response(503, { "retry-after": String(this.faults.imageBusySeconds) });
 				return sink.done();
 			}
 			const file = this.files.get(path);

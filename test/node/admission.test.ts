@@ -1,0 +1,90 @@
+// tools/server/admission.ts: at most `limit` downloads at once, the rest told when to come back, and the first
+// refused admitted first, so that no device waits for ever behind newcomers.
+import test from "ava";
+import { DownloadGate } from "../../tools/server/admission.js";
+
+function seeded(seed: number) {
+	let x = seed;
+	return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
+}
+
+test("the limit is never exceeded; a refused device is told to come back, with jitter", (t) => {
+	let now = 0;
+	const gate = new DownloadGate({ limit: 2, now: () => now, random: seeded(1) });
+	const a = gate.enter("a"), b = gate.enter("b");
+	t.true(a.admitted && b.admitted);
+	const waits = new Set<number>();
+	for (let i = 0; i < 20; i++) {
+		const refused = gate.enter(`late-${i}`);
+		t.false(refused.admitted);
+		if (!refused.admitted) {
+			t.true(refused.retryAfterSeconds >= 1 && refused.retryAfterSeconds <= 90);
+			waits.add(refused.retryAfterSeconds);
+		}
+	}
+	t.true(waits.size > 3, "every refused device was told the same time");
+	t.is(gate.active, 2);
+	if (a.admitted) {
+		a.release();
+		a.release(); // a second release changes nothing
+	}
+	t.is(gate.active, 1);
+	t.is(gate.peak, 2);
+	t.throws(() => new DownloadGate({ limit: 0 }), { instanceOf: RangeError });
+});
+
+test("a freed slot goes to the device refused first, not to a newcomer", (t) => {
+	let now = 0;
+	const gate = new DownloadGate({ limit: 1, now: () => now, random: () => 0 });
+	const first = gate.enter("first");
+	now = 10;
+	t.false(gate.enter("waited").admitted);
+	now = 20;
+	if (first.admitted)
+		first.release();
+	t.false(gate.enter("newcomer").admitted, "a newcomer took the slot of a device that had waited");
+	const waited = gate.enter("waited");
+	t.true(waited.admitted);
+});
+
+test("under constant contention every device is admitted, in about the order it was first refused", (t) => {
+	let now = 0;
+	const random = seeded(7);
+	const gate = new DownloadGate({ limit: 3, now: () => now, random });
+	const devices = Array.from({ length: 40 }, (_, i) => `dev-${i}`);
+	const nextTry = new Map(devices.map((id, i) => [id, i * 50])); // they arrive over 2 s
+	const firstRefused = new Map<string, number>();
+	const admittedAt = new Map<string, number>();
+	const running: { end: number; release: () => void }[] = [];
+	for (now = 0; admittedAt.size < devices.length && now < 3_600_000; now += 100) {
+		for (const done of running.filter((r) => r.end <= now)) {
+			done.release();
+			running.splice(running.indexOf(done), 1);
+		}
+		for (const id of devices) {
+			if (admittedAt.has(id) || nextTry.get(id)! > now)
+				continue;
+			const answer = gate.enter(id);
+			if (answer.admitted) {
+				admittedAt.set(id, now);
+				running.push({ end: now + 5000, release: answer.release }); // each download takes 5 s
+			}
+			else {
+				if (!firstRefused.has(id))
+					firstRefused.set(id, now);
+				nextTry.set(id, now + answer.retryAfterSeconds * 1000);
+			}
+			t.true(gate.active <= 3);
+		}
+	}
+	t.is(admittedAt.size, devices.length, "a device was starved");
+	t.is(gate.peak, 3);
+	// the order of admission follows the order of first refusal, give or take the jitter of one round of slots
+	const refusedOrder = [...firstRefused.entries()].sort((a, b) => a[1] - b[1]).map(([id]) => id);
+	const admittedOrder = [...admittedAt.entries()].sort((a, b) => a[1] - b[1]).map(([id]) => id).filter((id) => firstRefused.has(id));
+	const displacement = Math.max(...refusedOrder.map((id, i) => Math.abs(admittedOrder.indexOf(id) - i)));
+	t.true(displacement <= 6, `a device was admitted ${displacement} places away from its turn`);
+	// and no slot stayed idle long while devices waited: all 40 downloads of 5 s on 3 slots took less than twice the ideal
+	const last = Math.max(...admittedAt.values()) + 5000;
+	t.true(last < 2 * (40 * 5000) / 3, `the downloads took ${last} ms`);
+});

@@ -155,7 +155,7 @@ export class FotaClient {
 		const unreported = { ...last, ...(target ? { target } : {}), unreported: true };
 		if (JSON.stringify(records.last) !== JSON.stringify(unreported))
 			records.last = unreported;
-		if (await this.#report(last.state as ReportState, { ...(last.error ? { error: last.error } : {}), ...(target ? { target } : {}) }))
+		if (await this.#report(last.state, { ...(last.error ? { error: last.error } : {}), ...(target ? { target } : {}) }))
 			records.last = { ...last, ...(target ? { target } : {}) };
 	}
 

@@ -3,6 +3,7 @@
 // 2^53 - 1, security version up to 2^32 - 1) are canonical decimal strings: Moddable's Preference keeps a number
 // only as an int32 on the ESP32 (modules/fota/nvs.ts), so a number would be refused or cut there.
 import type { Store } from "./ports.js";
+import type { ReportState } from "./protocol.js";
 
 /** A download in progress: enough to resume it after a lost link or a reboot. */
 export interface Progress {
@@ -36,7 +37,7 @@ export interface Pending {
 
 /** The last outcome: what the server was told, or is still to be told (unreported). */
 export interface LastResult {
-	state: string;
+	state: ReportState;
 	version: string;
 	error?: string;
 	/** the release it concerns, when it is not the running firmware */
@@ -56,7 +57,7 @@ const KEYS = {
 } as const;
 
 /** How often something went wrong with one release: bad transfers (the image the server sent did not match the
- * signed size or digest), or activations cut short by power losses. */
+ * signed size or digest), or activations that ended without a verdict on the image (client.ts, interrupted). */
 export interface ReleaseCount {
 	sequence: number;
 	count: number;
@@ -135,7 +136,8 @@ export class Records {
 	clearBadTransfers(): void {
 		writeJson(this.#store, KEYS.badTransfers, undefined);
 	}
-	/** Counts one more activation of this release cut short by a power loss; returns the count. */
+	/** Counts one more activation of this release that ended without a verdict on the image (a power loss, a reset
+	 * while confirming, a failed update-server check); returns the count. */
 	countInterrupted(sequence: number): number {
 		return this.#count(KEYS.interrupted, sequence);
 	}

@@ -4,6 +4,7 @@
 // bytes. Totals: no brick, no image marked valid without a passing trial, no good release lost: every device ends
 // confirmed on v2, and the server knows it.
 import test, { type ExecutionContext } from "ava";
+import { seeded } from "../node/lib/seeded.js";
 import { rmSync } from "node:fs";
 import { is, withBoard, world } from "./lib.js";
 import type { BoardEvent } from "../../tools/demo/board.js";
@@ -13,11 +14,6 @@ const SINGLE_RUNS = 200;
 const DOUBLE_RUNS = 120;
 const CONCURRENT = 4;
 const FAST = { timeoutSeconds: 3, requestDeadlineSeconds: 3, reportDeadlineSeconds: 3 };
-
-function seeded(seed: number) {
-	let x = seed;
-	return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
-}
 
 interface Totals { runs: number; cuts: number; doubles: number; bricks: number; invalidConfirms: number; lost: number; interrupted: number }
 

@@ -1,16 +1,12 @@
 // Downloads that survive lost links, power cuts, servers that ignore Range and images that change.
 import test from "ava";
+import { seeded } from "../node/lib/seeded.js";
 import { builds, hostileFor, is, types, V2_PATH, withBoard, world } from "./lib.js";
 import { cutImageOnce, firstThen, ignoringRange, isImage, only, cutAfter } from "./hostile.js";
 import { DEVICE_CHUNK_BYTES } from "../../tools/demo/world.js";
 
 
 const CHUNK = DEVICE_CHUNK_BYTES;
-
-function seeded(seed: number) {
-	let x = seed;
-	return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
-}
 
 test.serial("a link cut at 20 seeded offsets: each update completes, re-fetching at most one chunk", async (t) => {
 	const w = await world();

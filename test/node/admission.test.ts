@@ -1,12 +1,8 @@
 // tools/server/admission.ts: at most `limit` downloads at once, the rest told when to come back, and the first
 // refused admitted first, so that no device waits for ever behind newcomers.
 import test from "ava";
+import { seeded } from "./lib/seeded.js";
 import { DownloadGate } from "../../tools/server/admission.js";
-
-function seeded(seed: number) {
-	let x = seed;
-	return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
-}
 
 test("the limit is never exceeded; a refused device is told to come back, with jitter", (t) => {
 	let now = 0;

@@ -1,17 +1,13 @@
 // Resuming downloads: lost links, power cuts during the download, servers that ignore Range,
 // and images that change under us. A cut costs at most one chunk; nothing corrupt is ever activated.
 import test from "ava";
+import { seeded } from "./lib/seeded.js";
 import { Rig } from "./lib/rig.js";
 import { PowerCut } from "./fakes/flash.js";
 import { bytes } from "./lib/release.js";
 
 const IMAGE = bytes(200_000, 11);
 const CHUNK = 8192;
-
-function seeded(seed: number) {
-	let x = seed;
-	return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
-}
 
 test("a cut link at 20 seeded offsets: each update completes, re-downloading at most one chunk per cut", async (t) => {
 	const random = seeded(42);

@@ -1,10 +1,11 @@
 // Debian packages the project needs, installed with apt-get when running as root.
 // python3, make and g++ build better-sqlite3 from source during npm ci (its prebuilt download is not
 // reachable); postgresql gives the store's tests a throw-away PostgreSQL 15 server (test/node/lib/postgres.ts).
+// chromium (with a font for its screenshots) runs the fleet page's browser test, driven by playwright-core.
 import { execFileSync, spawnSync } from "node:child_process";
 
 export const DEBIAN_PACKAGES = ["gcc", "make", "pkg-config", "libsodium-dev", "libcurl4-openssl-dev", "openssl",
-	"python3", "g++", "postgresql"];
+	"python3", "g++", "postgresql", "chromium", "fonts-dejavu-core"];
 
 function installed(name) {
 	const result = spawnSync("dpkg-query", ["-W", "-f=${Status}", name], { encoding: "utf8" });

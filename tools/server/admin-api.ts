@@ -1,0 +1,126 @@
+// The administrators' HTTP surface, in one typed place: the server answers these shapes, the CLI and the fleet page
+// read them. Every route needs `Authorization: Bearer <token>` (`xs-fota admin token create`).
+//   GET  /v1/admin/fleet                                   FleetSummary
+//   GET  /v1/admin/devices[?product=&version=&state=&search=&limit=&offset=]   DeviceRow[] (./store/store.ts)
+//   GET  /v1/admin/devices/<id>                            DeviceRow & {history: ReportRow[]} (newest first)
+//   POST /v1/admin/devices/<id>/revoke
+//   GET  /v1/admin/rollouts[?product=]                     RolloutView[] (newest first, without events)
+//   POST /v1/admin/rollouts                                RolloutSpec -> RolloutView (201)
+//   GET  /v1/admin/rollouts/<id>                           RolloutView with events
+//   POST /v1/admin/rollouts/<id>/pause|resume|abort        RolloutView
+//   (products, keys and releases: see tools/server/server.ts)
+export const ADMIN_PREFIX = "/v1/admin";
+
+export const adminPaths = {
+	fleet: () => `${ADMIN_PREFIX}/fleet`,
+	devices: () => `${ADMIN_PREFIX}/devices`,
+	device: (id: string) => `${ADMIN_PREFIX}/devices/${encodeURIComponent(id)}`,
+	rollouts: () => `${ADMIN_PREFIX}/rollouts`,
+	rollout: (id: number) => `${ADMIN_PREFIX}/rollouts/${id}`,
+	rolloutAction: (id: number, action: RolloutAction) => `${ADMIN_PREFIX}/rollouts/${id}/${action}`,
+};
+
+export const ROLLOUT_ACTIONS = ["pause", "resume", "abort"] as const;
+export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
+
+/** scheduled: before its start time; running: stages open as thresholds are met; paused: by an administrator;
+ * halted: by its own error threshold (resume or abort it); aborted, complete: final. */
+export const ROLLOUT_STATES = ["scheduled", "running", "paused", "halted", "aborted", "complete"] as const;
+export type RolloutState = (typeof ROLLOUT_STATES)[number];
+
+/** A window in which devices may start an update: from each time the cron expression (5 fields: minute hour
+ * day-of-month month day-of-week) names, in timeZone (IANA, e.g. "Europe/Paris"), for durationMinutes. */
+export interface MaintenanceWindow {
+	cron: string;
+	durationMinutes: number;
+	timeZone: string;
+}
+
+export interface RolloutThresholds {
+	/** share of a stage's devices that must succeed before the next stage opens, in (0, 1] */
+	success: number;
+	/** share of the finished devices whose failures halt the rollout, in [0, 1) */
+	error: number;
+	/** failures count towards the error threshold only once this many devices have finished */
+	minDevices: number;
+	/** a stage stays open at least this long before the next one opens */
+	soakSeconds: number;
+	/** a device that started the update (was offered it) and has not finished within this counts as failed ("timed-out") */
+	timeoutSeconds: number;
+}
+
+/** What an administrator asks for (POST /v1/admin/rollouts). Unset fields take the defaults of tools/server/rollouts.ts. */
+export interface RolloutSpec {
+	product: string;
+	/** the release, by version; it must be published staged (not served to every device) */
+	version: string;
+	/** the target within the product: devices now running one of these versions, and/or these device ids */
+	filter?: { versions?: string[]; devices?: string[] };
+	/** cumulative shares of the target, rising to 1, e.g. [0.01, 0.1, 0.5, 1] */
+	stages?: number[];
+	/** or an exponential rate: first share, then times factor, up to 1 */
+	exponential?: { first: number; factor: number };
+	thresholds?: Partial<RolloutThresholds>;
+	/** ISO 8601; before it the rollout is "scheduled" and offers nothing */
+	startAt?: string;
+	/** devices start the update only inside one of these; outside, they are told to come back when one opens */
+	windows?: MaintenanceWindow[];
+}
+
+export interface StageView {
+	/** cumulative share of the target */
+	share: number;
+	/** devices of the target placed in this stage */
+	devices: number;
+	succeeded: number;
+	/** offered the release, no outcome yet */
+	inProgress: number;
+	/** rolled back, rejected or timed out */
+	failed: number;
+	/** not offered yet */
+	waiting: number;
+	opened: boolean;
+	/** ISO 8601, or null while closed */
+	openedAt: string | null;
+}
+
+export interface RolloutEvent {
+	/** ISO 8601 */
+	at: string;
+	state: RolloutState;
+	/** why, e.g. "halted: 7 of 60 failed (11.7% > 5.0%)" */
+	cause: string;
+}
+
+export interface RolloutView {
+	id: number;
+	product: string;
+	version: string;
+	sequence: number;
+	state: RolloutState;
+	/** the cause of the last state change */
+	cause: string;
+	/** while running: what it waits for (a threshold, a soak, a window), else null */
+	waiting: string | null;
+	createdAt: string;
+	startAt: string | null;
+	windows: MaintenanceWindow[];
+	/** whether devices may start now (no windows: always); and when the next window opens, ISO 8601, when closed */
+	windowOpen: boolean;
+	nextWindow: string | null;
+	filter: { versions?: string[]; devices?: string[] };
+	thresholds: RolloutThresholds;
+	stages: StageView[];
+	/** the index of the last opened stage (-1 before the start) */
+	opened: number;
+	totals: { devices: number; succeeded: number; inProgress: number; failed: number; waiting: number };
+	/** the failures' reasons, most frequent first: the device's error ("selftest-failed", "timed-out", ...) */
+	failures: { reason: string; count: number }[];
+	/** only in GET /v1/admin/rollouts/<id>: every state change, oldest first */
+	events?: RolloutEvent[];
+}
+
+export interface FleetSummary {
+	devices: number;
+	products: { product: string; devices: number; versions: Record<string, number>; states: Record<string, number> }[];
+}

@@ -118,11 +118,11 @@ function TokenForm({ refused, onToken }) {
 	};
 	return html`
 		<form class="token card" onSubmit=${submit} aria-labelledby="token-title">
-			<h2 id="token-title">Admin token</h2>
+			<h2 id="token-title">Sign in with an admin token</h2>
 			${refused && html`<p class="problem" role="alert">${refused}</p>`}
 			${problem && html`<p class="problem" role="alert">${problem}</p>`}
-			<label for="token">Token</label>
-			<input id="token" name="token" type="password" autocomplete="off" spellcheck="false" required
+			<label for="token">Admin token</label>
+			<input id="token" name="token" type="password" autocomplete="off" spellcheck=${false} required
 				value=${value} onInput=${(/** @type {any} */ e) => setValue(e.currentTarget.value)} />
 			<p class="hint">Made by <code>xs-fota admin token create</code>. Kept in this tab only, until you close it.</p>
 			<button type="submit">Open the fleet</button>

@@ -176,6 +176,6 @@ function Search({ value, onSearch }) {
 		return () => clearTimeout(timer);
 	}, [text]);
 	return html`<label class="search">Search
-		<input type="search" value=${text} placeholder="device id, version, error…" maxlength="128" autocomplete="off"
+		<input type="search" value=${text} placeholder="a device id or an error" maxlength="128" autocomplete="off"
 			onInput=${(/** @type {any} */ e) => setText(e.currentTarget.value)} /></label>`;
 }

@@ -13,7 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ROOT, type World } from "../../tools/demo/world.js";
+import { makeDeviceCertificate } from "../../tools/server/certificates.js";
 import { importMapOf } from "../../tools/server/page.js";
+import { publishRelease } from "../../tools/server/publish.js";
+import { stageOf } from "../../tools/server/rollout.js";
+import type { RolloutView } from "../../tools/server/admin-api.js";
 import type { DeviceReport } from "../../tools/server/store/store.js";
 import { world } from "./lib.js";
 
@@ -73,23 +77,44 @@ async function shoot(page: Page, name: string): Promise<void> {
 	}
 }
 
-/** Waits until a table (the devices' by default) has n rows. (The browser's code is given as text: this project
- * compiles for Node, without the DOM's types.) */
+/** Waits until a table (the devices' by default) has n rows. (Polled from here: the page's Content-Security-Policy
+ * forbids the eval that page.waitForFunction would need, as it should.) */
 async function rows(page: Page, n: number, table = "table.devices"): Promise<void> {
-	await page.waitForFunction(`document.querySelectorAll(${JSON.stringify(`${table} tbody tr`)}).length === ${n}`, undefined, { timeout: LIVE_MS });
+	const deadline = Date.now() + LIVE_MS;
+	let seen = -1;
+	while ((seen = await page.locator(`${table} tbody tr`).count()) !== n) {
+		if (Date.now() > deadline)
+			throw new Error(`${table} shows ${seen} rows, not ${n}, after ${LIVE_MS} ms`);
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
 }
 
 /** The device ids of the table's rows, in order. */
 const rowIds = (page: Page) => page.locator("table.devices tbody tr").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-device")));
 
-function get(path: string, headers: Record<string, string> = {}, method = "GET"): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
+
+/** A request to the server over HTTPS; as a device when given its certificate. */
+function send(path: string, options: { method?: string; headers?: Record<string, string>; body?: unknown; device?: { key: string; cert: string } } = {}): Promise<Answer> {
+	const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+	const headers = { ...options.headers, ...(body === undefined ? {} : { "content-type": "application/json" }) };
 	return new Promise((resolve, reject) => {
-		request(`${w.url}${path}`, { method, ca: readFileSync(w.certs.ca), headers }, (response) => {
+		request(`${w.url}${path}`, { method: options.method ?? "GET", ca: readFileSync(w.certs.ca), headers, agent: false, ...options.device }, (response) => {
 			const chunks: Buffer[] = [];
 			response.on("data", (chunk: Buffer) => chunks.push(chunk));
 			response.on("end", () => resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks) }));
-		}).on("error", reject).end();
+		}).on("error", reject).end(body);
 	});
+}
+
+const get = (path: string, headers: Record<string, string> = {}, method = "GET") => send(path, { method, headers });
+
+/** The admin API's JSON answer, with the test's token. */
+async function admin<T>(path: string, body?: unknown): Promise<T> {
+	const answer = await send(path, { method: body === undefined ? "GET" : "POST", headers: { authorization: `Bearer ${token}` }, body });
+	if (answer.status >= 300)
+		throw new Error(`${path}: ${answer.status} ${answer.body.toString()}`);
+	return JSON.parse(answer.body.toString());
 }
 
 test.serial("the page's files: a fixed list, a strict policy that admits the import map by its hash, nosniff, ETags", async (t) => {
@@ -165,15 +190,15 @@ test.serial("the fleet: counts by product, version and state, a table filtered a
 		t.notRegex(await page.locator('tr[data-device="door-002"]').innerText(), /selftest-failed/);
 		await shoot(page, "fleet-page-laptop.png");
 		// filters: a state, then a product and a version from the counts; the address keeps them
-		await page.getByLabel("State").selectOption("rolled-back");
+		await page.getByRole("combobox", { name: "State" }).selectOption("rolled-back");
 		await rows(page, 4);
 		t.deepEqual(await rowIds(page), ["door-000", "door-006", "door-012", "door-018"]);
 		t.regex(page.url(), /#\/\?state=rolled-back$/);
 		await page.getByRole("button", { name: "Clear filters" }).click();
 		await board.getByRole("button", { name: /2\.0\.0\s+8/ }).click();
 		await rows(page, 8);
-		t.is(await page.getByLabel("Product").inputValue(), "demo-board");
-		t.is(await page.getByLabel("Version").inputValue(), "2.0.0");
+		t.is(await page.getByRole("combobox", { name: "Product" }).inputValue(), "demo-board");
+		t.is(await page.getByRole("combobox", { name: "Version" }).inputValue(), "2.0.0");
 		// search, on top of the filters cleared
 		await page.getByRole("button", { name: "Clear filters" }).click();
 		await page.getByRole("searchbox", { name: "Search" }).fill("lock-");
@@ -212,11 +237,111 @@ test.serial("the fleet: counts by product, version and state, a table filtered a
 
 		// a phone: the same page, one card per device
 		await page.setViewportSize(PHONE);
-		await page.getByLabel("State").selectOption("rolled-back");
+		await page.getByRole("combobox", { name: "State" }).selectOption("rolled-back");
 		await rows(page, 4);
 		const width = await page.evaluate("document.documentElement.scrollWidth") as number;
 		t.true(width <= PHONE.width, `the page is ${width} px wide on a ${PHONE.width} px phone`);
 		await shoot(page, "fleet-page-phone.png");
+		t.deepEqual(problems, []);
+	} finally {
+		await context.close();
+	}
+});
+
+test.serial("a rollout that halts itself: the page shows the stage bars, the cause, the failures' reasons, and aborts it", async (t) => {
+	// a product of its own: 40 valves on 1.0.0, and 2.0.0 published staged, for rollouts only
+	const product = "valve";
+	await w.store.addProduct(product, new Date());
+	await w.store.addKey(product, w.keyId, Buffer.from(w.publicKey).toString("hex"));
+	const ids = Array.from({ length: 40 }, (_, i) => `valve-${String(i).padStart(2, "0")}`);
+	for (const deviceId of ids)
+		await report({ deviceId, product, version: "1.0.0", state: "valid" });
+	const image = Buffer.from(createHash("sha512").update("valve 2.0.0").digest("hex").repeat(64));
+	const release = { version: "2.0.0", sequence: 2, securityVersion: 1, image };
+	const published = await publishRelease(w.store, w.images, product, w.sign(release, { product }), image, new Date(), { staged: true });
+	t.true(published.ok, JSON.stringify(published));
+	const stages = [0.2, 0.5, 1];
+	const created = await admin<RolloutView>("/v1/admin/rollouts", { product, version: "2.0.0", stages,
+		thresholds: { success: 0.9, error: 0.2, minDevices: 4, soakSeconds: 0, timeoutSeconds: 3600 } });
+	t.is(created.state, "running");
+	// which valves the first stage holds: a stable hash of the release and the device (tools/server/rollout.ts)
+	const first = ids.filter((id) => stageOf(`${product}\n2`, id, stages) === 0);
+	const later = ids.filter((id) => !first.includes(id));
+	t.true(first.length >= 7, `only ${first.length} valves in the first stage`);
+
+	const { context, page, problems } = await tab();
+	try {
+		await signIn(page);
+		await page.getByRole("link", { name: "Rollouts" }).click();
+		const card = page.locator(".card.rollout").first();
+		await card.waitFor({ timeout: LIVE_MS });
+		t.regex(await card.innerText(), /#\d+ valve → 2\.0\.0[\s\S]*running[\s\S]*started: stage 1 of 3/);
+		await card.getByRole("link").click();
+		await page.getByRole("heading", { name: /Rollout #\d+ valve → 2\.0\.0/ }).waitFor();
+		await page.evaluate("window.notReloaded = true");
+		const status = page.getByRole("status");
+		await status.getByText("running").waitFor({ timeout: LIVE_MS });
+		t.deepEqual(await page.locator(".actions button").allInnerTexts(), ["Pause", "Abort…"]);
+
+		// the devices, as devices: mutual TLS, each with its own certificate. Seven of the first stage ask for the
+		// manifest and get it, one valve of a later stage gets nothing; then three succeed, three fail, one is under way.
+		const [outside] = later;
+		const refused = await send(`/v1/products/${product}/manifest`, { device: makeDeviceCertificate({ caCert: w.deviceCa.cert, caKey: w.deviceCa.key, deviceId: outside! }) });
+		t.is(refused.status, 404, "a valve outside the opened stage gets no manifest");
+		const outcomes: Partial<DeviceReport>[] = [
+			{ version: "2.0.0", state: "valid" }, { version: "2.0.0", state: "valid" }, { version: "2.0.0", state: "valid" },
+			{ version: "1.0.0", target: "2.0.0", state: "downloading" },
+			{ version: "1.0.0", target: "2.0.0", state: "rolled-back", error: "selftest-failed: the pressure sensor does not answer" },
+			{ version: "1.0.0", target: "2.0.0", state: "rolled-back", error: "selftest-failed: the pressure sensor does not answer" },
+			{ version: "1.0.0", target: "2.0.0", state: "rejected", error: "hash-mismatch" },
+		];
+		const devices = outcomes.map((_, i) => ({ deviceId: first[i]!, ...makeDeviceCertificate({ caCert: w.deviceCa.cert, caKey: w.deviceCa.key, deviceId: first[i]! }) }));
+		for (const device of devices) {
+			const manifest = await send(`/v1/products/${product}/manifest`, { device });
+			t.is(manifest.status, 200, `${device.deviceId} in the first stage gets the manifest`);
+		}
+		for (const [i, device] of devices.entries()) {
+			const answer = await send(`/v1/devices/${device.deviceId}/report`, { method: "POST", device, body: { product, ...outcomes[i] } });
+			t.is(answer.status, 204, answer.body.toString());
+		}
+
+		// the halt, as the page shows it, live
+		await status.getByText("halted", { exact: true }).waitFor({ timeout: LIVE_MS });
+		const view = await admin<RolloutView>(`/v1/admin/rollouts/${created.id}`);
+		t.is(view.state, "halted");
+		t.regex(view.cause, /^halted: \d+ of \d+ failed \(\d+(\.\d)?% > 20(\.0)?%\) in stage 1/);
+		t.is(await status.locator(".cause").innerText(), view.cause, "the cause, as the server says it");
+		t.deepEqual(await page.locator(".actions button").allInnerTexts(), ["Resume", "Abort…"]);
+		const stage = (n: number) => page.getByRole("listitem", { name: `stage ${n}` });
+		const legend = async (n: number) => (await stage(n).locator(".legend").innerText()).replace(/\s+/g, " ").trim();
+		t.is(await legend(1), `3 succeeded 1 in progress 3 failed ${first.length - 7} waiting`);
+		t.regex((await stage(1).innerText()).replace(/\s+/g, " "), new RegExp(`Stage 1 · 20% of the target · ${first.length} devices opened \\d{4}-`));
+		t.is(await stage(1).getByRole("img").getAttribute("aria-label"), `Stage 1: 3 succeeded, 1 in progress, 3 failed, ${first.length - 7} waiting of ${first.length}`);
+		for (const [i, s] of view.stages.entries())
+			t.is(await legend(i + 1), `${s.succeeded} succeeded ${s.inProgress} in progress ${s.failed} failed ${s.waiting} waiting`);
+		t.regex(await stage(2).innerText(), /not opened/);
+		t.deepEqual((await page.locator("table.failures tbody tr").allInnerTexts()).map((row) => row.replace(/\s+/g, " ").trim()),
+			["selftest-failed 2", "hash-mismatch 1"]);
+		t.regex(await page.locator(".facts").first().innerText(), /Halts above\s+20% failed, once 4 devices finished/);
+		const events = await page.locator(".events li").allInnerTexts();
+		t.regex(events[0]!, /halted/);
+		t.regex(events.at(-1)!, /started: stage 1 of 3/);
+		await shoot(page, "fleet-page-rollout-halted.png");
+		await page.setViewportSize(PHONE);
+		await shoot(page, "fleet-page-rollout-phone.png");
+		await page.setViewportSize(LAPTOP);
+
+		// abort: asked once more, then done; the page shows it, and the buttons go
+		await page.getByRole("button", { name: "Abort…" }).click();
+		const question = page.getByRole("alertdialog");
+		t.regex(await question.innerText(), /Abort rollout #\d+\?/);
+		await question.getByRole("button", { name: "Abort rollout" }).click();
+		await status.getByText("aborted", { exact: true }).waitFor({ timeout: LIVE_MS });
+		t.regex(await status.locator(".cause").innerText(), /^aborted by page-test/);
+		t.is(await page.locator(".actions button").count(), 0);
+		t.is((await admin<RolloutView>(`/v1/admin/rollouts/${created.id}`)).state, "aborted");
+		t.regex((await page.locator(".events li").allInnerTexts())[0]!, /aborted/);
+		t.true(await page.evaluate("window.notReloaded === true"), "the page was not reloaded");
 		t.deepEqual(problems, []);
 	} finally {
 		await context.close();

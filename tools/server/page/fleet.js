@@ -119,21 +119,21 @@ function Devices({ query, filter, setQuery, summary }) {
 			</div>
 			<form class="filters" role="search" onSubmit=${(/** @type {Event} */ e) => e.preventDefault()}>
 				<${Search} value=${query.get("search") ?? ""} onSearch=${(/** @type {string} */ search) => filter({ search })} />
-				<label>Product
-					<select value=${product} onChange=${(/** @type {any} */ e) => filter({ product: e.currentTarget.value, version: "" })}>
+				<div class="field"><label for="filter-product">Product</label>
+					<select id="filter-product" value=${product} onChange=${(/** @type {any} */ e) => filter({ product: e.currentTarget.value, version: "" })}>
 						<option value="">all</option>
 						${options(products.map((p) => p.product), "product").map((name) => html`<option value=${name}>${name}</option>`)}
-					</select></label>
-				<label>Version
-					<select value=${query.get("version") ?? ""} onChange=${(/** @type {any} */ e) => filter({ version: e.currentTarget.value })}>
+					</select></div>
+				<div class="field"><label for="filter-version">Version</label>
+					<select id="filter-version" value=${query.get("version") ?? ""} onChange=${(/** @type {any} */ e) => filter({ version: e.currentTarget.value })}>
 						<option value="">all</option>
 						${options(versions, "version").map((name) => html`<option value=${name}>${name}</option>`)}
-					</select></label>
-				<label>State
-					<select value=${query.get("state") ?? ""} onChange=${(/** @type {any} */ e) => filter({ state: e.currentTarget.value })}>
+					</select></div>
+				<div class="field"><label for="filter-state">State</label>
+					<select id="filter-state" value=${query.get("state") ?? ""} onChange=${(/** @type {any} */ e) => filter({ state: e.currentTarget.value })}>
 						<option value="">all</option>
 						${options(states, "state").map((name) => html`<option value=${name}>${name}</option>`)}
-					</select></label>
+					</select></div>
 				${filtered && html`<button type="button" class="secondary" onClick=${() => setQuery(new URLSearchParams())}>Clear filters</button>`}
 			</form>
 			<${Problem} error=${devices.error} what="The devices" />
@@ -175,7 +175,7 @@ function Search({ value, onSearch }) {
 		const timer = setTimeout(() => onSearch(text.trim()), 300);
 		return () => clearTimeout(timer);
 	}, [text]);
-	return html`<label class="search">Search
-		<input type="search" value=${text} placeholder="a device id or an error" maxlength="128" autocomplete="off"
-			onInput=${(/** @type {any} */ e) => setText(e.currentTarget.value)} /></label>`;
+	return html`<div class="field search"><label for="filter-search">Search</label>
+		<input id="filter-search" type="search" value=${text} placeholder="a device id or an error" maxlength="128" autocomplete="off"
+			onInput=${(/** @type {any} */ e) => setText(e.currentTarget.value)} /></div>`;
 }

@@ -24,7 +24,7 @@ export function percent(share) {
 export function duration(seconds) {
 	if (seconds < 120)
 		return `${seconds} s`;
-	if (seconds < 7200)
+	if (seconds < 3600)
 		return `${Math.round(seconds / 60)} min`;
 	return `${Math.round(seconds / 360) / 10} h`;
 }

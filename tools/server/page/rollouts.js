@@ -68,7 +68,7 @@ function RolloutDetail({ r, refresh }) {
 	return html`
 		<div class=${`status ${r.state}`} role="status" aria-live="polite">
 			<p class="state-line"><${State} state=${r.state} /> <span class="cause">${r.cause}</span></p>
-			${r.waiting && html`<p class="waiting">Waiting: ${r.waiting}</p>`}
+			${r.waiting && html`<p class="waits-for">Waiting: ${r.waiting}</p>`}
 			${r.windows.length > 0 && html`<p class="window">${r.windowOpen ? "A maintenance window is open" : `Outside the maintenance windows; the next opens ${when(r.nextWindow)}`}</p>`}
 		</div>
 		<${Actions} r=${r} refresh=${refresh} />

@@ -127,7 +127,7 @@ function report(deviceId: string, fields: Partial<DeviceReport> = {}): DeviceRep
 	return { deviceId, product: "thermo", version: "1.0.0", state: "valid", ...fields };
 }
 
-function release(product: string, sequence: number, fields: Partial<ReleaseRow> = {}): Omit<ReleaseRow, "publishedAt"> {
+function release(product: string, sequence: number, fields: Partial<ReleaseRow> = {}): Omit<ReleaseRow, "publishedAt" | "staged"> & { staged?: boolean } {
 	return {
 		product, sequence, version: `1.0.${sequence}`, securityVersion: 1, kind: "full",
 		imageSha256: "ab".repeat(32), imageSize: 1000 + sequence % 1000, manifest: new Uint8Array([0, 1, 2, sequence & 255, 0xff]),
@@ -255,7 +255,7 @@ both("a release needs a sequence above the product's latest; an equal or lower o
 	t.is(await store.latestRelease("thermo"), undefined);
 	t.deepEqual(await store.releases("thermo"), []);
 	const first = await store.addRelease(release("thermo", 3), at(10));
-	t.deepEqual(first, { ...release("thermo", 3), publishedAt: isoAt(10) });
+	t.deepEqual(first, { ...release("thermo", 3), publishedAt: isoAt(10), staged: false });
 	t.true(first.manifest instanceof Uint8Array);
 	await store.addRelease(release("thermo", 5, { kind: "delta" }), at(11));
 	await store.addRelease(release("lamp", 1), at(12));
@@ -267,11 +267,15 @@ both("a release needs a sequence above the product's latest; an equal or lower o
 	await t.throwsAsync(store.addRelease(release("ghost", 9), at(16)), { instanceOf: StoreNotFound });
 	t.deepEqual(await store.releases("thermo"), before);
 	t.deepEqual(before.map((row) => [row.sequence, row.kind, row.publishedAt]), [[5, "delta", isoAt(11)], [3, "full", isoAt(10)]]);
-	t.deepEqual(await store.latestRelease("thermo"), { ...release("thermo", 5, { kind: "delta" }), publishedAt: isoAt(11) });
+	t.deepEqual(await store.latestRelease("thermo"), { ...release("thermo", 5, { kind: "delta" }), publishedAt: isoAt(11), staged: false });
 	t.deepEqual(await store.products(), ["lamp", "thermo"]);
 	t.deepEqual(await store.releases("ghost"), []);
 	// Each product has its own sequence.
 	t.is((await store.latestRelease("lamp"))!.sequence, 1);
+	// A staged release is the latest, but not the latest for every device.
+	await store.addRelease(release("lamp", 2, { staged: true }), at(12));
+	t.like(await store.latestRelease("lamp"), { sequence: 2, staged: true });
+	t.like(await store.latestRelease("lamp", { unstaged: true }), { sequence: 1, staged: false });
 	await store.addRelease(release("thermo", 6), at(17));
 	t.is((await store.latestRelease("thermo"))!.sequence, 6);
 	// The manifest is stored byte for byte, NULs and all.
@@ -404,8 +408,8 @@ both("migrations are recorded once; opening again changes nothing; a newer schem
 	t.like(await again.device("d"), { reports: 1 });
 	const raw = await fx.raw();
 	const versions = (await raw.query("select version from schema_migrations order by version")).map((row) => Number(row.version));
-	t.deepEqual(versions, [1]);
-	t.deepEqual(await raw.tables(), ["devices", "keys", "products", "releases", "reports", "revocations", "schema_migrations", "tokens"]);
+	t.deepEqual(versions, [1, 2]);
+	t.deepEqual(await raw.tables(), ["devices", "keys", "products", "releases", "reports", "revocations", "rollout_devices", "rollout_events", "rollouts", "schema_migrations", "tokens"]);
 	await again.close();
 	await raw.query("insert into schema_migrations (version, applied_at) values (999, 0)");
 	await t.throwsAsync(fx.open(), { message: /schema version 999/ });
@@ -414,7 +418,7 @@ both("migrations are recorded once; opening again changes nothing; a newer schem
 both("servers opening one database at once apply the migrations once, and publish each sequence once", async (t, fx) => {
 	const stores = await Promise.all([fx.open(), fx.open(), fx.open(), fx.open()]);
 	const raw = await fx.raw();
-	t.deepEqual((await raw.query("select version from schema_migrations")).map((row) => Number(row.version)), [1]);
+	t.deepEqual((await raw.query("select version from schema_migrations")).map((row) => Number(row.version)), [1, 2]);
 	await stores[0]!.addProduct("thermo", at(0));
 	// Every server tries every sequence, all at once: each is published once and the rest are refused.
 	const outcomes = await Promise.all(stores.flatMap((store, s) => Array.from({ length: 10 }, async (_, i) => {

@@ -9,14 +9,15 @@ import { openFleetStore } from "./store-options.js";
 import { readPublicKey } from "./keys.js";
 import { splitEnvelope } from "../../modules/fota/envelope.js";
 
-const CLIENT_OPTIONS = { server: {}, ca: {}, token: {}, wait: {} } as const;
-const CLIENT_USAGE = `--server URL, --ca FILE (the CA that signed the server's certificate: certs/ca.pem) and --token T
+export const CLIENT_OPTIONS = { server: {}, ca: {}, token: {}, wait: {} } as const;
+export const CLIENT_USAGE = `--server URL, --ca FILE (the CA that signed the server's certificate: certs/ca.pem) and --token T
 (from xs-fota admin token create) default to XSFOTA_SERVER, XSFOTA_CA and XSFOTA_TOKEN. --wait S waits up to S
 seconds for the server to answer (one that is starting).`;
 
 interface Answer { status: number; body: any }
 
-function client(values: Record<string, string | undefined>) {
+/** A client of the admin API: (method, path, body?) → the answer's JSON, or a CliError with the server's reason. */
+export function client(values: Record<string, string | undefined>) {
 	const server = values.server ?? process.env.XSFOTA_SERVER;
 	const caFile = values.ca ?? process.env.XSFOTA_CA;
 	const token = values.token ?? process.env.XSFOTA_TOKEN;
@@ -78,7 +79,7 @@ function client(values: Record<string, string | undefined>) {
 	};
 }
 
-const show = (value: unknown) => console.log(JSON.stringify(value, null, 2));
+export const show = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 
 const tokenCreate: Command = {
 	name: "admin token create",
@@ -137,13 +138,15 @@ Trusts a signing key (a .pub written by xs-fota keygen) for the product's releas
 
 const publish: Command = {
 	name: "publish",
-	usage: `usage: xs-fota publish --manifest M.xfm --image FILE [--product P] [--server URL] [--ca FILE] [--token T]
+	usage: `usage: xs-fota publish --manifest M.xfm --image FILE [--product P] [--staged] [--server URL] [--ca FILE] [--token T]
 
 Uploads a signed release (xs-fota sign writes both files). The server refuses it, with the reason, unless the
 manifest verifies with one of the product's keys, the image has the signed size and SHA-256, the image URL is a
 plain file name and the sequence is above the product's latest. --product defaults to the manifest's.
+Without --staged the release is served to every device of the product at its next check. With --staged it is
+served only through a rollout (xs-fota rollout create); the other devices keep what they have.
 ${CLIENT_USAGE}`,
-	options: { manifest: { required: true }, image: { required: true }, product: {}, ...CLIENT_OPTIONS },
+	options: { manifest: { required: true }, image: { required: true }, product: {}, staged: { flag: true }, ...CLIENT_OPTIONS },
 	async run(values) {
 		const read = (path: string, what: string) => {
 			try {
@@ -166,7 +169,7 @@ ${CLIENT_USAGE}`,
 				throw new CliError("cannot read the product from the manifest: give --product");
 		}
 		show(await client(values)("POST", `/v1/admin/products/${encodeURIComponent(product)}/releases`,
-			{ manifest: manifest.toString("base64"), image: image.toString("base64") }));
+			{ manifest: manifest.toString("base64"), image: image.toString("base64"), ...(values.staged === "true" ? { staged: true } : {}) }));
 	},
 };
 
@@ -181,11 +184,13 @@ const releasesList: Command = {
 
 const devicesList: Command = {
 	name: "devices list",
-	usage: `usage: xs-fota devices list [--product P] [--version V] [--state S] [--server URL] [--ca FILE] [--token T]\n\n${CLIENT_USAGE}`,
-	options: { product: {}, version: {}, state: {}, ...CLIENT_OPTIONS },
+	usage: `usage: xs-fota devices list [--product P] [--version V] [--state S] [--search TEXT] [--server URL] [--ca FILE] [--token T]
+
+--search matches a part of the device id or of its last error. ${CLIENT_USAGE}`,
+	options: { product: {}, version: {}, state: {}, search: {}, ...CLIENT_OPTIONS },
 	async run(values) {
 		const query = new URLSearchParams();
-		for (const name of ["product", "version", "state"])
+		for (const name of ["product", "version", "state", "search"])
 			if (values[name] !== undefined)
 				query.set(name, values[name]!);
 		show(await client(values)("GET", `/v1/admin/devices${query.size ? `?${query}` : ""}`));

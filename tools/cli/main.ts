@@ -10,8 +10,9 @@ import { serve } from "./serve.js";
 import { sign } from "./sign.js";
 import { verify } from "./verify.js";
 import { ADMIN_COMMANDS } from "./admin.js";
+import { ROLLOUT_COMMANDS } from "./rollout.js";
 
-const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim, ...ADMIN_COMMANDS];
+const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim, ...ADMIN_COMMANDS, ...ROLLOUT_COMMANDS];
 
 const USAGE_TEXT = `usage: xs-fota <command> [options]
 
@@ -23,7 +24,7 @@ commands:
   init     make a development CA and a server certificate
   serve    run the management server over HTTPS (devices with mutual TLS)
   admin token create   make an admin API token (printed once)
-  products add|list, keys add, publish, releases list, devices list|show|revoke
+  products add|list, keys add, publish, releases list, devices list|show|revoke, rollout create|list|show|pause|resume|abort
            the admin API, over HTTPS with a token (--server, --ca, --token or XSFOTA_SERVER, XSFOTA_CA, XSFOTA_TOKEN)
   provision  write a device's flash file (sim or lin): first image and device config
   mcsim    run a lin device in Moddable's desktop simulator, as its bootloader

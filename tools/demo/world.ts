@@ -138,14 +138,15 @@ export class World {
 	/** Signs a release as `xs-fota sign` would and publishes it through the server's checks (as `xs-fota publish`).
 	 * A release the checks would refuse (signer "forged": another key signs a manifest that names ours; "unknown":
 	 * another key under its own id; a size, digest or product that is not the image's) goes straight into the
-	 * fleet store instead, as a compromised server or database would hold it, so that the device's own checks meet it. */
-	async publish(release: Release, fields: { product?: string; size?: number; sha256?: string; signer?: "vendor" | "forged" | "unknown" } = {}): Promise<void> {
+	 * fleet store instead, as a compromised server or database would hold it, so that the device's own checks meet it.
+	 * staged: served only through a rollout. */
+	async publish(release: Release, fields: { product?: string; size?: number; sha256?: string; signer?: "vendor" | "forged" | "unknown"; staged?: boolean } = {}): Promise<void> {
 		const image = release.image;
 		const signed = this.sign(release, fields);
 		const other = fields.signer !== undefined && fields.signer !== "vendor";
 		const honest = !other && fields.product === undefined && fields.size === undefined && fields.sha256 === undefined;
 		if (honest) {
-			const published = await publishRelease(this.store, this.images, PRODUCT, signed, image);
+			const published = await publishRelease(this.store, this.images, PRODUCT, signed, image, new Date(), { staged: fields.staged === true });
 			if (!published.ok)
 				throw new Error(`publish ${release.version}: ${published.error}: ${published.detail}`);
 			return;

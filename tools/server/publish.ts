@@ -26,7 +26,9 @@ export async function trustedKeys(store: FleetStore, product: string): Promise<T
 	return (await store.keys(product)).map((key) => ({ keyId: key.keyId, publicKey: new Uint8Array(Buffer.from(key.publicKey, "hex")) }));
 }
 
-export async function publishRelease(store: FleetStore, images: string, product: string, manifest: Uint8Array, image: Uint8Array, now = new Date()): Promise<Published> {
+/** staged: the release is served only through rollouts (tools/server/rollouts.ts), not to every device at once. */
+export async function publishRelease(store: FleetStore, images: string, product: string, manifest: Uint8Array, image: Uint8Array,
+	now = new Date(), options: { staged?: boolean } = {}): Promise<Published> {
 	if (!PRODUCT.test(product) || !(await store.products()).includes(product))
 		return { ok: false, status: 404, error: "unknown-product", detail: `no product ${JSON.stringify(product)}: add it and its signing keys first` };
 	const keys = await trustedKeys(store, product);
@@ -48,7 +50,7 @@ export async function publishRelease(store: FleetStore, images: string, product:
 	try {
 		const release = await store.addRelease({
 			product, sequence: signed.sequence, version: signed.version, securityVersion: signed.securityVersion,
-			kind: signed.image.kind, imageSha256: sha256, imageSize: image.length, manifest,
+			kind: signed.image.kind, imageSha256: sha256, imageSize: image.length, manifest, staged: options.staged === true,
 		}, now);
 		return { ok: true, release };
 	} catch (error) {

@@ -2,16 +2,22 @@
 // PostgreSQL to scale out: ./store). Two kinds of client, on one port:
 //   devices, with mutual TLS: a certificate from the fleet's device CA names the device (its CN); the URL and the
 //     body never do. A device reports and fetches only as itself, and a revoked device gets nothing.
-//       GET  /v1/products/<product>/manifest   the signed manifest meant for the device (for now: the latest release)
-//       GET  /v1/products/<product>/<file>     a release's image, stored once by SHA-256, with Range, ETag, If-Range;
+//       GET  /v1/products/<product>/manifest   the signed manifest meant for the device: its rollout's release when its
+//                                              stage is open, else the product's release for everyone (./rollouts.ts);
+//                                              503 + Retry-After outside its rollout's maintenance windows
+//       GET  /v1/products/<product>/<file>     a release's image, stored once by SHA-256, with Range, ETag, If-Range
+//                                              (a staged release's only to the devices its rollout offered it to);
 //                                              at most maxDownloads at once, fairly (./admission.ts): 503 + Retry-After
 //       POST /v1/devices/<id>/report           a check-in, stored in the device's history
-//   administrators, with a bearer token (`xs-fota admin token create`; only its hash is stored):
-//       GET  /v1/admin/devices[?product=&version=&state=&limit=&offset=]   GET /v1/admin/devices/<id> (with history)
+//   administrators, with a bearer token (`xs-fota admin token create`; only its hash is stored); shapes in ./admin-api.ts:
+//       GET  /v1/admin/fleet       GET /v1/admin/devices[?product=&version=&state=&search=&limit=&offset=]
+//       GET  /v1/admin/devices/<id> (with history)
 //       POST /v1/admin/devices/<id>/revoke
 //       GET  /v1/admin/products    POST /v1/admin/products {product}
 //       GET  /v1/admin/products/<p>/keys       POST /v1/admin/products/<p>/keys {publicKey}
-//       GET  /v1/admin/products/<p>/releases   POST /v1/admin/products/<p>/releases {manifest, image} (base64)
+//       GET  /v1/admin/products/<p>/releases   POST /v1/admin/products/<p>/releases {manifest, image (base64), staged?}
+//       GET  /v1/admin/rollouts[?product=]     POST /v1/admin/rollouts (RolloutSpec)      GET /v1/admin/rollouts/<id>
+//       POST /v1/admin/rollouts/<id>/pause|resume|abort
 // Every input is bounded and validated; every error is a JSON object {error, detail?} with a clear status. The URL
 // shapes of the device routes come from modules/fota/protocol.ts, which the client uses too.
 import { createHash } from "node:crypto";
@@ -25,10 +31,12 @@ import { DownloadGate } from "./admission.js";
 import { readRange } from "./files.js";
 import { servePage } from "./page.js";
 import { imagePath, publishRelease, trustedKeys } from "./publish.js";
-import { StoreConflict, StoreNotFound, type DeviceReport, type FleetStore, type ReleaseRow } from "./store/store.js";
+import { StoreConflict, StoreNotFound, type DeviceFilter, type DeviceReport, type FleetStore, type ReleaseRow } from "./store/store.js";
 import { checkRelease } from "../release/check.js";
 import { keyIdOf } from "../cli/keys.js";
 import { deviceRoute, REPORT_STATES } from "../../modules/fota/protocol.js";
+import { RolloutEngine, RolloutError } from "./rollouts.js";
+import { ROLLOUT_ACTIONS, type RolloutAction } from "./admin-api.js";
 
 export interface ServerOptions {
 	store: FleetStore;
@@ -49,6 +57,10 @@ export interface ServerOptions {
 	/** image responses streaming at once, at most (./admission.ts); more devices get 503 with a Retry-After. Default
 	 * 100; 0 for no limit. */
 	maxDownloads?: number;
+	/** the rollouts' clock, ms since the epoch (default Date.now): tests move it to drive soaks, timeouts and windows */
+	now?: () => number;
+	/** how often the rollouts are judged, ms (default 1000); 0: only when rollouts.tick() is called */
+	rolloutTickMs?: number;
 }
 
 export const MAX_REPORT_BYTES = 4096;
@@ -124,12 +136,15 @@ export class UpdateServer {
 	readonly #files = new Map<string, string>();
 	/** admission of image downloads; undefined when unlimited */
 	readonly gate: DownloadGate | undefined;
+	/** the staged rollouts: which manifest each device gets, and their state changes */
+	readonly rollouts: RolloutEngine;
 
 	constructor(options: ServerOptions) {
 		this.#options = options;
 		this.store = options.store;
 		const limit = options.maxDownloads ?? 100;
 		this.gate = limit > 0 ? new DownloadGate({ limit }) : undefined;
+		this.rollouts = new RolloutEngine(options.store, { ...(options.now ? { now: options.now } : {}), log: (line) => this.#log(line) });
 		// A client certificate is asked of everyone and checked against the device CA; the device routes insist on it,
 		// the admin routes use a bearer token instead (so an admin needs no device certificate).
 		this.#server = createServer({ cert: options.cert, key: options.key, ca: options.deviceCa, requestCert: true, rejectUnauthorized: false },
@@ -153,13 +168,17 @@ export class UpdateServer {
 			this.#server.once("error", reject);
 			this.#server.listen(this.#options.port ?? 0, host, 2048, () => { // a backlog for a fleet coming back at once
 				const port = (this.#server.address() as AddressInfo).port;
+				const tick = this.#options.rolloutTickMs ?? 1000;
+				if (tick > 0)
+					this.rollouts.start(tick);
 				resolve({ port, url: `https://${host === "127.0.0.1" ? "localhost" : host}:${port}` });
 			});
 		});
 	}
 
 	/** Stops listening and ends every connection; the store stays open (its owner closes it). */
-	close(): Promise<void> {
+	async close(): Promise<void> {
+		await this.rollouts.stop();
 		return new Promise((resolve) => {
 			this.#server.closeAllConnections();
 			this.#server.close(() => resolve());
@@ -192,7 +211,7 @@ export class UpdateServer {
 			throw new HttpError(404, "not-found", "no such product");
 		if (route.kind === "manifest") {
 			await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100);
-			return this.#manifest(request, response, route.product);
+			return this.#manifest(request, response, route.product, deviceId);
 		}
 		return this.#image(request, response, route.product, route.name, deviceId);
 	}
@@ -211,10 +230,13 @@ export class UpdateServer {
 		return deviceId;
 	}
 
-	async #manifest(request: IncomingMessage, response: ServerResponse, product: string): Promise<void> {
-		const release = await this.store.latestRelease(product);
-		if (!release)
+	async #manifest(request: IncomingMessage, response: ServerResponse, product: string, deviceId: string): Promise<void> {
+		const decision = await this.rollouts.manifestFor(deviceId, product);
+		if (decision.kind === "wait")
+			throw new HttpError(503, "maintenance-window", decision.why, { "retry-after": String(decision.seconds) });
+		if (decision.kind === "none")
 			throw new HttpError(404, "no-release", `no release for ${product}`);
+		const release = decision.release;
 		const body = Buffer.from(release.manifest);
 		const etag = `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
 		response.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length, etag, "cache-control": "no-cache" });
@@ -240,8 +262,8 @@ export class UpdateServer {
 
 	async #image(request: IncomingMessage, response: ServerResponse, product: string, name: string, deviceId: string): Promise<void> {
 		const release = await this.#findImage(product, name);
-		if (!release)
-			throw new HttpError(404, "not-found", `no image ${name} in ${product}'s releases`);
+		if (!release || !(await this.rollouts.mayDownload(deviceId, release)))
+			throw new HttpError(404, "not-found", `no image ${name} in ${product}'s releases${release ? " offered to this device" : ""}`);
 		if (this.gate && request.method !== "HEAD") {
 			const admission = this.gate.enter(deviceId);
 			if (!admission.admitted)
@@ -308,7 +330,9 @@ export class UpdateServer {
 			throw new HttpError(403, "not-yourself", `device ${deviceId} cannot report as ${named}`);
 		const body = await readJson(request, MAX_REPORT_BYTES);
 		const report = parseReport(body, deviceId);
-		const record = await this.store.recordReport(report, new Date(), this.#options.historyLimit ?? 100);
+		const at = new Date();
+		const record = await this.store.recordReport(report, at, this.#options.historyLimit ?? 100);
+		await this.rollouts.onReport(report, new Date(this.#options.now?.() ?? at.getTime()));
 		this.#log(`report ${deviceId}: ${record.state} ${record.version}${record.lastError ? ` (${record.lastError})` : ""}`);
 		response.writeHead(204);
 		response.end();
@@ -317,7 +341,8 @@ export class UpdateServer {
 	async #admin(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
 		const authorization = request.headers.authorization ?? "";
 		const token = /^Bearer ([A-Za-z0-9_-]{1,128})$/.exec(authorization)?.[1];
-		if (!token || !(await this.store.checkToken(token)))
+		const admin = token ? await this.store.checkToken(token) : undefined;
+		if (!admin)
 			throw new HttpError(401, "unauthorized", token ? "the token is not valid" : "an admin bearer token is required", { "www-authenticate": "Bearer" });
 		let parts: string[];
 		try {
@@ -329,6 +354,10 @@ export class UpdateServer {
 		const [collection, id, sub, extra] = parts;
 		if (extra !== undefined)
 			throw new HttpError(404, "not-found", url.pathname);
+		if (collection === "fleet" && id === undefined && method === "GET")
+			return this.#json(response, 200, await this.store.fleetSummary());
+		if (collection === "rollouts")
+			return this.#rolloutRoute(request, response, method, url, id, sub, admin.name);
 		if (collection === "devices") {
 			if (id === undefined && method === "GET")
 				return this.#json(response, 200, await this.store.devices(deviceFilter(url.searchParams)));
@@ -384,7 +413,9 @@ export class UpdateServer {
 				const body = await readJson(request, MAX_RELEASE_BYTES) as Record<string, unknown>;
 				const manifest = base64Field(body, "manifest", 4096);
 				const image = base64Field(body, "image", 6 * 1024 * 1024);
-				const published = await publishRelease(this.store, this.#options.images, id, manifest, image);
+				if (body.staged !== undefined && typeof body.staged !== "boolean")
+					throw new HttpError(400, "bad-release", "staged must be true or false");
+				const published = await publishRelease(this.store, this.#options.images, id, manifest, image, new Date(), { staged: body.staged === true });
 				if (!published.ok)
 					throw new HttpError(published.status, published.error, published.detail);
 				this.#log(`published ${id} ${published.release.version} (sequence ${published.release.sequence})`);
@@ -394,11 +425,46 @@ export class UpdateServer {
 		}
 		throw new HttpError(404, "not-found", `${method} ${url.pathname}`);
 	}
+
+	async #rolloutRoute(request: IncomingMessage, response: ServerResponse, method: string, url: URL, id: string | undefined, action: string | undefined, by: string): Promise<void> {
+		try {
+			if (id === undefined && method === "GET") {
+				const product = url.searchParams.get("product");
+				if (product !== null && !PRODUCT.test(product))
+					throw new HttpError(400, "bad-filter", "product must be a product name");
+				return this.#json(response, 200, await this.rollouts.views(product ?? undefined));
+			}
+			if (id === undefined && method === "POST") {
+				const view = await this.rollouts.create(await readJson(request, MAX_ADMIN_BYTES * 16));
+				return this.#json(response, 201, view);
+			}
+			if (id === undefined || !/^[1-9][0-9]{0,14}$/.test(id))
+				throw new HttpError(400, "bad-rollout-id", "a rollout id is a positive whole number");
+			if (action === undefined && method === "GET") {
+				const view = await this.rollouts.view(Number(id), true);
+				if (!view)
+					throw new HttpError(404, "not-found", `no rollout ${id}`);
+				return this.#json(response, 200, view);
+			}
+			if (action !== undefined && method === "POST" && (ROLLOUT_ACTIONS as readonly string[]).includes(action)) {
+				const length = Number(request.headers["content-length"] ?? 0);
+				const body = length > 0 || request.headers["transfer-encoding"] ? await readJson(request, MAX_ADMIN_BYTES) : {};
+				if (typeof body !== "object" || body === null || Array.isArray(body))
+					throw new HttpError(400, "bad-action", "the body must be a JSON object");
+				return this.#json(response, 200, await this.rollouts.act(Number(id), action as RolloutAction, by, body as Record<string, unknown>));
+			}
+		} catch (error) {
+			if (error instanceof RolloutError)
+				throw new HttpError(error.status, error.code, error.message);
+			throw error;
+		}
+		throw new HttpError(404, "not-found", `${method} ${url.pathname}`);
+	}
 }
 
-function deviceFilter(params: URLSearchParams): { product?: string; version?: string; state?: string; limit?: number; offset?: number } {
-	const filter: { product?: string; version?: string; state?: string; limit?: number; offset?: number } = {};
-	for (const name of ["product", "version", "state"] as const) {
+function deviceFilter(params: URLSearchParams): DeviceFilter {
+	const filter: DeviceFilter = {};
+	for (const name of ["product", "version", "state", "search"] as const) {
 		const value = params.get(name);
 		if (value !== null) {
 			if (!text(value, 128))

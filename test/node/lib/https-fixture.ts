@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeDevCertificates, makeDeviceCa, makeDeviceCertificate, type DevCertificates } from "../../../tools/server/certificates.js";
-import { UpdateServer } from "../../../tools/server/server.js";
+import { UpdateServer, type ServerOptions } from "../../../tools/server/server.js";
 import { publishRelease } from "../../../tools/server/publish.js";
 import { openStore, type FleetStore } from "../../../tools/server/store/store.js";
 import { makeKey, signRelease } from "./release.js";
@@ -35,8 +35,9 @@ export function devCertificates(): { dir: string; certs: DevCertificates; device
 	return cached;
 }
 
-/** Starts a server; with an image, product "demo" has one release (sequence 1) whose image is it, named 1.bin. */
-export async function serve(image?: Uint8Array): Promise<Served> {
+/** Starts a server; with an image, product "demo" has one release (sequence 1) whose image is it, named 1.bin.
+ * options: more of the server's (a clock, the rollouts' tick). */
+export async function serve(image?: Uint8Array, options: Partial<ServerOptions> = {}): Promise<Served> {
 	const { certs, deviceCa } = devCertificates();
 	const dir = mkdtempSync(join(tmpdir(), "xs-fota-serve-"));
 	const store = await openStore({ file: join(dir, "fleet.db") });
@@ -50,7 +51,7 @@ export async function serve(image?: Uint8Array): Promise<Served> {
 		if (!published.ok)
 			throw new Error(`fixture: ${published.error}: ${published.detail}`);
 	}
-	const server = new UpdateServer({ store, images, cert: readFileSync(certs.cert), key: readFileSync(certs.key), deviceCa: readFileSync(deviceCa.cert) });
+	const server = new UpdateServer({ store, images, cert: readFileSync(certs.cert), key: readFileSync(certs.key), deviceCa: readFileSync(deviceCa.cert), ...options });
 	const { url } = await server.listen();
 	const caPem = readFileSync(certs.ca, "utf8");
 	return {

@@ -54,8 +54,42 @@ export interface Tables {
 		image_size: number;
 		manifest: Uint8Array;
 		published_at: number;
+		/** 1: served only through rollouts (published staged); 0: the product's release for every device (v2) */
+		staged: number;
 	};
 	tokens: { id: Generated<number>; name: string; sha256: string; created_at: number };
+	rollouts: {
+		id: Generated<number>;
+		product: string;
+		sequence: number;
+		version: string;
+		state: string;
+		/** the cause of the last state change */
+		cause: string;
+		/** JSON: the normalized spec (filter, stages, thresholds, windows, seed) */
+		spec: string;
+		start_at: number | null;
+		/** the index of the last opened stage, -1 before the start */
+		opened: number;
+		/** JSON: when each opened stage opened, ms */
+		opened_at: string;
+		created_at: number;
+		updated_at: number;
+	};
+	rollout_events: { id: Generated<number>; rollout: number; at: number; state: string; cause: string };
+	/** A device a rollout offered its release to, and how that went. */
+	rollout_devices: {
+		rollout: number;
+		device_id: string;
+		stage: number;
+		/** offered | succeeded | failed */
+		status: string;
+		/** a failure's reason ("selftest-failed", "timed-out", ...) */
+		reason: string | null;
+		offered_at: number;
+		/** the last report about the release (a timeout runs from it) */
+		updated_at: number;
+	};
 }
 
 /** The column types and builders that differ by dialect. */
@@ -147,6 +181,49 @@ export const MIGRATIONS: readonly Migration[] = [
 				.addColumn("sha256", "text", (column) => column.notNull().unique())
 				.addColumn("created_at", "bigint", (column) => column.notNull())
 				.execute();
+		},
+	},
+	{
+		version: 2,
+		description: "staged releases; rollouts, their state changes, and the devices each offered its release to",
+		async up(db, dialect) {
+			const type = columns(dialect);
+			await db.schema.alterTable("releases").addColumn("staged", "integer", (column) => column.notNull().defaultTo(0)).execute();
+			await db.schema.createTable("rollouts")
+				.addColumn("id", type.id, type.idColumn)
+				.addColumn("product", "text", (column) => column.notNull().references("products.name"))
+				.addColumn("sequence", "bigint", (column) => column.notNull())
+				.addColumn("version", "text", (column) => column.notNull())
+				.addColumn("state", "text", (column) => column.notNull())
+				.addColumn("cause", "text", (column) => column.notNull())
+				.addColumn("spec", "text", (column) => column.notNull())
+				.addColumn("start_at", "bigint")
+				.addColumn("opened", "integer", (column) => column.notNull())
+				.addColumn("opened_at", "text", (column) => column.notNull())
+				.addColumn("created_at", "bigint", (column) => column.notNull())
+				.addColumn("updated_at", "bigint", (column) => column.notNull())
+				.execute();
+			await db.schema.createIndex("rollouts_by_product").on("rollouts").column("product").execute();
+			await db.schema.createTable("rollout_events")
+				.addColumn("id", type.id, type.idColumn)
+				.addColumn("rollout", type.id, (column) => column.notNull().references("rollouts.id").onDelete("cascade"))
+				.addColumn("at", "bigint", (column) => column.notNull())
+				.addColumn("state", "text", (column) => column.notNull())
+				.addColumn("cause", "text", (column) => column.notNull())
+				.execute();
+			await db.schema.createIndex("rollout_events_by_rollout").on("rollout_events").column("rollout").execute();
+			await db.schema.createTable("rollout_devices")
+				.addColumn("rollout", type.id, (column) => column.notNull().references("rollouts.id").onDelete("cascade"))
+				.addColumn("device_id", "text", (column) => column.notNull())
+				.addColumn("stage", "integer", (column) => column.notNull())
+				.addColumn("status", "text", (column) => column.notNull())
+				.addColumn("reason", "text")
+				.addColumn("offered_at", "bigint", (column) => column.notNull())
+				.addColumn("updated_at", "bigint", (column) => column.notNull())
+				.addPrimaryKeyConstraint("rollout_devices_pk", ["rollout", "device_id"])
+				.execute();
+			// A device's offers, across rollouts, for its manifest requests.
+			await db.schema.createIndex("rollout_devices_by_device").on("rollout_devices").column("device_id").execute();
 		},
 	},
 ];

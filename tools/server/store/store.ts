@@ -4,10 +4,11 @@
 // servers can share one). Every query is parameterised by kysely, so any text is stored as it came.
 // Times are kept as integer milliseconds and handed out as ISO 8601 strings.
 import { createHash, randomBytes } from "node:crypto";
-import type { Kysely, Transaction } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
 import { openPostgres, openSqlite } from "./connect.js";
 import { migrate, type Tables } from "./schema.js";
 import { HISTORY_CHECKED } from "../../../modules/fota/protocol.js";
+import type { FleetSummary } from "../admin-api.js";
 
 export interface DeviceReport {
 	deviceId: string;
@@ -71,6 +72,39 @@ export interface ReleaseRow {
 	/** the signed envelope, exact bytes */
 	manifest: Uint8Array;
 	publishedAt: string;
+	/** served only through rollouts (published staged), not to every device of the product */
+	staged: boolean;
+}
+
+/** A rollout as stored; the engine (../rollouts.ts) gives its meaning. Times are ms since the epoch. */
+export interface RolloutRow {
+	id: number;
+	product: string;
+	sequence: number;
+	version: string;
+	state: string;
+	cause: string;
+	/** the normalized spec, as the engine wrote it */
+	spec: unknown;
+	startAt: number | null;
+	opened: number;
+	/** when each opened stage opened */
+	openedAt: number[];
+	createdAt: number;
+	updatedAt: number;
+}
+
+export type OfferStatus = "offered" | "succeeded" | "failed";
+
+/** A device a rollout offered its release to. Times are ms since the epoch. */
+export interface OfferRow {
+	rollout: number;
+	deviceId: string;
+	stage: number;
+	status: OfferStatus;
+	reason: string | null;
+	offeredAt: number;
+	updatedAt: number;
 }
 
 /** The change would break a rule of the store: a release sequence not above the product's latest, a duplicate key id. */
@@ -87,6 +121,8 @@ export interface DeviceFilter {
 	product?: string;
 	version?: string;
 	state?: string;
+	/** a part of the device id or of its last error, any case */
+	search?: string;
 	limit?: number;
 	offset?: number;
 }
@@ -115,14 +151,37 @@ export interface FleetStore {
 	addKey(product: string, keyId: string, publicKeyHex: string): Promise<void>;
 	keys(product: string): Promise<KeyRow[]>;
 	/** StoreConflict unless sequence > the product's latest (checked inside the transaction; a unique (product, sequence) backs it for concurrent servers). StoreNotFound for an unknown product. */
-	addRelease(release: Omit<ReleaseRow, "publishedAt">, at: Date): Promise<ReleaseRow>;
-	latestRelease(product: string): Promise<ReleaseRow | undefined>;
+	addRelease(release: Omit<ReleaseRow, "publishedAt" | "staged"> & { staged?: boolean }, at: Date): Promise<ReleaseRow>;
+	/** The newest release; with unstaged, the newest served to every device (not published staged). */
+	latestRelease(product: string, options?: { unstaged?: boolean }): Promise<ReleaseRow | undefined>;
 	/** Newest first. */
 	releases(product: string): Promise<ReleaseRow[]>;
 	/** A random token (32 bytes, base64url) returned once; only its SHA-256 is stored. */
 	createToken(name: string, at: Date): Promise<{ id: number; token: string }>;
 	checkToken(token: string): Promise<{ id: number; name: string } | undefined>;
 	revokeToken(id: number): Promise<void>;
+	/** Device counts by product, version and state. */
+	fleetSummary(): Promise<FleetSummary>;
+	/** The ids and running versions of a product's devices. */
+	productDevices(product: string): Promise<{ deviceId: string; version: string }[]>;
+	/** One transaction: StoreConflict when the product has a rollout that is not "aborted" or "complete", StoreNotFound
+	 * for an unknown product; else the rollout and its first event (its state and cause). */
+	createRollout(rollout: Omit<RolloutRow, "id" | "createdAt" | "updatedAt">, at: Date): Promise<RolloutRow>;
+	rollout(id: number): Promise<RolloutRow | undefined>;
+	/** Newest first; of one product, or all. */
+	rollouts(product?: string): Promise<RolloutRow[]>;
+	/** Changes a rollout's state only if it is still as expected (two servers judging one rollout: one wins), with an
+	 * event naming the cause; returns whether it changed. */
+	changeRollout(id: number, expected: { state: string; opened: number }, change: { state: string; opened: number; openedAt: number[]; cause: string; spec?: unknown }, at: Date): Promise<boolean>;
+	/** Oldest first. */
+	rolloutEvents(id: number): Promise<{ at: number; state: string; cause: string }[]>;
+	/** Records that the rollout offered its release to the device; false when it had already. */
+	offer(rollout: number, deviceId: string, stage: number, at: Date): Promise<boolean>;
+	offers(rollout: number): Promise<OfferRow[]>;
+	/** The device's offers, in every rollout. */
+	offersTo(deviceId: string): Promise<OfferRow[]>;
+	/** Sets an offer's outcome (or, with status "offered", only moves its last-report time). */
+	settleOffer(rollout: number, deviceId: string, status: OfferStatus, reason: string | null, at: Date): Promise<void>;
 }
 
 type Db = Kysely<Tables> | Transaction<Tables>;
@@ -188,8 +247,41 @@ function releaseRow(row: Tables["releases"]): ReleaseRow {
 		// A copy in a plain Uint8Array: the drivers hand out Buffers over pooled memory.
 		manifest: new Uint8Array(row.manifest),
 		publishedAt: iso(row.published_at),
+		staged: Number(row.staged) === 1,
 	};
 }
+
+function rolloutRow(row: Omit<Tables["rollouts"], "id"> & { id: number }): RolloutRow {
+	return {
+		id: Number(row.id),
+		product: row.product,
+		sequence: Number(row.sequence),
+		version: row.version,
+		state: row.state,
+		cause: row.cause,
+		spec: JSON.parse(row.spec),
+		startAt: nullableNumber(row.start_at),
+		opened: Number(row.opened),
+		openedAt: JSON.parse(row.opened_at),
+		createdAt: Number(row.created_at),
+		updatedAt: Number(row.updated_at),
+	};
+}
+
+function offerRow(row: Tables["rollout_devices"]): OfferRow {
+	return {
+		rollout: Number(row.rollout),
+		deviceId: row.device_id,
+		stage: Number(row.stage),
+		status: row.status as OfferStatus,
+		reason: row.reason,
+		offeredAt: Number(row.offered_at),
+		updatedAt: Number(row.updated_at),
+	};
+}
+
+/** Rollouts in these states are over; a product has at most one rollout in any other. */
+const FINAL_ROLLOUT_STATES = ["aborted", "complete"];
 
 /**
  * Takes the product's row lock (PostgreSQL) or the write lock (SQLite) by a no-op update, so that two
@@ -303,6 +395,14 @@ class KyselyFleetStore implements FleetStore {
 			query = query.where("devices.version", "=", filter.version);
 		if (filter.state !== undefined)
 			query = query.where("devices.state", "=", filter.state);
+		if (filter.search !== undefined) {
+			// LIKE with its wildcards escaped: the text is matched as it is
+			const pattern = `%${filter.search.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
+			query = query.where((eb) => eb.or([
+				sql<boolean>`lower(${eb.ref("devices.device_id")}) like ${pattern} escape '!'`,
+				sql<boolean>`lower(${eb.ref("devices.last_error")}) like ${pattern} escape '!'`,
+			]));
+		}
 		query = query.orderBy("devices.device_id");
 		if (filter.limit !== undefined || filter.offset !== undefined)
 			query = query.limit(count(filter.limit ?? NO_LIMIT)).offset(count(filter.offset ?? 0));
@@ -366,7 +466,7 @@ class KyselyFleetStore implements FleetStore {
 		return rows.map((row) => ({ product: row.product, keyId: row.key_id, publicKey: row.public_key }));
 	}
 
-	async addRelease(release: Omit<ReleaseRow, "publishedAt">, at: Date): Promise<ReleaseRow> {
+	async addRelease(release: Omit<ReleaseRow, "publishedAt" | "staged"> & { staged?: boolean }, at: Date): Promise<ReleaseRow> {
 		exact("sequence", release.sequence);
 		exact("securityVersion", release.securityVersion);
 		exact("imageSize", release.imageSize);
@@ -388,6 +488,7 @@ class KyselyFleetStore implements FleetStore {
 				image_size: release.imageSize,
 				manifest: Buffer.from(release.manifest.buffer, release.manifest.byteOffset, release.manifest.byteLength),
 				published_at: at.getTime(),
+				staged: release.staged ? 1 : 0,
 			};
 			const result = await trx.insertInto("releases").values(row)
 				.onConflict((conflict) => conflict.columns(["product", "sequence"]).doNothing())
@@ -398,9 +499,11 @@ class KyselyFleetStore implements FleetStore {
 		});
 	}
 
-	async latestRelease(product: string): Promise<ReleaseRow | undefined> {
-		const row = await this.#db.selectFrom("releases").selectAll().where("product", "=", product)
-			.orderBy("sequence", "desc").limit(1).executeTakeFirst();
+	async latestRelease(product: string, options: { unstaged?: boolean } = {}): Promise<ReleaseRow | undefined> {
+		let query = this.#db.selectFrom("releases").selectAll().where("product", "=", product);
+		if (options.unstaged)
+			query = query.where("staged", "=", 0);
+		const row = await query.orderBy("sequence", "desc").limit(1).executeTakeFirst();
 		return row && releaseRow(row);
 	}
 
@@ -423,6 +526,108 @@ class KyselyFleetStore implements FleetStore {
 
 	async revokeToken(id: number): Promise<void> {
 		await this.#db.deleteFrom("tokens").where("id", "=", id).execute();
+	}
+
+	async fleetSummary(): Promise<FleetSummary> {
+		const byVersion = await this.#db.selectFrom("devices").select(["product", "version", (eb) => eb.fn.countAll<number>().as("n")])
+			.groupBy(["product", "version"]).execute();
+		const byState = await this.#db.selectFrom("devices").select(["product", "state", (eb) => eb.fn.countAll<number>().as("n")])
+			.groupBy(["product", "state"]).execute();
+		const products = new Map<string, FleetSummary["products"][number]>();
+		const entry = (product: string) => {
+			let found = products.get(product);
+			if (!found)
+				products.set(product, found = { product, devices: 0, versions: {}, states: {} });
+			return found;
+		};
+		for (const row of byVersion) {
+			const product = entry(row.product);
+			product.devices += Number(row.n);
+			product.versions[row.version] = Number(row.n);
+		}
+		for (const row of byState)
+			entry(row.product).states[row.state] = Number(row.n);
+		const list = [...products.values()].sort((a, b) => a.product < b.product ? -1 : a.product > b.product ? 1 : 0);
+		return { devices: list.reduce((sum, product) => sum + product.devices, 0), products: list };
+	}
+
+	async productDevices(product: string): Promise<{ deviceId: string; version: string }[]> {
+		const rows = await this.#db.selectFrom("devices").select(["device_id", "version"]).where("product", "=", product).execute();
+		return rows.map((row) => ({ deviceId: row.device_id, version: row.version }));
+	}
+
+	async createRollout(rollout: Omit<RolloutRow, "id" | "createdAt" | "updatedAt">, at: Date): Promise<RolloutRow> {
+		const now = at.getTime();
+		return this.#db.transaction().execute(async (trx) => {
+			if (!await lockProduct(trx, rollout.product))
+				throw new StoreNotFound(`no product ${JSON.stringify(rollout.product)}`);
+			const current = await trx.selectFrom("rollouts").select(["id", "state"]).where("product", "=", rollout.product)
+				.where("state", "not in", FINAL_ROLLOUT_STATES).executeTakeFirst();
+			if (current)
+				throw new StoreConflict(`rollout ${current.id} of ${JSON.stringify(rollout.product)} is ${current.state}: abort it (or let it complete) first`);
+			const values = {
+				product: rollout.product, sequence: exact("sequence", rollout.sequence), version: rollout.version, state: rollout.state, cause: rollout.cause,
+				spec: JSON.stringify(rollout.spec), start_at: rollout.startAt, opened: rollout.opened, opened_at: JSON.stringify(rollout.openedAt),
+				created_at: now, updated_at: now,
+			};
+			const { id } = await trx.insertInto("rollouts").values(values).returning("id").executeTakeFirstOrThrow();
+			await trx.insertInto("rollout_events").values({ rollout: id, at: now, state: rollout.state, cause: rollout.cause }).execute();
+			return rolloutRow({ ...values, id });
+		});
+	}
+
+	async rollout(id: number): Promise<RolloutRow | undefined> {
+		const row = await this.#db.selectFrom("rollouts").selectAll().where("id", "=", id).executeTakeFirst();
+		return row && rolloutRow(row);
+	}
+
+	async rollouts(product?: string): Promise<RolloutRow[]> {
+		let query = this.#db.selectFrom("rollouts").selectAll();
+		if (product !== undefined)
+			query = query.where("product", "=", product);
+		return (await query.orderBy("id", "desc").execute()).map(rolloutRow);
+	}
+
+	async changeRollout(id: number, expected: { state: string; opened: number }, change: { state: string; opened: number; openedAt: number[]; cause: string; spec?: unknown }, at: Date): Promise<boolean> {
+		const now = at.getTime();
+		return this.#db.transaction().execute(async (trx) => {
+			const result = await trx.updateTable("rollouts")
+				.set({ state: change.state, opened: change.opened, opened_at: JSON.stringify(change.openedAt), cause: change.cause, updated_at: now,
+					...(change.spec !== undefined ? { spec: JSON.stringify(change.spec) } : {}) })
+				.where("id", "=", id).where("state", "=", expected.state).where("opened", "=", expected.opened)
+				.executeTakeFirst();
+			if (Number(result.numUpdatedRows) === 0)
+				return false;
+			await trx.insertInto("rollout_events").values({ rollout: id, at: now, state: change.state, cause: change.cause }).execute();
+			return true;
+		});
+	}
+
+	async rolloutEvents(id: number): Promise<{ at: number; state: string; cause: string }[]> {
+		const rows = await this.#db.selectFrom("rollout_events").select(["at", "state", "cause"]).where("rollout", "=", id).orderBy("id").execute();
+		return rows.map((row) => ({ at: Number(row.at), state: row.state, cause: row.cause }));
+	}
+
+	async offer(rollout: number, deviceId: string, stage: number, at: Date): Promise<boolean> {
+		const now = at.getTime();
+		const result = await this.#db.insertInto("rollout_devices")
+			.values({ rollout, device_id: deviceId, stage, status: "offered", reason: null, offered_at: now, updated_at: now })
+			.onConflict((conflict) => conflict.columns(["rollout", "device_id"]).doNothing())
+			.executeTakeFirst();
+		return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+	}
+
+	async offers(rollout: number): Promise<OfferRow[]> {
+		return (await this.#db.selectFrom("rollout_devices").selectAll().where("rollout", "=", rollout).execute()).map(offerRow);
+	}
+
+	async offersTo(deviceId: string): Promise<OfferRow[]> {
+		return (await this.#db.selectFrom("rollout_devices").selectAll().where("device_id", "=", deviceId).execute()).map(offerRow);
+	}
+
+	async settleOffer(rollout: number, deviceId: string, status: OfferStatus, reason: string | null, at: Date): Promise<void> {
+		await this.#db.updateTable("rollout_devices").set({ status, reason, updated_at: at.getTime() })
+			.where("rollout", "=", rollout).where("device_id", "=", deviceId).execute();
 	}
 }
 

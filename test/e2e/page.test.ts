@@ -204,6 +204,9 @@ test.serial("the fleet: counts by product, version and state, a table filtered a
 		await page.getByRole("searchbox", { name: "Search" }).fill("lock-");
 		await rows(page, 5);
 		t.deepEqual(await rowIds(page), ["lock-0", "lock-1", "lock-2", "lock-3", "lock-4"]);
+		await page.getByRole("searchbox", { name: "Search" }).fill("signature");
+		await rows(page, 1);
+		t.deepEqual(await rowIds(page), ["lock-4"], "a search finds a device by its last error too");
 		await page.getByRole("searchbox", { name: "Search" }).fill("no-such-device");
 		await page.getByText("No device matches these filters.").waitFor({ timeout: LIVE_MS });
 		await page.getByRole("button", { name: "Clear filters" }).click();
@@ -217,6 +220,21 @@ test.serial("the fleet: counts by product, version and state, a table filtered a
 		await page.getByText("30 devices in 2 products").waitFor({ timeout: LIVE_MS });
 		t.regex(await board.getByRole("list", { name: "demo-board by state" }).innerText(), /rolled-back\s+5/);
 		t.true(await page.evaluate("window.notReloaded === true"), "the page was not reloaded");
+
+		// a hidden tab asks the server nothing, and catches up as soon as it shows
+		const asked: string[] = [];
+		page.on("request", (sent) => { if (sent.url().includes("/v1/admin/")) asked.push(sent.url()); });
+		await page.evaluate(`Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+			document.dispatchEvent(new Event("visibilitychange"))`);
+		await page.getByText("Paused while hidden").waitFor();
+		await new Promise((resolve) => setTimeout(resolve, 500)); // a fetch already under way may end
+		asked.length = 0;
+		await new Promise((resolve) => setTimeout(resolve, 4500));
+		t.deepEqual(asked, [], "no request while hidden");
+		await report({ deviceId: "door-101", version: "1.0.0", state: "valid" });
+		await page.evaluate(`delete document.hidden; document.dispatchEvent(new Event("visibilitychange"))`);
+		await page.locator('tr[data-device="door-101"]').waitFor({ timeout: 1500 });
+		t.false(await page.getByText("Paused while hidden").isVisible());
 
 		// one device: its history, newest first, and it follows new reports too
 		await page.getByRole("link", { name: "door-006" }).click();

@@ -3,9 +3,10 @@
 // recordReport, as the server stores a device's report). It checks what a person sees: the fleet's counts, the
 // device table filtered and searched with each device's last error, a device's history, a wrong token refused, the
 // page following new reports without a reload, and a rollout that halts itself: its stage bars, its cause, the
-// failures' reasons, and an abort. It saves screenshots in a temporary folder, and in docs/images/ for the README
-// when XSFOTA_SCREENSHOTS=1.
+// failures' reasons, and an abort. The page's modules type-check (tools/server/page/tsconfig.json). It saves
+// screenshots in a temporary folder, and in docs/images/ for the README when XSFOTA_SCREENSHOTS=1.
 import test from "ava";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { request } from "node:https";
@@ -140,6 +141,11 @@ test.serial("the page's files: a fixed list, a strict policy that admits the imp
 		t.is((await get(path)).status, 404, path);
 	t.is((await get("/page/app.js", {}, "HEAD")).body.length, 0);
 	t.is((await get("/v1/admin/devices")).status, 401, "the page needs no token; the API does");
+});
+
+test("the page's modules type-check against the DOM, preact, htm and the admin API's types", (t) => {
+	const tsc = spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tools/server/page/tsconfig.json")], { encoding: "utf8" });
+	t.is(tsc.status, 0, tsc.stdout + tsc.stderr);
 });
 
 test.serial("a wrong token: the page says the server refused it and asks again", async (t) => {

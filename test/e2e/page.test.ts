@@ -239,7 +239,7 @@ test.serial("the fleet: counts by product, version and state, a table filtered a
 		t.deepEqual(asked, [], "no request while hidden");
 		await report({ deviceId: "door-101", version: "1.0.0", state: "valid" });
 		await page.evaluate(`delete document.hidden; document.dispatchEvent(new Event("visibilitychange"))`);
-		await page.locator('tr[data-device="door-101"]').waitFor({ timeout: 1500 });
+		await page.locator('tr[data-device="door-101"]').waitFor({ timeout: 3000 });
 		t.false(await page.getByText("Paused while hidden").isVisible());
 
 		// one device: its history, newest first, and it follows new reports too
@@ -331,14 +331,18 @@ test.serial("a rollout that halts itself: the page shows the stage bars, the cau
 
 		// the halt, as the page shows it, live
 		await status.getByText("halted", { exact: true }).waitFor({ timeout: LIVE_MS });
+		t.deepEqual(await page.locator(".actions button").allInnerTexts(), ["Resume", "Abort…"]);
+		const stage = (n: number) => page.getByRole("listitem", { name: `stage ${n}` });
+		const legend = async (n: number) => (await stage(n).locator(".legend").innerText()).replace(/\s+/g, " ").trim();
+		// the halt may come before the last reports: the numbers settle at the next poll
+		const settled = `3 succeeded 1 in progress 3 failed ${first.length - 7} waiting`;
+		for (const deadline = Date.now() + LIVE_MS; await legend(1) !== settled && Date.now() < deadline;)
+			await new Promise((resolve) => setTimeout(resolve, 100));
+		t.is(await legend(1), settled);
 		const view = await admin<RolloutView>(`/v1/admin/rollouts/${created.id}`);
 		t.is(view.state, "halted");
 		t.regex(view.cause, /^halted: \d+ of \d+ failed \(\d+(\.\d)?% > 20(\.0)?%\) in stage 1/);
 		t.is(await status.locator(".cause").innerText(), view.cause, "the cause, as the server says it");
-		t.deepEqual(await page.locator(".actions button").allInnerTexts(), ["Resume", "Abort…"]);
-		const stage = (n: number) => page.getByRole("listitem", { name: `stage ${n}` });
-		const legend = async (n: number) => (await stage(n).locator(".legend").innerText()).replace(/\s+/g, " ").trim();
-		t.is(await legend(1), `3 succeeded 1 in progress 3 failed ${first.length - 7} waiting`);
 		t.regex((await stage(1).innerText()).replace(/\s+/g, " "), new RegExp(`Stage 1 · 20% of the target · ${first.length} devices opened \\d{4}-`));
 		t.is(await stage(1).getByRole("img").getAttribute("aria-label"), `Stage 1: 3 succeeded, 1 in progress, 3 failed, ${first.length - 7} waiting of ${first.length}`);
 		for (const [i, s] of view.stages.entries())

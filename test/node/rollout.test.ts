@@ -36,6 +36,8 @@ test("the verdicts: wait for success, soak, open the next stage, complete", (t) 
 	t.deepEqual(judge([stage(10, 10, 0), stage(90, 0, 0)], 0, T, 0, 61_000), { action: "open", stage: 1, cause: "stage 2 opened: stage 1 reached 100.0% (≥ 90.0%)" });
 	t.like(judge([stage(10, 10, 0), stage(90, 88, 0, 2)], 1, T, 0, 61_000), { action: "complete" });
 	t.like(judge([stage(0, 0, 0), stage(90, 0, 0)], 0, { ...T, soakMs: 0 }, 0, 0), { action: "open", stage: 1 }, "an empty stage does not hold the rollout");
+	t.deepEqual(judge([stage(0, 0, 0), stage(0, 0, 0)], 0, { ...T, soakMs: 0 }, 0, 0), { action: "wait", why: "no device of the target has checked in yet" },
+		"an empty target neither opens stages nor completes");
 });
 
 test("the halt: failures past the error threshold, counted only after the minimum number of devices, with the cause", (t) => {

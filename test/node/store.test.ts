@@ -415,6 +415,47 @@ both("migrations are recorded once; opening again changes nothing; a newer schem
 	await t.throwsAsync(fx.open(), { message: /schema version 999/ });
 });
 
+both("rollouts: one unfinished per product, state changes only from the state read, offers once per device", async (t, fx) => {
+	const store = await fx.open();
+	await store.addProduct("thermo", at(0));
+	const spec = { stages: [0.5, 1], seed: "x" };
+	const fields = { product: "thermo", sequence: 2, version: "2.0.0", state: "running", cause: "started", spec, startAt: null, opened: 0, openedAt: [1000] };
+	const made = await store.createRollout(fields, at(1));
+	t.like(made, { product: "thermo", state: "running", opened: 0, openedAt: [1000], spec, createdAt: at(1).getTime() });
+	await t.throwsAsync(store.createRollout(fields, at(2)), { instanceOf: StoreConflict, message: /rollout \d+ of "thermo" is running/ });
+	await t.throwsAsync(store.createRollout({ ...fields, product: "ghost" }, at(2)), { instanceOf: StoreNotFound });
+	// two servers judge at once: the first change applies, the second finds the rollout changed
+	const change = { state: "halted", opened: 0, openedAt: [1000], cause: "halted: 3 of 10 failed" };
+	const both = await Promise.all([store.changeRollout(made.id, { state: "running", opened: 0 }, change, at(3)), store.changeRollout(made.id, { state: "running", opened: 0 }, { ...change, state: "running", opened: 1, openedAt: [1000, 3000], cause: "stage 2 opened" }, at(3))]);
+	t.deepEqual(both.filter(Boolean).length, 1);
+	t.deepEqual((await store.rolloutEvents(made.id)).length, 2);
+	t.true(await store.offer(made.id, "d1", 0, at(4)));
+	t.false(await store.offer(made.id, "d1", 1, at(5)), "offered once");
+	await store.settleOffer(made.id, "d1", "failed", "selftest-failed", at(6));
+	t.deepEqual(await store.offersTo("d1"), [{ rollout: made.id, deviceId: "d1", stage: 0, status: "failed", reason: "selftest-failed", offeredAt: at(4).getTime(), updatedAt: at(6).getTime() }]);
+	t.true(await store.changeRollout(made.id, { state: (await store.rollout(made.id))!.state, opened: (await store.rollout(made.id))!.opened }, { state: "aborted", opened: 0, openedAt: [1000], cause: "aborted", spec: { ...spec, seed: "y" } }, at(7)));
+	t.like(await store.rollout(made.id), { state: "aborted", spec: { seed: "y" }, updatedAt: at(7).getTime() });
+	t.like(await store.createRollout({ ...fields, sequence: 3 }, at(8)), { sequence: 3 }, "a new rollout once the last is over");
+	t.deepEqual((await store.rollouts("thermo")).map((rollout) => rollout.sequence), [3, 2]);
+});
+
+both("a database of schema 1 moves to 2 at open, its releases kept and still served to every device", async (t, fx) => {
+	const made = await fx.open();
+	await made.close();
+	// back to schema 1, as a server of the previous version left it, with a release
+	const raw = await fx.raw();
+	for (const statement of ["drop table rollout_devices", "drop table rollout_events", "drop table rollouts", "alter table releases drop column staged",
+		"delete from schema_migrations where version = 2"])
+		await raw.query(statement);
+	await raw.query("insert into products (name, created_at) values (?, ?)", "thermo", 0);
+	await raw.query("insert into releases (product, sequence, version, security_version, kind, image_sha256, image_size, manifest, published_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"thermo", 4, "1.0.4", 1, "full", "ab".repeat(32), 1000, Buffer.from([1, 2, 3]), 5);
+	const store = await fx.open();
+	t.like(await store.latestRelease("thermo", { unstaged: true }), { sequence: 4, version: "1.0.4", staged: false });
+	t.deepEqual((await raw.query("select version from schema_migrations order by version")).map((row) => Number(row.version)), [1, 2]);
+	t.deepEqual(await store.rollouts(), []);
+});
+
 both("servers opening one database at once apply the migrations once, and publish each sequence once", async (t, fx) => {
 	const stores = await Promise.all([fx.open(), fx.open(), fx.open(), fx.open()]);
 	const raw = await fx.raw();

@@ -26,7 +26,7 @@ function rolloutId(text: string | undefined): number {
 
 /** A rollout in a few lines: its state and cause, then a line per stage. */
 export function describe(view: RolloutView): string {
-	const lines = [`rollout ${view.id}: ${view.product} ${view.version} (sequence ${view.sequence}) — ${view.state}: ${view.cause}`];
+	const lines = [`rollout ${view.id}: ${view.product} ${view.version} (sequence ${view.sequence}) [${view.state}] ${view.cause}`];
 	if (view.waiting)
 		lines.push(`  waiting: ${view.waiting}`);
 	if (!view.windowOpen && view.nextWindow)

@@ -78,6 +78,8 @@ export function judge(numbers: readonly StageNumbers[], opened: number, threshol
 	const finished = open.reduce((sum, stage) => sum + stage.failed + stage.succeeded, 0);
 	if (finished >= thresholds.minDevices && finished > 0 && failed / finished > thresholds.error)
 		return { action: "halt", cause: `halted: ${failed} of ${finished} failed (${percent(failed / finished)} > ${percent(thresholds.error)})` };
+	if (numbers.every((stage) => stage.devices === 0))
+		return { action: "wait", why: "no device of the target has checked in yet" }; // an empty target opens nothing
 	const current = numbers[opened]!;
 	const successShare = current.devices === 0 ? 1 : current.succeeded / current.devices;
 	if (successShare < thresholds.success)

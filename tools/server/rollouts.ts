@@ -164,8 +164,11 @@ export class RolloutEngine {
 	readonly #store: FleetStore;
 	readonly #now: () => number;
 	readonly #log: (line: string) => void;
-	/** each product's rollouts that manifest requests look at, newest first, read at most every second */
+	/** each product's rollouts that manifest requests look at, newest first, read at most every second (the product's
+	 * baseline is read each time: a release published for everyone reaches the next check) */
 	readonly #cache = new Map<string, { rows: RolloutRow[]; at: number }>();
+	/** releases by product and sequence: a release never changes */
+	readonly #releases = new Map<string, ReleaseRow>();
 	#timer: ReturnType<typeof setInterval> | undefined;
 	#ticking: Promise<void> | undefined;
 
@@ -418,7 +421,13 @@ export class RolloutEngine {
 	}
 
 	async #release(row: RolloutRow): Promise<ManifestDecision> {
-		const release = (await this.#store.releases(row.product)).find((candidate) => candidate.sequence === row.sequence);
+		const key = `${row.product}\n${row.sequence}`;
+		let release = this.#releases.get(key);
+		if (!release) {
+			release = (await this.#store.releases(row.product)).find((candidate) => candidate.sequence === row.sequence);
+			if (release)
+				this.#releases.set(key, release);
+		}
 		return release ? { kind: "release", release } : { kind: "none" };
 	}
 

@@ -29,6 +29,7 @@ import type { TLSSocket } from "node:tls";
 import { answerRange } from "./range.js";
 import { DownloadGate } from "./admission.js";
 import { readRange } from "./files.js";
+import { servePage } from "./page.js";
 import { imagePath, publishRelease, trustedKeys } from "./publish.js";
 import { StoreConflict, StoreNotFound, type DeviceFilter, type DeviceReport, type FleetStore, type ReleaseRow } from "./store/store.js";
 import { checkRelease } from "../release/check.js";
@@ -196,6 +197,8 @@ export class UpdateServer {
 
 	async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
 		const url = new URL(request.url ?? "/", "https://server");
+		if (servePage(request, response, url.pathname)) // the fleet page: GET / and /page/... (./page.ts)
+			return;
 		if (url.pathname.startsWith("/v1/admin/"))
 			return this.#admin(request, response, url);
 		const route = deviceRoute(request.method ?? "", url.pathname);

@@ -1,0 +1,75 @@
+// The fleet page's only way to the server: the admin API (../admin-api.ts) with the admin token as a bearer token.
+// Answers are JSON; an error answer becomes an ApiError with the server's {error, detail} and its status, so the
+// views can say what went wrong (a 401 sends the person back to the token form: see app.js).
+
+/** @typedef {import("../admin-api.ts").FleetSummary} FleetSummary */
+/** @typedef {import("../admin-api.ts").RolloutView} RolloutView */
+/** @typedef {import("../admin-api.ts").RolloutAction} RolloutAction */
+/** @typedef {import("../store/store.ts").DeviceRow} DeviceRow */
+/** @typedef {import("../store/store.ts").ReportRow} ReportRow */
+
+export const ADMIN = "/v1/admin";
+
+/** The paths of ../admin-api.ts's adminPaths, for the browser. */
+export const paths = {
+	fleet: () => `${ADMIN}/fleet`,
+	/** @param {URLSearchParams} [query] */
+	devices: (query) => `${ADMIN}/devices${query && String(query) ? `?${query}` : ""}`,
+	/** @param {string} id */
+	device: (id) => `${ADMIN}/devices/${encodeURIComponent(id)}`,
+	rollouts: () => `${ADMIN}/rollouts`,
+	/** @param {number | string} id */
+	rollout: (id) => `${ADMIN}/rollouts/${encodeURIComponent(String(id))}`,
+	/** @param {number} id @param {RolloutAction} action */
+	rolloutAction: (id, action) => `${ADMIN}/rollouts/${id}/${action}`,
+};
+
+export class ApiError extends Error {
+	/** @param {number} status @param {string} error @param {string} [detail] */
+	constructor(status, error, detail) {
+		super(detail ? `${error}: ${detail}` : error);
+		this.status = status;
+		this.error = error;
+		this.detail = detail;
+	}
+}
+
+/** A token as the server takes it (server.ts: Bearer [A-Za-z0-9_-]{1,128}). */
+export const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * Calls the admin API; resolves to the JSON answer, rejects with an ApiError (status 0 when the server is not reached).
+ * @param {string} token
+ * @param {string} path
+ * @param {{method?: string, body?: unknown, signal?: AbortSignal}} [options]
+ */
+export async function call(token, path, options = {}) {
+	/** @type {Record<string, string>} */
+	const headers = { authorization: `Bearer ${token}`, accept: "application/json" };
+	if (options.body !== undefined)
+		headers["content-type"] = "application/json";
+	let response;
+	try {
+		response = await fetch(path, {
+			method: options.method ?? "GET",
+			headers,
+			body: options.body === undefined ? undefined : JSON.stringify(options.body),
+			signal: options.signal,
+			cache: "no-store",
+		});
+	} catch (error) {
+		if (/** @type {Error} */ (error).name === "AbortError")
+			throw error;
+		throw new ApiError(0, "unreachable", "the server did not answer");
+	}
+	const text = await response.text();
+	let body;
+	try {
+		body = text ? JSON.parse(text) : undefined;
+	} catch {
+		throw new ApiError(response.status, "bad-answer", `HTTP ${response.status}, not JSON`);
+	}
+	if (!response.ok)
+		throw new ApiError(response.status, body?.error ?? `http-${response.status}`, body?.detail);
+	return body;
+}

@@ -18,6 +18,7 @@
 //       GET  /v1/admin/products/<p>/releases   POST /v1/admin/products/<p>/releases {manifest, image (base64), staged?}
 //       GET  /v1/admin/rollouts[?product=]     POST /v1/admin/rollouts (RolloutSpec)      GET /v1/admin/rollouts/<id>
 //       POST /v1/admin/rollouts/<id>/pause|resume|abort
+//   anyone: GET / and /page/...: the fleet page (./page.ts), which asks for an admin token and reads the admin API
 // Every input is bounded and validated; every error is a JSON object {error, detail?} with a clear status. The URL
 // shapes of the device routes come from modules/fota/protocol.ts, which the client uses too.
 import { createHash } from "node:crypto";

@@ -74,8 +74,10 @@ export interface FleetStats {
 	checkinsPerSecond: number;
 	/** the 99th percentile of the check-ins' latency (request to the response's end), ms */
 	checkinP99Ms: number;
-	/** requests begun in each second since the start (the herd's shape) */
+	/** requests begun in each second since the start */
 	requestsPerSecond: number[];
+	/** polls (manifest fetches) begun in each second since the start: the herd's shape */
+	pollsPerSecond: number[];
 	/** requests that failed (no answer, a cut, a timeout) */
 	requestFailures: number;
 	byVersion: Record<string, number>;
@@ -197,6 +199,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
 				checkinsPerSecond: elapsedSeconds > 0 ? requests.checkins / elapsedSeconds : 0,
 				checkinP99Ms: requests.latency(0.99),
 				requestsPerSecond: [...requests.perSecond],
+				pollsPerSecond: [...requests.pollsPerSecond],
 				requestFailures: requests.failures,
 				byVersion,
 				byState,

@@ -25,7 +25,11 @@ export class RequestLog {
 	origin = performance.now();
 	/** requests begun in each second since the origin */
 	readonly perSecond: number[] = [];
+	/** polls (manifest fetches) begun in each second since the origin */
+	readonly pollsPerSecond: number[] = [];
 	readonly counts: Record<RequestKind, number> = { manifest: 0, file: 0, report: 0, other: 0 };
+	/** when the first request of each kind began (performance.now()) */
+	readonly firstAt: Partial<Record<RequestKind, number>> = {};
 	failures = 0;
 	/** the failures' messages, counted, the commonest first when read through failureReasons() */
 	readonly #reasons = new Map<string, number>();
@@ -35,10 +39,13 @@ export class RequestLog {
 
 	began(kind: RequestKind, at = performance.now()): void {
 		this.counts[kind]++;
+		this.firstAt[kind] ??= at;
 		const second = Math.floor((at - this.origin) / 1000);
-		while (this.perSecond.length <= second)
-			this.perSecond.push(0);
-		this.perSecond[second]!++;
+		for (const buckets of kind === "manifest" ? [this.perSecond, this.pollsPerSecond] : [this.perSecond]) {
+			while (buckets.length <= second)
+				buckets.push(0);
+			buckets[second]!++;
+		}
 	}
 	ended(kind: RequestKind, ms: number, error?: string): void {
 		if (error !== undefined) {
@@ -97,7 +104,7 @@ export class NodeTransport implements Transport {
 		const kind = kindOf(url, method);
 		const started = performance.now();
 		this.#log?.began(kind, started);
-		let finished = false;
+		let finished = false, answered = false;
 		let stall: ReturnType<typeof setTimeout> | undefined;
 		let outgoing: ReturnType<typeof httpsRequest> | undefined;
 		const finish = (error?: string) => {
@@ -107,7 +114,8 @@ export class NodeTransport implements Transport {
 			clearTimeout(stall);
 			if (error !== undefined)
 				outgoing?.destroy();
-			this.#log?.ended(kind, performance.now() - started, error);
+			// the device's own abort after an answer (a 503 read, a body too long) is not a failed request
+			this.#log?.ended(kind, performance.now() - started, error === "aborted" && answered ? undefined : error);
 			sink.done(error);
 		};
 		// one timer for the connect and every stall: each sign of life restarts it
@@ -139,6 +147,7 @@ export class NodeTransport implements Transport {
 					for (const [name, value] of Object.entries(response.headers))
 						if (value !== undefined)
 							flat[name] = Array.isArray(value) ? value.join(", ") : value;
+					answered = true;
 					sink.response(response.statusCode ?? 0, flat);
 				});
 				response.on("data", (chunk: Buffer) => safely(() => {

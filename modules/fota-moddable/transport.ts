@@ -6,6 +6,7 @@ import { Request } from "http";
 import SecureSocket from "securesocket";
 import Timer from "timer";
 import { splitHttpsUrl } from "fota/url";
+import { MAX_HEADERS, MAX_HEADER_BYTES } from "fota/protocol";
 import type { Headers, HttpRequest, ResponseSink, Transport } from "fota/ports";
 import { pemBlocks } from "./pem.js";
 
@@ -30,8 +31,7 @@ class DeferredCloseSocket extends SecureSocket {
 }
 
 /** Bounds on what a server may send before the body: more is an error, not an allocation. */
-export const MAX_HEADERS = 64;
-export const MAX_HEADER_BYTES = 8192;
+export { MAX_HEADERS, MAX_HEADER_BYTES };
 
 export interface TlsIdentity {
 	/** PEM: the CA that signed the server's certificate (the only one trusted). */

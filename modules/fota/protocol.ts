@@ -5,6 +5,11 @@
 //   POST /v1/devices/<device id>/report       a check-in: the running version, the state, the last error
 export const API_PREFIX = "/v1";
 
+/** Bounds on what a server may send before a response's body, which every transport enforces: more is an error,
+ * not an allocation. */
+export const MAX_HEADERS = 64;
+export const MAX_HEADER_BYTES = 8192;
+
 export function manifestPath(product: string): string {
 	return `${API_PREFIX}/products/${encodeURIComponent(product)}/manifest`;
 }

@@ -149,7 +149,7 @@ test("a slot being rewritten loses the otadata entry of the image it held before
 	// slot 1 once ran an image that was confirmed (seq 1); slot 0 runs now (seq 2)
 	Object.assign(rig.flash.slots[1]!, { state: "valid", seq: 1 });
 	Object.assign(rig.flash.slots[0]!, { state: "valid", seq: 2 });
-	rig.flash.slots[1]!.bytes.fill(0x42, 0, 4096);
+	rig.flash.poke(1, 0, new Uint8Array(4096).fill(0x42));
 	const order: string[] = [];
 	for (const name of ["invalidate", "erase", "write"] as const) {
 		const original = rig.flash[name].bind(rig.flash) as (...args: any[]) => void;

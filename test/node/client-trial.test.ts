@@ -135,6 +135,6 @@ test("a running slot that does not hash to the promised digest fails its trial w
 	const rig = new Rig();
 	await updateTo(rig, "3.0.0", 3);
 	const slot = rig.flash.running();
-	rig.flash.slots[slot.index]!.bytes[100] ^= 0x40; // what booted is not what was verified
+	rig.flash.poke(slot.index, 100, rig.flash.read(slot, 100, 1).map((byte) => byte ^ 0x40)); // what booted is not what was verified
 	await wrongImage(t, rig, rig.client(), /wrong-image: the running slot's SHA-256 [0-9a-f]{16}… is not the promised/);
 });

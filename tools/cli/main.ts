@@ -1,5 +1,6 @@
 // xs-fota: the command-line tools. One file per command; this one dispatches.
 import { build } from "./build.js";
+import { fleetSim } from "./fleet-sim.js";
 import { CliError, USAGE } from "./errors.js";
 import { init } from "./init.js";
 import { keygen } from "./keygen.js";
@@ -12,7 +13,7 @@ import { verify } from "./verify.js";
 import { ADMIN_COMMANDS } from "./admin.js";
 import { ROLLOUT_COMMANDS } from "./rollout.js";
 
-const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim, ...ADMIN_COMMANDS, ...ROLLOUT_COMMANDS];
+const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim, fleetSim, ...ADMIN_COMMANDS, ...ROLLOUT_COMMANDS];
 
 const USAGE_TEXT = `usage: xs-fota <command> [options]
 
@@ -28,6 +29,7 @@ commands:
            the admin API, over HTTPS with a token (--server, --ca, --token or XSFOTA_SERVER, XSFOTA_CA, XSFOTA_TOKEN)
   provision  write a device's flash file (sim or lin): first image and device config
   mcsim    run a lin device in Moddable's desktop simulator, as its bootloader
+  fleet-sim  run thousands of virtual devices against a server (load tests, demos), with a live summary
 
 xs-fota <command> --help describes a command. The format is in docs/format.md.`;
 

@@ -90,7 +90,7 @@ export function makeDeviceCa(dir: string, days = 3650): { cert: string; key: str
 }
 
 /** A PEM given as itself, or the path of a file that holds it. */
-function pemOrFile(value: string, what: string): string {
+export function pemOrFile(value: string, what: string): string {
 	if (value.includes("-----BEGIN "))
 		return value;
 	try {

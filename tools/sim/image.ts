@@ -121,23 +121,27 @@ export interface ImageInfo {
 	names: string[];
 }
 
+/** Reads an image's 128-byte header alone (its magic and CRC checked, not its body): what a bootloader reads first. */
+export function readImageHeader(header: Buffer): Omit<ImageInfo, "names"> {
+	if (header.length < IMAGE_HEADER || header.toString("ascii", 0, 4) !== IMAGE_MAGIC)
+		throw new Error("image: bad magic");
+	if (crc32(header.subarray(0, 124)) !== header.readUInt32LE(124))
+		throw new Error("image: header CRC mismatch");
+	const text = (at: number, length = 32) => header.toString("ascii", at, at + length).replace(/\0+$/, "");
+	return { entry: text(48), version: text(80), kind: text(112, 8) || "sim", bodySize: header.readUInt32LE(8) };
+}
+
 /** Reads an image's header and record names; throws on any inconsistency. */
 export function readImage(image: Buffer): ImageInfo {
-	if (image.length < IMAGE_HEADER || image.toString("ascii", 0, 4) !== IMAGE_MAGIC)
-		throw new Error("image: bad magic");
-	if (crc32(image.subarray(0, 124)) !== image.readUInt32LE(124))
-		throw new Error("image: header CRC mismatch");
-	const bodySize = image.readUInt32LE(8);
+	const { entry, version, kind, bodySize } = readImageHeader(image);
 	const body = image.subarray(IMAGE_HEADER, IMAGE_HEADER + bodySize);
 	if (body.length !== bodySize || !createHash("sha256").update(body).digest().equals(image.subarray(16, 48)))
 		throw new Error("image: body SHA-256 mismatch");
-	const text = (at: number, length = 32) => image.toString("ascii", at, at + length).replace(/\0+$/, "");
-	const kind = text(112, 8) || "sim";
 	const names: string[] = [];
 	for (let at = 0; kind === "sim" && at < body.length;) {
 		const nameLength = body.readUInt16LE(at + 2), dataLength = body.readUInt32LE(at + 4);
 		names.push(body.toString("utf8", at + 8, at + 8 + nameLength));
 		at += 8 + nameLength + dataLength;
 	}
-	return { entry: text(48), version: text(80), kind, bodySize, names };
+	return { entry, version, kind, bodySize, names };
 }

@@ -1,19 +1,9 @@
-// The rest of the ports for Node tests: store, clock, verifier, watchdog and the event log.
+// The rest of the ports for Node tests: store (the fleet's, tools/fleet/node-ports.ts), clock, verifier, watchdog.
 import { createPublicKey, verify } from "node:crypto";
-import type { Clock, Store, StoreValue, Verifier, Watchdog } from "../../../modules/fota/ports.js";
-import { checkNvsName, checkNvsValue } from "../../../modules/fota/nvs.js";
+import type { Clock, Verifier, Watchdog } from "../../../modules/fota/ports.js";
+import { MapStore } from "../../../tools/fleet/node-ports.js";
 
-export class MapStore implements Store {
-	values = new Map<string, StoreValue>();
-	get(key: string) { return this.values.get(key); }
-	/** Refuses what the ESP32's Preference refuses (modules/fota/nvs.ts). */
-	set(key: string, value: StoreValue) {
-		checkNvsName("key", key);
-		checkNvsValue(key, value);
-		this.values.set(key, value);
-	}
-	delete(key: string) { this.values.delete(key); }
-}
+export { MapStore };
 
 /** Real timers run 1/scale times faster than the times the client asks for. The wall clock stands still. */
 export class FastClock implements Clock {

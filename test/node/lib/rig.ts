@@ -85,7 +85,7 @@ export class Rig {
 			this.version = version;
 	}
 	slotBytes(index: number, length: number): Uint8Array {
-		return this.flash.slots[index]!.bytes.slice(0, length);
+		return this.flash.read(this.flash.slots[index]!.slot, 0, length);
 	}
 	types(): string[] {
 		return this.events.map((event) => event.type);

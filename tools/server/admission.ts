@@ -3,6 +3,10 @@
 // time: a device refused first is admitted first. Refused devices wait in a queue by the time of their first
 // refusal; a free slot goes to a device that is among the oldest waiters (as many as there are free slots), so a
 // newcomer cannot take the slot of a device that has waited, and a waiter that stops asking leaves the queue.
+// The Retry-After is when the device's turn should come: its place in the queue times the mean time a download has
+// taken lately, over the limit, with ±20% jitter so that a crowd refused together does not come back together. A
+// waiter that is late for its turn (past its Retry-After and a grace) holds no slot for itself: the slot goes to
+// whoever asks, so no slot stays idle while devices wait; if the late one comes back it still has its place.
 export interface AdmissionOptions {
 	/** image responses streaming at once, at most */
 	limit: number;
@@ -10,22 +14,30 @@ export interface AdmissionOptions {
 	now?: () => number;
 	/** in [0, 1); Math.random by default */
 	random?: () => number;
-	/** the Retry-After for the first waiter, seconds (default 2); later positions wait longer, up to maxRetrySeconds */
+	/** the time a download is taken to last until one has finished, seconds (default 2); the Retry-After is at most
+	 * maxRetrySeconds (default 60) */
 	baseRetrySeconds?: number;
 	maxRetrySeconds?: number;
 }
 
 export type Admission = { admitted: true; release(): void } | { admitted: false; retryAfterSeconds: number; position: number };
 
+/** A waiter this late for its turn no longer keeps a slot free for itself, ms. */
+const GRACE_MS = 2000;
+/** The weight of the newest download in the mean duration. */
+const DURATION_WEIGHT = 0.1;
+
 export class DownloadGate {
 	readonly limit: number;
 	readonly #now: () => number;
 	readonly #random: () => number;
-	readonly #base: number;
 	readonly #max: number;
-	/** device id → when it was first refused, and when it last asked */
-	readonly #waiting = new Map<string, { since: number; seen: number }>();
+	/** device id → when it was first refused, when it last asked, and when it is due back; in the order of first refusal */
+	readonly #waiting = new Map<string, { since: number; seen: number; due: number }>();
 	#active = 0;
+	/** the mean time a download takes, ms (a moving average of the finished ones) */
+	#meanMs: number;
+	#sweptAt = -Infinity;
 	/** the most that streamed at once, for tests and benchmarks */
 	peak = 0;
 
@@ -35,7 +47,7 @@ export class DownloadGate {
 		this.limit = options.limit;
 		this.#now = options.now ?? Date.now;
 		this.#random = options.random ?? Math.random;
-		this.#base = options.baseRetrySeconds ?? 2;
+		this.#meanMs = (options.baseRetrySeconds ?? 2) * 1000;
 		this.#max = options.maxRetrySeconds ?? 60;
 	}
 
@@ -43,13 +55,17 @@ export class DownloadGate {
 		return this.#active;
 	}
 
+	/** How many wait now. */
+	get waiting(): number {
+		return this.#waiting.size;
+	}
+
 	/** A device asks to download; admitted, it must call release() when its response ends, whatever the end. */
 	enter(deviceId: string): Admission {
 		const now = this.#now();
 		this.#forgetGone(now);
 		const free = this.limit - this.#active;
-		const ahead = this.#ahead(deviceId);
-		if (free > 0 && ahead < free) {
+		if (free > 0 && this.#ahead(deviceId, now, free) < free) {
 			this.#waiting.delete(deviceId);
 			this.#active++;
 			this.peak = Math.max(this.peak, this.#active);
@@ -60,36 +76,42 @@ export class DownloadGate {
 					if (!released) {
 						released = true;
 						this.#active--;
+						this.#meanMs += DURATION_WEIGHT * (Math.max(1, this.#now() - now) - this.#meanMs);
 					}
 				},
 			};
 		}
-		const waiter = this.#waiting.get(deviceId);
-		if (waiter)
-			waiter.seen = now;
-		else
-			this.#waiting.set(deviceId, { since: now, seen: now });
-		const position = this.#ahead(deviceId);
-		// later in the queue, later back: one more base interval for each full round of slots ahead, with up to 50%
-		// jitter so that a crowd refused together does not come back together
-		const rounds = Math.floor(position / this.limit);
-		const seconds = Math.min(this.#max, this.#base * (1 + rounds)) * (1 + 0.5 * this.#random());
-		return { admitted: false, retryAfterSeconds: Math.max(1, Math.round(seconds)), position };
+		let waiter = this.#waiting.get(deviceId);
+		if (!waiter)
+			this.#waiting.set(deviceId, waiter = { since: now, seen: now, due: now });
+		const position = this.#ahead(deviceId, now, Infinity);
+		// its turn: the slots free at limit / mean a second; jitter of ±20% around it
+		const turn = ((position + 1) * this.#meanMs) / this.limit / 1000;
+		const seconds = Math.max(1, Math.min(this.#max, Math.round(turn * (0.8 + 0.4 * this.#random()))));
+		waiter.seen = now;
+		waiter.due = now + seconds * 1000;
+		return { admitted: false, retryAfterSeconds: seconds, position };
 	}
 
-	/** How many waiters were refused before this device (all of them for a device that is not waiting). */
-	#ahead(deviceId: string): number {
-		const mine = this.#waiting.get(deviceId);
+	/** The waiters refused before this device (all of them, for a device that is not waiting) and not late for their
+	 * turn; counting stops at `enough`. */
+	#ahead(deviceId: string, now: number, enough: number): number {
 		let ahead = 0;
 		for (const [id, waiter] of this.#waiting) {
-			if (id !== deviceId && (!mine || waiter.since < mine.since || (waiter.since === mine.since && id < deviceId)))
+			if (id === deviceId || ahead >= enough)
+				break;
+			if (now <= waiter.due + GRACE_MS)
 				ahead++;
 		}
 		return ahead;
 	}
 
-	/** A waiter that has not asked for three times the longest Retry-After has gone elsewhere (or given up). */
+	/** A waiter that has not asked for three times the longest Retry-After has gone elsewhere (or given up); looked at
+	 * once a second at most. */
 	#forgetGone(now: number): void {
+		if (now - this.#sweptAt < 1000)
+			return;
+		this.#sweptAt = now;
 		for (const [id, waiter] of this.#waiting)
 			if (now - waiter.seen > 3 * this.#max * 1000 * 1.5)
 				this.#waiting.delete(id);

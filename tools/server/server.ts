@@ -295,11 +295,11 @@ export class UpdateServer {
 		const started = performance.now();
 		let written = 0;
 		for (const piece of readRange(path, answer.start, answer.end, rate ? 16 * 1024 : undefined)) {
-			if (rate) { // never ahead of the link: wait until the bytes so far would have crossed it
+			if (rate) { // never ahead of the link: each piece leaves when it and the bytes before it would have crossed it
+				written += piece.length;
 				const due = started + (written / rate) * 1000 - performance.now();
 				if (due > 0)
 					await new Promise((resolve) => setTimeout(resolve, due));
-				written += piece.length;
 			}
 			if (!(await this.#write(response, piece)))
 				return;

@@ -507,11 +507,14 @@ export class FotaClient {
 				const outcome = await this.check();
 				if (!this.#cancelPoll)
 					return;
-				if (outcome.result === "error")
+				// A server that says when to come back (a busy server's 503, a maintenance window) is asked again then:
+				// it spread its answer itself, and a device that grew its own back-off on top would miss its turn.
+				const told = outcome.result === "error" && outcome.retryAfterMs > 0 ? outcome.retryAfterMs : 0;
+				if (outcome.result === "error" && !told)
 					this.#failures++;
-				else
+				else if (!told)
 					this.#failures = 0;
-				let delay = nextDelay(this.#config, this.#failures, clock.random(), outcome.result === "error" ? outcome.retryAfterMs : 0);
+				let delay = told || nextDelay(this.#config, this.#failures, clock.random());
 				if (outcome.result === "deferred")
 					delay = Math.min(delay, outcome.waitMs);
 				schedule(delay);

@@ -214,6 +214,21 @@ for (const [what, headers, body] of [
 	});
 }
 
+test("polling: a server's Retry-After sets the next check, every time, without the device's own back-off on top", async (t) => {
+	const rig = new Rig({ pollSeconds: 600, jitter: 0.01 });
+	rig.publish(bytes(20_000, 4), { version: "2.0.0", sequence: 2 });
+	rig.server.faults.imageBusySeconds = 7;
+	const client = rig.client();
+	client.start();
+	t.teardown(() => client.stop());
+	const deadline = Date.now() + 10_000;
+	while (rig.events.filter((event) => event.type === "next-check").length < 5 && Date.now() < deadline)
+		await new Promise((resolve) => setTimeout(resolve, 10));
+	client.stop();
+	const delays = rig.events.filter((event) => event.type === "next-check").map((event) => event.inMs);
+	t.deepEqual(delays.slice(1, 5), [7000, 7000, 7000, 7000], `the checks after each 503: ${delays.join(", ")}`);
+});
+
 test("a server at its download limit (503 with Retry-After) is asked again when it says, not sooner", async (t) => {
 	const rig = new Rig();
 	rig.publish(bytes(20_000, 4), { version: "2.0.0", sequence: 2 });

@@ -1,7 +1,7 @@
 // The management server for the fleet benchmark, in a worker thread of its own, so that the server and the 10,000
 // virtual devices each have a core and an event loop: a World (tools/demo/world.ts: CAs, vendor key, SQLite store)
 // with each download paced at `rate` bytes a second and at most `limit` at once. It answers the bench's messages:
-//   { type: "publish", version, sequence, image }  publishes a release, served to every device
+//   { type: "publish", version, sequence, image }  publishes a release staged, and rolls it out to every device
 //   { type: "gate" }                               the download gate's peak and active counts
 //   { type: "stop" }                               closes the server and the store
 import { parentPort, workerData } from "node:worker_threads";
@@ -25,8 +25,10 @@ if (world.server.gate?.limit !== limit)
 	throw new Error(`the bench expects a download limit of ${limit}, the server has ${world.server.gate?.limit}`);
 parentPort!.on("message", async (message: { type: string; version?: string; sequence?: number; image?: Uint8Array }) => {
 	if (message.type === "publish") {
-		// the release goes to every device; with rollouts, this is where a rollout of one 100% stage would start
-		await world.publish({ version: message.version!, sequence: message.sequence!, securityVersion: 1, image: Buffer.from(message.image!) });
+		// the release is staged, and a rollout of one stage (the whole fleet) takes it to every device, through the
+		// rollout engine's gating as any rollout would
+		await world.publish({ version: message.version!, sequence: message.sequence!, securityVersion: 1, image: Buffer.from(message.image!) }, { staged: true });
+		await world.server.rollouts.create({ product: PRODUCT, version: message.version!, stages: [1], thresholds: { error: 0.5, minDevices: 100 } });
 		parentPort!.postMessage({ type: "published" });
 	}
 	else if (message.type === "gate")

@@ -16,7 +16,7 @@ import { TransientError, UpdateRejected, type InterruptReason } from "./errors.j
 import { toHex } from "./hex.js";
 import type { TransferLimits } from "./transfer.js";
 import { resolveUrl } from "./url.js";
-import { manifestPath, type ReportState } from "./protocol.js";
+import { manifestPath, VERSION_HEADER, type ReportState } from "./protocol.js";
 import type { DeviceConfig } from "./config.js";
 import type { Ports, ResetCause, Slot } from "./ports.js";
 
@@ -174,7 +174,7 @@ export class FotaClient {
 		let fetched;
 		try {
 			fetched = await fetchBounded(this.#ports.transport, this.#ports.clock, this.manifestUrl, MAX_MANIFEST_BYTES, timeout,
-				this.#limits(this.#config.requestDeadlineSeconds));
+				this.#limits(this.#config.requestDeadlineSeconds), [[VERSION_HEADER, this.#firmware.version]]);
 		} catch (error) {
 			if (error instanceof TooLarge)
 				throw new UpdateRejected("oversized", error.message);

@@ -24,6 +24,10 @@ export const REPORT_STATES = ["downloading", "activating", "valid", "rejected", 
 export const HISTORY_CHECKED = "checked";
 export type ReportState = (typeof REPORT_STATES)[number];
 
+/** The request header in which a device names the firmware version it runs, on every manifest request: the server
+ * knows a device and its version from its first check on, before it has anything to report. */
+export const VERSION_HEADER = "x-fota-version";
+
 export type DeviceRoute =
 	| { kind: "manifest"; product: string }
 	| { kind: "file"; product: string; name: string }

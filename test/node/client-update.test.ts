@@ -214,6 +214,15 @@ for (const [what, headers, body] of [
 	});
 }
 
+test("every manifest request names the running version (the server knows the device from its first check)", async (t) => {
+	const rig = new Rig();
+	rig.publish(bytes(20_000, 4), { version: "2.0.0", sequence: 2 });
+	t.is(await rig.check(), "reboot");
+	const manifests = rig.server.requests.filter((request) => request.url.includes("/manifest"));
+	t.true(manifests.length >= 1);
+	t.true(manifests.every((request) => request.headers["x-fota-version"] === "1.0.0"), JSON.stringify(manifests));
+});
+
 test("polling: a server's Retry-After sets the next check, every time, without the device's own back-off on top", async (t) => {
 	const rig = new Rig({ pollSeconds: 600, jitter: 0.01 });
 	rig.publish(bytes(20_000, 4), { version: "2.0.0", sequence: 2 });

@@ -14,14 +14,14 @@ import { toHex } from "../../modules/fota/hex.js";
 
 interface Reply { status: number; body: any; headers: Record<string, string | string[] | undefined> }
 
-function call(served: Served, method: string, path: string, options: { device?: string; token?: string; json?: unknown } = {}): Promise<Reply> {
+function call(served: Served, method: string, path: string, options: { device?: string; token?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
 	const identity = options.device ? served.identity(options.device) : undefined;
 	const body = options.json === undefined ? undefined : JSON.stringify(options.json);
 	return new Promise((resolve, reject) => {
 		const outgoing = request(`${served.url}${path}`, {
 			method, ca: served.caPem, agent: false,
 			...(identity ? { key: identity.clientKey, cert: identity.clientCertificates } : {}),
-			headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
+			headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(body ? { "content-type": "application/json" } : {}), ...options.headers },
 		}, (response) => {
 			const chunks: Buffer[] = [];
 			response.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -103,6 +103,28 @@ test("devices get the manifest their stage allows, and a staged image only when 
 	t.is(again.body.error, "bad-state");
 	const list = (await call(served, "GET", `${adminPaths.rollouts()}?product=demo`, { token })).body as RolloutView[];
 	t.deepEqual(list.map((rollout) => [rollout.id, rollout.state]), [[view.id, "aborted"]]);
+});
+
+test("a device is known from its first manifest request, with the version it names; a rollout by version targets it", async (t) => {
+	const clock = { ms: Date.now() };
+	const { served, token, manifests } = await fleet(clock);
+	t.teardown(() => served.close());
+	t.is((await call(served, "GET", "/v1/products/demo/manifest", { device: "fresh-1", headers: { "x-fota-version": "0.9.0" } })).status, 200);
+	t.like(await served.store.device("fresh-1"), { product: "demo", version: "0.9.0", state: "checked", reports: 0 });
+	t.deepEqual((await served.store.history("fresh-1")).map((entry) => [entry.state, entry.version]), [["checked", "0.9.0"]]);
+	// without the header, an unknown device stays unknown (an older client); a bad header is refused
+	t.is((await call(served, "GET", "/v1/products/demo/manifest", { device: "fresh-2" })).status, 200);
+	t.is(await served.store.device("fresh-2"), undefined);
+	const bad = await call(served, "GET", "/v1/products/demo/manifest", { device: "fresh-3", headers: { "x-fota-version": "x".repeat(129) } });
+	t.is(bad.status, 400);
+	t.is(bad.body.error, "bad-version-header");
+	t.is(await served.store.device("fresh-3"), undefined);
+	// a rollout for the devices on 0.9.0 reaches it at its next check, and the fleet's 1.0.0 devices keep 1.0.0
+	const created = await call(served, "POST", adminPaths.rollouts(), { token, json: { product: "demo", version: "2.0.0", stages: [1], filter: { versions: ["0.9.0"] } } });
+	t.is((created.body as RolloutView).totals.devices, 1);
+	t.deepEqual((await call(served, "GET", "/v1/products/demo/manifest", { device: "fresh-1", headers: { "x-fota-version": "0.9.0" } })).body, manifests.get("2.0.0"));
+	t.deepEqual((await call(served, "GET", "/v1/products/demo/manifest", { device: DEVICES[0], headers: { "x-fota-version": "1.0.0" } })).body, manifests.get("1.0.0"));
+	t.like(await served.store.device(DEVICES[0]!), { version: "1.0.0", state: "valid" }, "a check does not change a known device's state");
 });
 
 test("outside a maintenance window a device is told when to come back", async (t) => {

@@ -35,7 +35,7 @@ import { imagePath, publishRelease, trustedKeys } from "./publish.js";
 import { StoreConflict, StoreNotFound, type DeviceFilter, type DeviceReport, type FleetStore, type ReleaseRow } from "./store/store.js";
 import { checkRelease } from "../release/check.js";
 import { keyIdOf } from "../cli/keys.js";
-import { deviceRoute, REPORT_STATES } from "../../modules/fota/protocol.js";
+import { deviceRoute, REPORT_STATES, VERSION_HEADER } from "../../modules/fota/protocol.js";
 import { RolloutEngine, RolloutError } from "./rollouts.js";
 import { ROLLOUT_ACTIONS, type RolloutAction } from "./admin-api.js";
 
@@ -211,7 +211,10 @@ export class UpdateServer {
 		if (!PRODUCT.test(route.product))
 			throw new HttpError(404, "not-found", "no such product");
 		if (route.kind === "manifest") {
-			await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100);
+			const named = request.headers[VERSION_HEADER];
+			if (named !== undefined && (typeof named !== "string" || !/^[\x21-\x7e]{1,128}$/.test(named)))
+				throw new HttpError(400, "bad-version-header", `${VERSION_HEADER} must be the running version: 1 to 128 printable characters`);
+			await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100, named ? { product: route.product, version: named } : undefined);
 			return this.#manifest(request, response, route.product, deviceId);
 		}
 		return this.#image(request, response, route.product, route.name, deviceId);

@@ -132,10 +132,11 @@ export interface FleetStore {
 	close(): Promise<void>;
 	/** One transaction: upsert the device (first/last seen, running version, state, counters, last error: kept while state != "valid" unless a new one comes, cleared by "valid"), insert the report into the history, trim the history to the newest historyLimit. Durable when it resolves. */
 	recordReport(report: DeviceReport, at: Date, historyLimit: number): Promise<DeviceRow>;
-	/** A device fetched its manifest: its last-seen time moves, and its history gets a "checked" entry unless its
-	 * newest entry is one already (a polling device does not push its reports out of the history). Nothing for a
-	 * device that never reported. Returns whether an entry was added. */
-	recordCheck(deviceId: string, at: Date, historyLimit: number): Promise<boolean>;
+	/** A device fetched its manifest: its last-seen time moves (and its version, when it named the one it runs), and
+	 * its history gets a "checked" entry unless its newest entry is one already (a polling device does not push its
+	 * reports out of the history). A device never seen is added (state "checked") when it named its product and
+	 * version, else nothing. Returns whether an entry was added. */
+	recordCheck(deviceId: string, at: Date, historyLimit: number, seen?: { product: string; version: string }): Promise<boolean>;
 	device(deviceId: string): Promise<DeviceRow | undefined>;
 	/** Ordered by deviceId. */
 	devices(filter?: DeviceFilter): Promise<DeviceRow[]>;
@@ -364,13 +365,23 @@ class KyselyFleetStore implements FleetStore {
 		});
 	}
 
-	async recordCheck(deviceId: string, at: Date, historyLimit: number): Promise<boolean> {
+	async recordCheck(deviceId: string, at: Date, historyLimit: number, seen?: { product: string; version: string }): Promise<boolean> {
 		const now = at.getTime();
 		return this.#db.transaction().execute(async (trx) => {
-			const device = await trx.selectFrom("devices").select(["id", "version"]).where("device_id", "=", deviceId).executeTakeFirst();
-			if (!device)
+			let device = await trx.selectFrom("devices").select(["id", "version"]).where("device_id", "=", deviceId).executeTakeFirst();
+			if (!device && !seen)
 				return false;
-			await trx.updateTable("devices").set({ last_seen: now }).where("id", "=", device.id).execute();
+			if (!device) {
+				device = await trx.insertInto("devices").values({
+					device_id: deviceId, product: seen!.product, version: seen!.version, state: HISTORY_CHECKED, security_version: null, sequence: null,
+					slot: null, first_seen: now, last_seen: now, last_error: null, target: null, config_sha256: null, config: null, reports: 0,
+				}).returning(["id", "version"]).executeTakeFirstOrThrow();
+			}
+			else {
+				if (seen)
+					device.version = seen.version;
+				await trx.updateTable("devices").set({ last_seen: now, ...(seen ? { version: seen.version } : {}) }).where("id", "=", device.id).execute();
+			}
 			const newest = await trx.selectFrom("reports").select("state").where("device", "=", device.id).orderBy("id", "desc").limit(1).executeTakeFirst();
 			if (newest?.state === HISTORY_CHECKED)
 				return false;

@@ -15,7 +15,7 @@ export interface AdmissionOptions {
 	/** in [0, 1); Math.random by default */
 	random?: () => number;
 	/** the time a download is taken to last until one has finished, seconds (default 2); the Retry-After is at most
-	 * maxRetrySeconds (default 60) */
+	 * maxRetrySeconds (default 900: a long queue is told its real turn, not to come back and ask again) */
 	baseRetrySeconds?: number;
 	maxRetrySeconds?: number;
 }
@@ -48,7 +48,7 @@ export class DownloadGate {
 		this.#now = options.now ?? Date.now;
 		this.#random = options.random ?? Math.random;
 		this.#meanMs = (options.baseRetrySeconds ?? 2) * 1000;
-		this.#max = options.maxRetrySeconds ?? 60;
+		this.#max = options.maxRetrySeconds ?? 900;
 	}
 
 	get active(): number {

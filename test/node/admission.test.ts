@@ -29,18 +29,39 @@ test("the limit is never exceeded; a refused device is told to come back, with j
 	t.throws(() => new DownloadGate({ limit: 0 }), { instanceOf: RangeError });
 });
 
-test("a freed slot goes to the device refused first, not to a newcomer", (t) => {
+test("a freed slot goes to the device refused first when its turn comes, not to a newcomer", (t) => {
 	let now = 0;
 	const gate = new DownloadGate({ limit: 1, now: () => now, random: () => 0 });
 	const first = gate.enter("first");
 	now = 10;
-	t.false(gate.enter("waited").admitted);
+	const refused = gate.enter("waited");
+	t.false(refused.admitted);
 	now = 20;
 	if (first.admitted)
 		first.release();
-	t.false(gate.enter("newcomer").admitted, "a newcomer took the slot of a device that had waited");
+	now = 10 + (refused.admitted ? 0 : refused.retryAfterSeconds) * 1000; // its turn
+	t.false(gate.enter("newcomer").admitted, "a newcomer took the slot of a device whose turn it was");
 	const waited = gate.enter("waited");
 	t.true(waited.admitted);
+});
+
+test("a freed slot is not held for a waiter whose turn is later: a device that asks now takes it", (t) => {
+	let now = 0;
+	const gate = new DownloadGate({ limit: 1, now: () => now, random: () => 0.5 });
+	for (let round = 0; round < 40; round++) { // downloads of 10 s
+		const admitted = gate.enter(`warm-${round}`);
+		now += 10_000;
+		if (admitted.admitted)
+			admitted.release();
+	}
+	const busy = gate.enter("busy");
+	const later = gate.enter("later");
+	t.false(later.admitted);
+	t.true(!later.admitted && later.retryAfterSeconds >= 9, "told to come back in about one download");
+	now += 2000;
+	if (busy.admitted)
+		busy.release(); // it ended early: the slot is free 8 s before the waiter's turn
+	t.true(gate.enter("now").admitted, "the slot stayed idle for a waiter not due yet");
 });
 
 test("under constant contention every device is admitted, in about the order it was first refused", (t) => {

@@ -342,10 +342,11 @@ test.serial("downloads over the limit get 503 with a Retry-After; a freed slot g
 		t.is(busy.body.error, "busy");
 		t.true(Number(busy.headers["retry-after"]) >= 1);
 		t.is(server.gate!.active, 1);
-		// A's download ends; a newcomer does not take the slot of B, which waited
+		// A's download ends; when B's turn comes, a newcomer does not take the slot of B, which waited
 		held.destroy();
 		for (let i = 0; i < 100 && server.gate!.active > 0; i++)
 			await new Promise((resolve) => setTimeout(resolve, 10));
+		await new Promise((resolve) => setTimeout(resolve, Number(busy.headers["retry-after"]) * 1000 - 500));
 		t.is((await f.call("GET", "/v1/products/demo/big.bin", { identity: device("dev-c"), headers: { range: "bytes=0-9" } })).status, 503);
 		const admitted = await f.call("GET", "/v1/products/demo/big.bin", { identity: device("dev-b"), headers: { range: "bytes=0-9" } });
 		t.is(admitted.status, 206);

@@ -4,9 +4,10 @@
 // refusal; a free slot goes to a device that is among the oldest waiters (as many as there are free slots), so a
 // newcomer cannot take the slot of a device that has waited, and a waiter that stops asking leaves the queue.
 // The Retry-After is when the device's turn should come: its place in the queue times the mean time a download has
-// taken lately, over the limit, with ±20% jitter so that a crowd refused together does not come back together. A
-// waiter that is late for its turn (past its Retry-After and a grace) holds no slot for itself: the slot goes to
-// whoever asks, so no slot stays idle while devices wait; if the late one comes back it still has its place.
+// taken lately, over the limit, with ±10% jitter so that a crowd refused together does not come back together. A
+// free slot is held only for the waiters refused earlier whose turn is now (their Retry-After has come, give or take
+// a second, and a grace for the late): a slot whose waiter is not due yet, or is late, goes to whoever asks, so no
+// slot stays idle while devices wait; a late waiter that comes back still has its place.
 export interface AdmissionOptions {
 	/** image responses streaming at once, at most */
 	limit: number;
@@ -24,6 +25,8 @@ export type Admission = { admitted: true; release(): void } | { admitted: false;
 
 /** A waiter this late for its turn no longer keeps a slot free for itself, ms. */
 const GRACE_MS = 2000;
+/** A waiter this early for its turn already keeps a slot free for itself (a Retry-After is in whole seconds), ms. */
+const EARLY_MS = 1000;
 /** The weight of the newest download in the mean duration. */
 const DURATION_WEIGHT = 0.1;
 
@@ -65,7 +68,7 @@ export class DownloadGate {
 		const now = this.#now();
 		this.#forgetGone(now);
 		const free = this.limit - this.#active;
-		if (free > 0 && this.#ahead(deviceId, now, free) < free) {
+		if (free > 0 && this.#ahead(deviceId, now, free, true) < free) {
 			this.#waiting.delete(deviceId);
 			this.#active++;
 			this.peak = Math.max(this.peak, this.#active);
@@ -84,23 +87,23 @@ export class DownloadGate {
 		let waiter = this.#waiting.get(deviceId);
 		if (!waiter)
 			this.#waiting.set(deviceId, waiter = { since: now, seen: now, due: now });
-		const position = this.#ahead(deviceId, now, Infinity);
-		// its turn: the slots free at limit / mean a second; jitter of ±20% around it
+		const position = this.#ahead(deviceId, now, Infinity, false);
+		// its turn: the slots free at limit / mean a second; jitter of ±10% around it
 		const turn = ((position + 1) * this.#meanMs) / this.limit / 1000;
-		const seconds = Math.max(1, Math.min(this.#max, Math.round(turn * (0.8 + 0.4 * this.#random()))));
+		const seconds = Math.max(1, Math.min(this.#max, Math.round(turn * (0.9 + 0.2 * this.#random()))));
 		waiter.seen = now;
 		waiter.due = now + seconds * 1000;
 		return { admitted: false, retryAfterSeconds: seconds, position };
 	}
 
 	/** The waiters refused before this device (all of them, for a device that is not waiting) and not late for their
-	 * turn; counting stops at `enough`. */
-	#ahead(deviceId: string, now: number, enough: number): number {
+	 * turn; with dueNow, only those whose turn is now. Counting stops at `enough`. */
+	#ahead(deviceId: string, now: number, enough: number, dueNow: boolean): number {
 		let ahead = 0;
 		for (const [id, waiter] of this.#waiting) {
 			if (id === deviceId || ahead >= enough)
 				break;
-			if (now <= waiter.due + GRACE_MS)
+			if (now <= waiter.due + GRACE_MS && (!dueNow || now >= waiter.due - EARLY_MS))
 				ahead++;
 		}
 		return ahead;

@@ -24,9 +24,9 @@ import { round } from "./lib/stats.js";
 import type { FleetServerReady } from "./lib/fleet-server.js";
 
 const DEVICES = Number(process.env.FLEET_BENCH_DEVICES ?? 10_000);
-const IMAGE_BYTES = 64 * 1024;
+const IMAGE_BYTES = 16 * 1024;
 /** each download is paced to this, as a device's link would be */
-const RATE = 16 * 1024;
+const RATE = 4 * 1024;
 const LIMIT = 100;
 const POLL_SECONDS = 120;
 const JITTER = 0.5;

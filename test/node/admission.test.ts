@@ -127,7 +127,7 @@ test("a waiter late for its turn keeps no slot idle, and keeps its place when it
 	t.true(gate.enter("sleepy").admitted, "the late waiter lost its place");
 });
 
-test("the Retry-After follows the mean time of a download: the first waiter back as the first slot frees", (t) => {
+test("the Retry-After follows the mean time of a download: each waiter back a little before its turn", (t) => {
 	let now = 0;
 	const gate = new DownloadGate({ limit: 10, now: () => now, random: () => 0.5 });
 	for (let round = 0; round < 30; round++) { // downloads of 8 s
@@ -140,6 +140,7 @@ test("the Retry-After follows the mean time of a download: the first waiter back
 	t.true(running.every((answer) => answer.admitted));
 	const waits = Array.from({ length: 30 }, (_, i) => gate.enter(`wait-${i}`)).map((answer) => answer.admitted ? -1 : answer.retryAfterSeconds);
 	t.true(waits[0]! >= 1 && waits[0]! <= 2, `the first waiter: ${waits[0]} s`);
-	t.true(waits[9]! >= 7 && waits[9]! <= 9, `the tenth waiter (a round of slots): ${waits[9]} s`);
-	t.true(waits[29]! >= 22 && waits[29]! <= 26, `the thirtieth (three rounds): ${waits[29]} s`);
+	// told a little early (80% to 95% of the turn): a device is there when the slot frees
+	t.true(waits[9]! >= 6 && waits[9]! <= 8, `the tenth waiter (a round of slots, 8 s): ${waits[9]} s`);
+	t.true(waits[29]! >= 18 && waits[29]! <= 23, `the thirtieth (three rounds, 24 s): ${waits[29]} s`);
 });

@@ -4,7 +4,8 @@
 // refusal; a free slot goes to a device that is among the oldest waiters (as many as there are free slots), so a
 // newcomer cannot take the slot of a device that has waited, and a waiter that stops asking leaves the queue.
 // The Retry-After is when the device's turn should come: its place in the queue times the mean time a download has
-// taken lately, over the limit, with ±10% jitter so that a crowd refused together does not come back together. A
+// taken lately, over the limit, told a little early (80% to 95% of it, spread so that a crowd refused together does not
+// come back together: a slot that frees finds a device asking, and one that comes too soon is told its place again). A
 // free slot is held only for the waiters refused earlier whose turn is now (their Retry-After has come, give or take
 // a second, and a grace for the late): a slot whose waiter is not due yet, or is late, goes to whoever asks, so no
 // slot stays idle while devices wait; a late waiter that comes back still has its place.
@@ -88,9 +89,10 @@ export class DownloadGate {
 		if (!waiter)
 			this.#waiting.set(deviceId, waiter = { since: now, seen: now, due: now });
 		const position = this.#ahead(deviceId, now, Infinity, false);
-		// its turn: the slots free at limit / mean a second; jitter of ±10% around it
+		// its turn: the slots free at limit / mean a second; a little early (80% to 95% of it), so that a device is
+		// there whenever a slot frees (one that comes before a slot is free is told its place again), and spread
 		const turn = ((position + 1) * this.#meanMs) / this.limit / 1000;
-		const seconds = Math.max(1, Math.min(this.#max, Math.round(turn * (0.9 + 0.2 * this.#random()))));
+		const seconds = Math.max(1, Math.min(this.#max, Math.round(turn * (0.8 + 0.15 * this.#random()))));
 		waiter.seen = now;
 		waiter.due = now + seconds * 1000;
 		return { admitted: false, retryAfterSeconds: seconds, position };

@@ -143,3 +143,25 @@ test("the Node transport ends a stalled request at its timeout, refuses too many
 		server.close();
 	}
 });
+
+test("the Node transport trusts only the CA it was given, and keeps it on every new connection", async (t) => {
+	const { server, url, ca } = await listen((request, response) => {
+		response.writeHead(200, { "content-length": 2, connection: "close" }); // a new connection for every request
+		response.end("ok");
+	});
+	const { deviceCa } = devCertificates(); // a CA that did not sign the server's certificate
+	const stranger = transport(readFileSync(deviceCa.cert, "utf8"));
+	const trusting = transport(ca);
+	try {
+		const refused = await fetch(stranger, `${url}/v1/products/demo/manifest`);
+		t.is(refused.status, 0);
+		t.regex(refused.error ?? "", /connection to localhost:\d+ failed or was cut \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+		for (let i = 0; i < 3; i++)
+			t.is((await fetch(trusting, `${url}/v1/products/demo/manifest`)).status, 200);
+		t.is((await fetch(stranger, `${url}/v1/products/demo/manifest`)).status, 0, "a later connection trusted the server");
+	} finally {
+		stranger.close();
+		trusting.close();
+		server.close();
+	}
+});

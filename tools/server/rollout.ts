@@ -46,11 +46,15 @@ export function placement(rolloutId: string, deviceId: string): number {
 	return Number(digest.readBigUInt64BE(0) >> 11n) / 2 ** 53;
 }
 
-/** The index of the stage a device belongs to: the first whose cumulative share is above its place. */
-export function stageOf(rolloutId: string, deviceId: string, stages: readonly number[]): number {
-	const place = placement(rolloutId, deviceId);
+/** The index of the stage a place in [0, 1) falls in: the first whose cumulative share is above it. */
+export function stageAt(place: number, stages: readonly number[]): number {
 	const index = stages.findIndex((share) => place < share);
 	return index < 0 ? stages.length - 1 : index;
+}
+
+/** The index of the stage a device belongs to. */
+export function stageOf(rolloutId: string, deviceId: string, stages: readonly number[]): number {
+	return stageAt(placement(rolloutId, deviceId), stages);
 }
 
 export interface StageNumbers {

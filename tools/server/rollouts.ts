@@ -10,7 +10,7 @@
 //   tick(): opens the next stage, completes or halts a running rollout, by judge(); every change is an event
 // Several servers may share one PostgreSQL store: a state change applies only if the rollout is still as the server
 // read it, so one of them makes it.
-import { checkStages, exponentialStages, judge, stageOf, type StageNumbers } from "./rollout.js";
+import { checkStages, exponentialStages, judge, placement, stageAt, type StageNumbers } from "./rollout.js";
 import { checkWindows, windowState } from "./windows.js";
 import { StoreConflict, StoreNotFound, type DeviceReport, type FleetStore, type OfferRow, type ReleaseRow, type RolloutRow } from "./store/store.js";
 import { ROLLOUT_STATES, type MaintenanceWindow, type RolloutAction, type RolloutState, type RolloutThresholds, type RolloutView, type StageView } from "./admin-api.js";
@@ -169,6 +169,8 @@ export class RolloutEngine {
 	readonly #cache = new Map<string, { rows: RolloutRow[]; at: number }>();
 	/** releases by product and sequence: a release never changes */
 	readonly #releases = new Map<string, ReleaseRow>();
+	/** each device's place in [0, 1) by placement seed: a SHA-256 each, for every device at every tick otherwise */
+	readonly #places = new Map<string, Map<string, number>>();
 	#timer: ReturnType<typeof setInterval> | undefined;
 	#ticking: Promise<void> | undefined;
 
@@ -192,6 +194,17 @@ export class RolloutEngine {
 			clearInterval(this.#timer);
 		this.#timer = undefined;
 		await this.#ticking;
+	}
+
+	/** The device's stage in the plan (./rollout.ts stageOf, with the places kept). */
+	#stage(plan: Plan, deviceId: string): number {
+		let places = this.#places.get(plan.seed);
+		if (!places)
+			this.#places.set(plan.seed, places = new Map());
+		let place = places.get(deviceId);
+		if (place === undefined)
+			places.set(deviceId, place = placement(plan.seed, deviceId));
+		return stageAt(place, plan.stages);
 	}
 
 	async #rollouts(product: string): Promise<RolloutRow[]> {
@@ -356,7 +369,7 @@ export class RolloutEngine {
 			const offer = offers.get(deviceId);
 			if (!inTarget(plan, deviceId, version, offer !== undefined))
 				return;
-			const stage = stages[offer ? offer.stage : stageOf(plan.seed, deviceId, plan.stages)]!;
+			const stage = stages[offer ? offer.stage : this.#stage(plan, deviceId)]!;
 			stage.devices++;
 			let status = offer?.status;
 			let reason = offer?.reason ?? null;
@@ -403,7 +416,7 @@ export class RolloutEngine {
 				if (offer && (state === "running" || state === "complete" || (state === "paused" && offer.status !== "failed") || offer.status === "succeeded"))
 					return this.#release(row);
 				if (!offer && (state === "running" || state === "complete")) {
-					const stage = stageOf(plan.seed, deviceId, plan.stages);
+					const stage = this.#stage(plan, deviceId);
 					if (stage > row.opened)
 						continue; // not yet: what it had
 					const window = windowState(plan.windows, now);

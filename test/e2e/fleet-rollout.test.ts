@@ -154,12 +154,17 @@ test.serial("devices that go silent mid-update count as failed once the timeout 
 		return view.totals.succeeded === 40 - hanging.length && view.totals.inProgress === hanging.length ? view : undefined;
 	});
 	t.deepEqual(silent.failures, []);
+	// the view counts them failed once the timeout passes; the next tick records it in their offers
 	const timedOut = await until("the timeout", 30_000, async () => {
 		const view = (await w.server.rollouts.view(created.id))!;
 		return view.totals.failed === hanging.length ? view : undefined;
 	});
 	t.deepEqual(timedOut.failures, [{ reason: "timed-out", count: hanging.length }]);
 	t.is(timedOut.totals.inProgress, 0);
-	const offers = await w.store.offers(created.id);
-	t.deepEqual(offers.filter((offer) => offer.reason === "timed-out").map((offer) => offer.deviceId).sort(), [...hanging].sort());
+	const recorded = await until("the offers settled", 10_000, async () => {
+		const offers = (await w.store.offers(created.id)).filter((offer) => offer.reason === "timed-out");
+		return offers.length === hanging.length ? offers : undefined;
+	});
+	t.deepEqual(recorded.map((offer) => offer.deviceId).sort(), [...hanging].sort());
+	t.true(recorded.every((offer) => offer.status === "failed"));
 });

@@ -37,6 +37,8 @@ const FILES: Record<string, string> = {
 	"/page/rollouts.js": resolve(PAGE, "rollouts.js"),
 	"/page/style.css": resolve(PAGE, "style.css"),
 	"/page/icon.svg": resolve(PAGE, "icon.svg"),
+	// the admin API's paths, compiled beside this module: the page builds its URLs where the server's are typed
+	"/page/admin-api.js": resolve(dirname(fileURLToPath(import.meta.url)), "admin-api.js"),
 	"/page/vendor/preact/preact.mjs": resolve(MODULES, "preact/dist/preact.mjs"),
 	"/page/vendor/preact/preact.mjs.map": resolve(MODULES, "preact/dist/preact.mjs.map"),
 	"/page/vendor/preact/hooks.mjs": resolve(MODULES, "preact/hooks/dist/hooks.mjs"),

@@ -8,20 +8,16 @@
 /** @typedef {import("../store/store.ts").DeviceRow} DeviceRow */
 /** @typedef {import("../store/store.ts").ReportRow} ReportRow */
 
-export const ADMIN = "/v1/admin";
+import { adminPaths } from "xs-fota/admin-api";
 
-/** The paths of ../admin-api.ts's adminPaths, for the browser. */
+/** The admin API's paths, from ../admin-api.ts itself (served compiled, named in the import map); the device list
+ * takes its filters as a query, and a rollout's id comes from the page's address as text. */
 export const paths = {
-	fleet: () => `${ADMIN}/fleet`,
+	...adminPaths,
 	/** @param {URLSearchParams} [query] */
-	devices: (query) => `${ADMIN}/devices${query && String(query) ? `?${query}` : ""}`,
-	/** @param {string} id */
-	device: (id) => `${ADMIN}/devices/${encodeURIComponent(id)}`,
-	rollouts: () => `${ADMIN}/rollouts`,
+	devices: (query) => `${adminPaths.devices()}${query && String(query) ? `?${query}` : ""}`,
 	/** @param {number | string} id */
-	rollout: (id) => `${ADMIN}/rollouts/${encodeURIComponent(String(id))}`,
-	/** @param {number} id @param {RolloutAction} action */
-	rolloutAction: (id, action) => `${ADMIN}/rollouts/${id}/${action}`,
+	rollout: (id) => adminPaths.rollout(Number(id)),
 };
 
 export class ApiError extends Error {

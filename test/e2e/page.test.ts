@@ -375,3 +375,25 @@ test.serial("a rollout that halts itself: the page shows the stage bars, the cau
 		await context.close();
 	}
 });
+
+test.serial("markup a device sends is shown as text and never runs (its error, its version, its history)", async (t) => {
+	const hostile = `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>`;
+	await report({ deviceId: "evil-1", product: "evil", version: "<b>9</b>", state: "rolled-back", error: hostile, target: "<i>x</i>" });
+	const { context, page, problems } = await tab();
+	try {
+		await signIn(page);
+		await page.getByRole("searchbox", { name: "Search" }).fill("evil-1");
+		await rows(page, 1);
+		const row = page.locator('tr[data-device="evil-1"]');
+		t.true((await row.innerText()).includes(hostile), "the error is not shown as its text");
+		t.true((await row.innerText()).includes("<b>9</b>"));
+		t.is(await row.locator("img, script, b, i").count(), 0, "a device's text became markup");
+		await page.getByRole("link", { name: "evil-1" }).click();
+		await page.getByText(hostile).first().waitFor({ timeout: LIVE_MS });
+		t.is(await page.locator("main img, main script").count(), 0);
+		t.is(await page.evaluate("window.pwned"), undefined, "the device's markup ran");
+		t.deepEqual(problems, []);
+	} finally {
+		await context.close();
+	}
+});

@@ -17,9 +17,16 @@ test.serial("a sim device's rollback counts towards the halt, with its reason", 
 		const names = Array.from({ length: 40 }, (_, i) => `sim-${i}`);
 		const inside = names.find((name) => stageOf(`${PRODUCT}\n2`, name, stages) === 0)!;
 		const outside = names.find((name) => stageOf(`${PRODUCT}\n2`, name, stages) === 1)!;
-		const rollout = await w.server.rollouts.create({ product: PRODUCT, version: "2.0.0", stages, thresholds: { error: 0, minDevices: 1, success: 1 } });
+		let rollout!: Awaited<ReturnType<typeof w.server.rollouts.create>>;
 		await withBoard(w, w.device(outside, v1), async (other) => {
 			await withBoard(w, w.device(inside, v1), async (board) => {
+				// both devices known to the server first (their checks name their versions): a stage with no known
+				// device opens the next one at once, as an empty stage of a small fleet must
+				const deadline = Date.now() + 20_000;
+				while (!((await w.record(inside)) && (await w.record(outside))) && Date.now() < deadline)
+					await new Promise((resolve) => setTimeout(resolve, 100));
+				t.truthy(await w.record(outside), "the other device never checked in");
+				rollout = await w.server.rollouts.create({ product: PRODUCT, version: "2.0.0", stages, thresholds: { error: 0, minDevices: 1, success: 1 } });
 				const rollback = await board.waitFor((e) => e.type === "rollback" && e.from === "2.0.0", 40000, "the rollback");
 				t.regex(rollback.reason, /selftest-failed/);
 				await board.waitFor((e) => e.type === "report" && e.state === "rolled-back", 10000, "the report");

@@ -211,10 +211,13 @@ export class UpdateServer {
 		if (!PRODUCT.test(route.product))
 			throw new HttpError(404, "not-found", "no such product");
 		if (route.kind === "manifest") {
+			// the running version the device names; one that is not 1 to 128 printable characters is not taken (logged),
+			// but never costs the device its manifest: a poll refused for a header would leave it without updates
 			const named = request.headers[VERSION_HEADER];
-			if (named !== undefined && (typeof named !== "string" || !/^[\x21-\x7e]{1,128}$/.test(named)))
-				throw new HttpError(400, "bad-version-header", `${VERSION_HEADER} must be the running version: 1 to 128 printable characters`);
-			await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100, named ? { product: route.product, version: named } : undefined);
+			const version = typeof named === "string" && /^[\x21-\x7e]{1,128}$/.test(named) ? named : undefined;
+			if (named !== undefined && version === undefined)
+				this.#log(`${deviceId}: ${VERSION_HEADER} is not a version; not taken`);
+			await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100, version ? { product: route.product, version } : undefined);
 			return this.#manifest(request, response, route.product, deviceId);
 		}
 		return this.#image(request, response, route.product, route.name, deviceId);

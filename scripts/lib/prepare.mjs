@@ -61,7 +61,7 @@ export function writeModuleMap() {
 	const base = moduleMap(join(ROOT, "manifest.json"));
 	const map = writeConfigModule(base, join(ROOT, "build/js/generated/mc-config.js"));
 	writeFileSync(MODULE_MAP, JSON.stringify(map, null, 2) + "\n");
-	// The manifests' merged "config", for builds that write their own mc/config on top of it (tools/build/sim.ts).
+	// The manifests' merged "config", for builds that write their own mc/config on top of it (tools/builder/sim.ts).
 	writeFileSync(MODULE_CONFIG, JSON.stringify(base[CONFIG], null, 2) + "\n");
 	return MODULE_MAP;
 }

@@ -1,7 +1,7 @@
-// The ESP32 sdkconfig that mcconfig generates: one setting per option (tools/build/sdkconfig.ts), on a file shaped as
+// The ESP32 sdkconfig that mcconfig generates: one setting per option (tools/builder/sdkconfig.ts), on a file shaped as
 // Moddable's merge leaves it (a base "# NAME is not set" followed by the app's NAME=y; an app's n written NAME=).
 import test from "ava";
-import { normalizeSdkconfig, sdkconfigProblems } from "../../tools/build/sdkconfig.js";
+import { normalizeSdkconfig, sdkconfigProblems } from "../../tools/builder/sdkconfig.js";
 
 const MERGED = [
 	"CONFIG_BOOTLOADER_LOG_LEVEL_NONE=y",

@@ -4,8 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildEsp32, buildLin, configureEsp32 } from "../build/mcconfig.js";
-import { buildSim } from "../build/sim.js";
+import { buildEsp32, buildLin, configureEsp32 } from "../builder/mcconfig.js";
+import { buildSim } from "../builder/sim.js";
 import { CliError, USAGE } from "./errors.js";
 import type { Command } from "./options.js";
 

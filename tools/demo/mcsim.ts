@@ -5,7 +5,7 @@
 // Needs the SDK: MODDABLE pointing at a built Moddable SDK (see README, "The desktop simulator").
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { buildLin } from "../build/mcconfig.js";
+import { buildLin } from "../builder/mcconfig.js";
 import { findMcsim } from "../sim/mcsim.js";
 import { World, ROOT } from "./world.js";
 import { Narrator } from "./narrate.js";

@@ -10,7 +10,7 @@ import { makeDevCertificates, makeDeviceCa, makeDeviceCertificate, type DevCerti
 import { UpdateServer } from "../server/server.js";
 import { imagePath, publishRelease } from "../server/publish.js";
 import { openStore, type DeviceRow, type FleetStore } from "../server/store/store.js";
-import { buildSim, writeWhole } from "../build/sim.js";
+import { buildSim, writeWhole } from "../builder/sim.js";
 import { provision, writeDeviceConfig } from "../sim/flash.js";
 import { keyIdOf, rawPublicKey } from "../cli/keys.js";
 import { frameBody2, joinEnvelope } from "../../modules/fota/envelope.js";

@@ -95,7 +95,7 @@ export interface Esp32Configuration {
 }
 
 /** mcconfig -p esp32 without -m: generates the build (no ESP-IDF needed), then sets each sdkconfig option once
- * (tools/build/sdkconfig.ts: Moddable's merge leaves a base "# NAME is not set" before our NAME=y, and NAME= for n). */
+ * (tools/builder/sdkconfig.ts: Moddable's merge leaves a base "# NAME is not set" before our NAME=y, and NAME= for n). */
 export function configureEsp32(build: Omit<McconfigBuild, "platform">): Esp32Configuration {
 	runMcconfig({ ...build, platform: "esp32" }, false);
 	const sdkconfig = find(join(build.out, "tmp"), "sdkconfig.mc");

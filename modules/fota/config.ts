@@ -29,7 +29,13 @@ export interface DeviceConfig {
 	clientKey?: string;
 	/** The device's certificate chain for mutual TLS: PEM "CERTIFICATE" blocks, the device's own first. */
 	clientCertificates?: string;
+	/** The firmware keys: the only keys a manifest may be signed with. */
 	keys: TrustedKey[];
+	/** The config keys: the only keys a config document may be signed with (docs/format.md, "Config documents").
+	 * Empty: this device takes no config document. A key has one role: no id is in both lists. */
+	configKeys: TrustedKey[];
+	/** The app's own settings, set by config documents like the rest: a JSON object of at most MAX_APP_CHARS. */
+	app: Record<string, unknown>;
 	/** Seconds between checks when all is well */
 	pollSeconds: number;
 	/** Fraction of the poll interval added or taken at random, 0..1 */
@@ -195,8 +201,35 @@ export function keyIdOf(publicKey: Uint8Array, sha256: Sha256): string {
 	return toHex(sha256(publicKey).subarray(0, 8));
 }
 
-/** Validates a parsed config object; throws ConfigError with the first problem found. Each trusted key's id must be
- * the one derived from its key, and unique: a mislabelled key would be chosen for manifests it never signed. */
+/** The longest JSON text of the app's settings. */
+export const MAX_APP_CHARS = 2048;
+
+/** A list of trusted keys (name: "keys" or "configKeys"); each key's id must be the one derived from its key, and
+ * unique: a mislabelled key would be chosen for documents it never signed. */
+function trustedKeys(list: unknown, name: string, sha256: Sha256, required: boolean): TrustedKey[] {
+	if (list === undefined && !required)
+		return [];
+	need(Array.isArray(list) && (list.length > 0 || !required), required ? `${name} must list at least one trusted key` : `${name} must be a list of keys`);
+	need((list as unknown[]).length <= 8, `${name} lists more than 8 keys`);
+	const keys: TrustedKey[] = (list as any[]).map((key: any, i: number) => {
+		need(typeof key === "object" && key !== null, `${name}[${i}] must be an object`);
+		need(typeof key.keyId === "string" && /^[0-9a-f]{16}$/.test(key.keyId), `${name}[${i}].keyId must be 16 hex digits`);
+		const publicKey = fromHex(key.publicKey);
+		need(publicKey !== undefined && publicKey.length === 32, `${name}[${i}].publicKey must be 64 hex digits`);
+		const derived = keyIdOf(publicKey!, sha256);
+		need(key.keyId === derived, `${name}[${i}].keyId ${key.keyId} is not the id of its key (${derived})`);
+		return { keyId: key.keyId, publicKey: publicKey! };
+	});
+	const ids = new Set<string>();
+	keys.forEach((key, i) => {
+		need(!ids.has(key.keyId), `${name}[${i}] repeats key ${key.keyId}`);
+		ids.add(key.keyId);
+	});
+	return keys;
+}
+
+/** Validates a parsed config object; throws ConfigError with the first problem found. Fields it does not know are
+ * ignored here and kept by the config store (modules/fota/config-store.ts). */
 export function parseDeviceConfig(raw: unknown, sha256: Sha256): DeviceConfig {
 	need(typeof raw === "object" && raw !== null && !Array.isArray(raw), "must be an object");
 	const r = raw as any;
@@ -204,21 +237,13 @@ export function parseDeviceConfig(raw: unknown, sha256: Sha256): DeviceConfig {
 	need(/^https:\/\/[^/\s]+(\/\S*)?$/.test(server), "server must be an https:// URL");
 	const ca = text(r, "ca");
 	need(ca.includes("-----BEGIN CERTIFICATE-----"), "ca must be a PEM certificate");
-	need(Array.isArray(r.keys) && r.keys.length > 0, "keys must list at least one trusted key");
-	const keys: TrustedKey[] = r.keys.map((key: any, i: number) => {
-		need(typeof key === "object" && key !== null, `keys[${i}] must be an object`);
-		need(typeof key.keyId === "string" && /^[0-9a-f]{16}$/.test(key.keyId), `keys[${i}].keyId must be 16 hex digits`);
-		const publicKey = fromHex(key.publicKey);
-		need(publicKey !== undefined && publicKey.length === 32, `keys[${i}].publicKey must be 64 hex digits`);
-		const derived = keyIdOf(publicKey!, sha256);
-		need(key.keyId === derived, `keys[${i}].keyId ${key.keyId} is not the id of its key (${derived})`);
-		return { keyId: key.keyId, publicKey: publicKey! };
-	});
-	const ids = new Set<string>();
-	keys.forEach((key, i) => {
-		need(!ids.has(key.keyId), `keys[${i}] repeats key ${key.keyId}`);
-		ids.add(key.keyId);
-	});
+	const keys = trustedKeys(r.keys, "keys", sha256, true);
+	const configKeys = trustedKeys(r.configKeys, "configKeys", sha256, false);
+	for (const key of configKeys)
+		need(!keys.some((firmware) => firmware.keyId === key.keyId), `key ${key.keyId} is both a firmware key and a config key: a key has one role`);
+	const app = r.app ?? {};
+	need(typeof app === "object" && app !== null && !Array.isArray(app), "app must be an object (the app's own settings)");
+	need(JSON.stringify(app).length <= MAX_APP_CHARS, `app must be at most ${MAX_APP_CHARS} characters of JSON`);
 	let window: MaintenanceWindow | undefined;
 	if (r.window !== undefined) {
 		need(typeof r.window === "object" && r.window !== null && TIME.test(r.window.start) && TIME.test(r.window.end) && r.window.start !== r.window.end,
@@ -239,6 +264,8 @@ export function parseDeviceConfig(raw: unknown, sha256: Sha256): DeviceConfig {
 		ca,
 		...(tls ?? {}),
 		keys,
+		configKeys,
+		app,
 		pollSeconds,
 		jitter: number(r, "jitter", 0.2, 0, 1),
 		backoffSeconds: number(r, "backoffSeconds", Math.min(30, pollSeconds), 0.01, 86400),
@@ -260,12 +287,12 @@ export function parseDeviceConfig(raw: unknown, sha256: Sha256): DeviceConfig {
 /** The longest text a report carries for one config field (the server's bound); a longer one is left out. */
 const MAX_REPORTED_TEXT = 256;
 
-/** The config's fields that are safe to tell the server (no keys, certificates or private key): its scalars, and
- * the trusted key ids. Reported with the config's digest as a backup of what each device runs. */
+/** The config's fields that are safe to tell the server (no keys, certificates, private key, nor the app's settings,
+ * which may hold its own tokens): its scalars, and the trusted key ids of both roles. Reported with the config's digest as a backup of what each device runs. */
 export function reportableConfig(config: DeviceConfig): Record<string, string | number | boolean> {
 	const fields: Record<string, string | number | boolean> = {};
 	for (const [name, value] of Object.entries(config)) {
-		if (name === "digest" || name === "ca" || name === "clientKey" || name === "clientCertificates")
+		if (name === "digest" || name === "ca" || name === "clientKey" || name === "clientCertificates" || name === "app")
 			continue;
 		if ((typeof value === "string" && value.length <= MAX_REPORTED_TEXT) || typeof value === "number" || typeof value === "boolean")
 			fields[name] = value;
@@ -273,5 +300,8 @@ export function reportableConfig(config: DeviceConfig): Record<string, string | 
 	const keyIds = config.keys.map((key) => key.keyId).join(",");
 	if (keyIds.length <= MAX_REPORTED_TEXT)
 		fields.keyIds = keyIds;
+	const configKeyIds = config.configKeys.map((key) => key.keyId).join(",");
+	if (configKeyIds.length <= MAX_REPORTED_TEXT)
+		fields.configKeyIds = configKeyIds;
 	return fields;
 }

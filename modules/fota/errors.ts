@@ -14,6 +14,17 @@ export type RollbackReason =
  * again, a bounded number of times. */
 export type InterruptReason = "power-loss-before-trial" | "power-loss-in-trial" | "reset-while-confirming" | "server-check-failed";
 
+/** Why a config document was refused, before anything was written (docs/format.md, "Config documents"). */
+export type ConfigRejectReason =
+	| "oversized" | "malformed" | "unknown-format" | "missing-field" | "wrong-type" | "unknown-key" | "bad-signature"
+	| "no-config-keys" | "wrong-key-role" | "wrong-product" | "wrong-device" | "replay" | "previously-failed"
+	| "secret-field" | "unknown-field" | "invalid-setting";
+
+/** Why a config that was being tried is not kept: a check of its trial failed, the trial crashed or hung (a reset
+ * during it), or the power went during the trial or its confirmation (then the document is tried again). */
+export type ConfigRollbackReason = "config-selftest-failed" | "config-trial-crashed-or-hung";
+export type ConfigInterruptReason = "power-loss-in-config-trial" | "reset-while-confirming-config";
+
 export class UpdateRejected extends Error {
 	override name = "UpdateRejected";
 	readonly reason: RejectReason;

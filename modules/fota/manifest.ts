@@ -131,8 +131,9 @@ export const MAX_DEPTH = 8;
  *  - A number that is not a canonical decimal integer (a fraction, an exponent, a plus sign, a leading zero,
  *    -0): JSON.parse would read 2.0, 2e0, 1e-400 (as 0), -0 and 2.0000000000000001 as integers, and XS and Node
  *    round some of them apart, so the CLI and the device could disagree on a signed number. A negative integer
- *    passes here and fails its field's range. */
-export function unparsable(text: string): { reason: "malformed" | "wrong-type"; detail: string } | undefined {
+ *    passes here and fails its field's range. With `fractions` (config documents: a jitter of 0.2), a plain decimal
+ *    with at most 6 digits after the point passes too: short enough that every engine reads it alike. */
+export function unparsable(text: string, fractions = false): { reason: "malformed" | "wrong-type"; detail: string } | undefined {
 	let depth = 0, inString = false;
 	for (let i = 0; i < text.length; i++) {
 		const c = text.charCodeAt(i);
@@ -155,8 +156,9 @@ export function unparsable(text: string): { reason: "malformed" | "wrong-type"; 
 			while (end < text.length && /[-+.eE0-9]/.test(text[end]!))
 				end++;
 			const token = text.slice(i, end);
-			if (!/^-?(0|[1-9][0-9]*)$/.test(token) || token === "-0")
-				return { reason: "wrong-type", detail: `numbers must be canonical decimal integers, not ${token.slice(0, 32)}` };
+			if (!(fractions ? /^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?$/ : /^-?(0|[1-9][0-9]*)$/).test(token) || token === "-0")
+				return { reason: "wrong-type", detail: fractions ? `numbers must be plain decimals (at most 15 digits before the point and 6 after), not ${token.slice(0, 32)}`
+					: `numbers must be canonical decimal integers, not ${token.slice(0, 32)}` };
 			i = end - 1;
 		}
 	}

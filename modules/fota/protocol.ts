@@ -3,6 +3,7 @@
 //   GET  /v1/products/<product>/manifest      the signed manifest meant for this device (mutual TLS names it)
 //   GET  /v1/products/<product>/<file>        a release's image, with Range, ETag and If-Range
 //   POST /v1/devices/<device id>/report       a check-in: the running version, the state, the last error
+//   GET  /v1/devices/<device id>/config       the signed config document waiting for this device (204: none)
 export const API_PREFIX = "/v1";
 
 /** Bounds on what a server may send before a response's body, which every transport enforces: more is an error,
@@ -18,9 +19,22 @@ export function reportPath(deviceId: string): string {
 	return `${API_PREFIX}/devices/${encodeURIComponent(deviceId)}/report`;
 }
 
+export function configPath(deviceId: string): string {
+	return `${API_PREFIX}/devices/${encodeURIComponent(deviceId)}/config`;
+}
+
+/** What a device says of a config document (its `configTarget` names the document's sequence): "config-trying"
+ * before it reboots into the trial, "config-valid" once the trial passed and the config is kept, "config-rejected"
+ * when the document was refused before anything was written, "config-rolled-back" when the trial failed and the
+ * previous config came back (the report is sent with the restored config), "config-interrupted" when a power loss
+ * cut the trial or its confirmation short (the document is tried again). */
+export const CONFIG_REPORT_STATES = ["config-trying", "config-valid", "config-rejected", "config-rolled-back", "config-interrupted"] as const;
+export type ConfigReportState = (typeof CONFIG_REPORT_STATES)[number];
+
 /** What a device says of itself in a report. (The server adds "checked" to a device's history when it fetches its
  * manifest: HISTORY_CHECKED.) */
-export const REPORT_STATES = ["downloading", "activating", "valid", "rejected", "rolled-back", "interrupted"] as const;
+export const REPORT_STATES = ["downloading", "activating", "valid", "rejected", "rolled-back", "interrupted",
+	...CONFIG_REPORT_STATES] as const;
 export const HISTORY_CHECKED = "checked";
 export type ReportState = (typeof REPORT_STATES)[number];
 
@@ -28,10 +42,23 @@ export type ReportState = (typeof REPORT_STATES)[number];
  * knows a device and its version from its first check on, before it has anything to report. */
 export const VERSION_HEADER = "x-fota-version";
 
+/** The request header in which a device names the sequence of the config document it runs (0: its factory
+ * config), on every manifest request; the server answers with CONFIG_PENDING_HEADER when it holds a newer document
+ * for the device, which then fetches it from configPath. The hint is unauthenticated: it only makes the device ask,
+ * and the document it then receives is verified like a manifest. */
+export const CONFIG_HEADER = "x-fota-config";
+export const CONFIG_PENDING_HEADER = "x-fota-config-pending";
+
+/** Where a device's config comes from: a working copy, or its factory copy (both working copies unreadable or
+ * never written). Reported with the config's digest, its sequence and its non-secret fields. */
+export const CONFIG_SOURCES = ["working", "factory"] as const;
+export type ConfigSource = (typeof CONFIG_SOURCES)[number];
+
 export type DeviceRoute =
 	| { kind: "manifest"; product: string }
 	| { kind: "file"; product: string; name: string }
-	| { kind: "report"; deviceId: string };
+	| { kind: "report"; deviceId: string }
+	| { kind: "config"; deviceId: string };
 
 /** The device route a request names, or undefined. Parts are decoded; a part that does not decode names nothing. */
 export function deviceRoute(method: string, pathname: string): DeviceRoute | undefined {
@@ -46,6 +73,8 @@ export function deviceRoute(method: string, pathname: string): DeviceRoute | und
 	}
 	if (method === "POST" && parts.length === 3 && parts[0] === "devices" && parts[2] === "report" && parts[1])
 		return { kind: "report", deviceId: parts[1] };
+	if (method === "GET" && parts.length === 3 && parts[0] === "devices" && parts[2] === "config" && parts[1])
+		return { kind: "config", deviceId: parts[1] };
 	if ((method === "GET" || method === "HEAD") && parts.length === 3 && parts[0] === "products" && parts[1] && parts[2]) {
 		if (parts[2] === "manifest")
 			return { kind: "manifest", product: parts[1] };

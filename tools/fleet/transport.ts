@@ -18,7 +18,7 @@ export interface TlsIdentity {
 }
 
 /** What a request was for, from its path: the device routes, or "other". */
-export type RequestKind = "manifest" | "file" | "report" | "other";
+export type RequestKind = "manifest" | "file" | "report" | "config" | "other";
 
 /** Requests of a whole fleet: how many began in each second, and how long each took to its response's end. */
 export class RequestLog {
@@ -28,7 +28,7 @@ export class RequestLog {
 	readonly perSecond: number[] = [];
 	/** polls (manifest fetches) begun in each second since the origin */
 	readonly pollsPerSecond: number[] = [];
-	readonly counts: Record<RequestKind, number> = { manifest: 0, file: 0, report: 0, other: 0 };
+	readonly counts: Record<RequestKind, number> = { manifest: 0, file: 0, report: 0, config: 0, other: 0 };
 	/** when the first request of each kind began (performance.now()) */
 	readonly firstAt: Partial<Record<RequestKind, number>> = {};
 	failures = 0;

@@ -208,6 +208,8 @@ export class UpdateServer {
 		const deviceId = await this.#device(request);
 		if (route.kind === "report")
 			return this.#report(request, response, deviceId, route.deviceId);
+		if (route.kind === "config")
+			throw new HttpError(404, "not-found", "no config document"); // issue 12: served by the config store
 		if (!PRODUCT.test(route.product))
 			throw new HttpError(404, "not-found", "no such product");
 		if (route.kind === "manifest") {

@@ -3,6 +3,9 @@
 //   start()    polls the server with jitter and back-off
 //   check()    one round: manifest, signature, checks, policy, download, verify, activate, reboot
 //   hold()     the app's "busy, not now": no activation and no reboot while any hold is active
+// Config documents (README, "Configuration over the air") take the same path as firmware: the server's hint on a
+// manifest answer, the document fetched and verified, a trial copy written, a reboot, the same supervised trial, and
+// the copy confirmed or erased (config-store.ts).
 import { checkWindow, Holds, type Release } from "./policy.js";
 import { evaluate } from "./checks.js";
 import { downloadImage, ImageChanged } from "./download.js";
@@ -16,8 +19,12 @@ import { TransientError, UpdateRejected, type InterruptReason } from "./errors.j
 import { toHex } from "./hex.js";
 import type { TransferLimits } from "./transfer.js";
 import { resolveUrl } from "./url.js";
-import { manifestPath, VERSION_HEADER, type ReportState } from "./protocol.js";
-import type { DeviceConfig } from "./config.js";
+import { CONFIG_HEADER, CONFIG_PENDING_HEADER, configPath, manifestPath, VERSION_HEADER, type ReportState } from "./protocol.js";
+import { MAX_CONFIG_DOC_BYTES } from "./envelope.js";
+import { openConfigDoc } from "./config-doc.js";
+import { writeTrialCopy, type LoadedConfig } from "./config-store.js";
+import type { ConfigResult, ConfigTrial } from "./records.js";
+import type { DeviceConfig, Sha256 } from "./config.js";
 import type { Ports, ResetCause, Slot } from "./ports.js";
 
 /** Rejections caused by the bytes the server sent, not by the signed release. */
@@ -62,7 +69,8 @@ export type CheckOutcome =
 	| { result: "rejected"; reason: string; detail: string }
 	| { result: "deferred"; reason: string; waitMs: number }
 	| { result: "error"; detail: string; retryAfterMs: number }
-	| { result: "activated"; version: string };
+	| { result: "activated"; version: string }
+	| { result: "config-activated"; sequence: number };
 
 export type BootOutcome =
 	| { state: "running" }
@@ -80,6 +88,10 @@ export interface ClientOptions {
 	watchdogMs?: number;
 	/** Immediate retries of a download within one round, after a lost link */
 	downloadAttempts?: number;
+	/** The device config as loaded from its copies (config-store.ts), and the SHA-256 to check documents with:
+	 * config documents are taken only with both, and the ports' configFlash. */
+	loaded?: LoadedConfig;
+	sha256?: Sha256;
 }
 
 export class FotaClient {
@@ -94,6 +106,10 @@ export class FotaClient {
 	#failures = 0;
 	#cancelPoll: (() => void) | undefined;
 	#busy = false;
+	#loaded: LoadedConfig | undefined;
+	readonly #sha256: Sha256 | undefined;
+	/** the config document sequence the server last said it holds for this device (0: none) */
+	#configPending = 0;
 
 	constructor(options: ClientOptions) {
 		this.#config = options.config;
@@ -102,6 +118,8 @@ export class FotaClient {
 		this.#records = new Records(options.ports.store);
 		this.#watchdogMs = options.watchdogMs ?? options.config.watchdogSeconds * 1000;
 		this.#attempts = options.downloadAttempts ?? 3;
+		this.#loaded = options.loaded;
+		this.#sha256 = options.sha256;
 		this.#checks = [...(options.selfTest ?? []), { name: SERVER_CHECK, run: () => this.#serverReachable() }];
 	}
 
@@ -136,8 +154,9 @@ export class FotaClient {
 		this.#ports.events(type, fields);
 	}
 
-	#report(state: ReportState, extra: { error?: string; target?: string } = {}): Promise<boolean> {
+	#report(state: ReportState, extra: { error?: string; target?: string; configTarget?: number } = {}): Promise<boolean> {
 		const running = this.#ports.flash.running();
+		const loaded = this.#loaded;
 		return sendReport(this.#ports.transport, this.#ports.clock, this.#config, this.#ports.events, {
 			version: this.#firmware.version,
 			state,
@@ -145,7 +164,7 @@ export class FotaClient {
 			sequence: this.#records.sequence,
 			slot: running.index,
 			...extra,
-		});
+		}, loaded ? { sequence: loaded.sequence, source: loaded.source, ...(loaded.damaged.length ? { lost: loaded.damaged.map((d) => d.area) } : {}) } : undefined);
 	}
 
 	/** Records an outcome as the last one, and reports it; the record says "unreported" until the server has it, and
@@ -171,15 +190,21 @@ export class FotaClient {
 
 	async #fetchManifest(): Promise<UpdateManifest | undefined> {
 		const timeout = this.#config.timeoutSeconds * 1000;
+		const headers: [string, string][] = [[VERSION_HEADER, this.#firmware.version]];
+		if (this.#loaded)
+			headers.push([CONFIG_HEADER, String(this.#loaded.sequence)]);
 		let fetched;
 		try {
 			fetched = await fetchBounded(this.#ports.transport, this.#ports.clock, this.manifestUrl, MAX_MANIFEST_BYTES, timeout,
-				this.#limits(this.#config.requestDeadlineSeconds), [[VERSION_HEADER, this.#firmware.version]]);
+				this.#limits(this.#config.requestDeadlineSeconds), headers);
 		} catch (error) {
 			if (error instanceof TooLarge)
 				throw new UpdateRejected("oversized", error.message);
 			throw error;
 		}
+		// the server's hint that it holds a newer config document: unauthenticated, it only makes the device ask
+		const hint = fetched.headers[CONFIG_PENDING_HEADER];
+		this.#configPending = hint !== undefined && /^[1-9][0-9]{0,15}$/.test(hint) && Number.isSafeInteger(Number(hint)) ? Number(hint) : 0;
 		if (fetched.status === 404 || fetched.status === 204)
 			return undefined;
 		if (fetched.status !== 200) {
@@ -218,10 +243,13 @@ export class FotaClient {
 		const records = this.#records;
 		this.#event("check", { url: this.manifestUrl });
 		await this.#reportAgain();
+		await this.#reportConfigAgain();
 		let manifest: UpdateManifest | undefined;
 		try {
 			for (let attempt = 1; ; attempt++) {
 				manifest = await this.#fetchManifest();
+				if (attempt === 1 && this.#configDue())
+					return await this.#takeConfig();
 				if (!manifest) {
 					this.#event("none", { why: "no-release" });
 					return { result: "none", why: "no-release" };
@@ -348,6 +376,7 @@ export class FotaClient {
 	 * loss before or during the trial, or while a passed trial was being confirmed, is not, and the release is
 	 * activated again (at most MAX_INTERRUPTED times in a row). */
 	async boot(): Promise<BootOutcome> {
+		await this.#bootConfig();
 		const { flash } = this.#ports;
 		const records = this.#records;
 		const running = flash.running();
@@ -394,6 +423,7 @@ export class FotaClient {
 			return { state: "rolled-back", from: pending.version, reason };
 		}
 		await this.#reportAgain();
+		await this.#reportConfigAgain();
 		return { state: "running" };
 	}
 
@@ -494,6 +524,149 @@ export class FotaClient {
 		this.#records.raiseSequence(pending.sequence);
 		this.#records.clearInterrupted();
 		this.#records.pending = undefined;
+	}
+
+	/** Whether to take a config document now: the server holds one newer than the config, not one that failed here. */
+	#configDue(): boolean {
+		const loaded = this.#loaded, pending = this.#configPending;
+		if (!pending || !loaded || pending <= loaded.sequence || pending === this.#records.configFailed)
+			return false;
+		if (!this.#ports.configFlash || !this.#sha256) {
+			this.#event("config-unsupported", { sequence: pending });
+			return false;
+		}
+		return true;
+	}
+
+	/** Records a config outcome and reports it; the record says "unreported" until the server has it. */
+	async #settleConfig(result: ConfigResult): Promise<void> {
+		this.#records.configLast = { ...result, unreported: true };
+		const { state, target, error } = result;
+		if (await this.#report(state, { configTarget: target, ...(error ? { error } : {}) }))
+			this.#records.configLast = { state, target, ...(error ? { error } : {}) };
+	}
+
+	async #reportConfigAgain(): Promise<void> {
+		const last = this.#records.configLast;
+		if (last?.unreported) {
+			this.#event("report-again", { state: last.state, configTarget: last.target });
+			const { unreported: _, ...result } = last;
+			await this.#settleConfig(result);
+		}
+	}
+
+	/** Fetches the config document the server holds for this device, opens it as strictly as a manifest, writes the
+	 * new config as a trial copy and reboots into its trial. A refused document changes nothing and is reported. */
+	async #takeConfig(): Promise<CheckOutcome> {
+		const loaded = this.#loaded!, configFlash = this.#ports.configFlash!, records = this.#records;
+		const { clock } = this.#ports;
+		const url = `${this.#config.server}${configPath(this.#config.deviceId)}`;
+		this.#event("config-check", { url, pending: this.#configPending, running: loaded.sequence });
+		let fetched;
+		try {
+			fetched = await fetchBounded(this.#ports.transport, clock, url, MAX_CONFIG_DOC_BYTES, this.#config.timeoutSeconds * 1000,
+				this.#limits(this.#config.requestDeadlineSeconds));
+		}
+		catch (error) {
+			if (!(error instanceof TooLarge))
+				throw error;
+			return this.#refuseConfig("oversized", error.message, this.#configPending);
+		}
+		if (fetched.status === 204 || fetched.status === 404) {
+			this.#event("none", { why: "no-config-document" });
+			return { result: "none", why: "no-config-document" };
+		}
+		if (fetched.status !== 200) {
+			const says = serverError(fetched.body);
+			throw new TransientError(`HTTP ${fetched.status} for the config document${says ? ` (${says})` : ""}`, retryAfter(fetched.headers["retry-after"], clock.wall()));
+		}
+		const opened = openConfigDoc(fetched.body, { config: this.#config, raw: loaded.raw, sequence: loaded.sequence, failedSequence: records.configFailed },
+			(s, m, k) => this.#ports.verifier.verify(s, m, k), this.#sha256!);
+		if (!opened.ok)
+			return this.#refuseConfig(opened.reason, opened.detail, opened.sequence ?? this.#configPending);
+		const { sequence } = opened.doc;
+		this.#event("config-verified", { sequence, keyId: opened.doc.keyId });
+		if (this.#holds.held) {
+			this.#event("held", { reason: "app", holds: this.#holds.reasons });
+			await this.#holds.released();
+		}
+		const window = checkWindow(this.#config.window, clock.wall(), this.#config.withoutClock);
+		if (!window.open) {
+			this.#event("held", { reason: window.reason, waitMs: window.waitMs });
+			return { result: "deferred", reason: window.reason, waitMs: window.waitMs };
+		}
+		records.configTrial = undefined;
+		const written = writeTrialCopy(configFlash, loaded, opened.raw, sequence);
+		this.#event("config-activate", { sequence, area: written.area, count: written.count });
+		await this.#settleConfig({ state: "config-trying", target: sequence });
+		if (this.#holds.held)
+			await this.#holds.released();
+		this.#event("reboot", { reason: "config" });
+		this.#ports.flash.reboot();
+		return { result: "config-activated", sequence };
+	}
+
+	async #refuseConfig(reason: string, detail: string, sequence: number): Promise<CheckOutcome> {
+		this.#event("config-reject", { reason, detail, sequence });
+		await this.#settleConfig({ state: "config-rejected", target: sequence, error: reason });
+		return { result: "rejected", reason, detail };
+	}
+
+	/** On every start, before the firmware's own: a config on trial is tried (or, if a reset cut its trial short,
+	 * rolled back); a trial that passed marks its copy confirmed. */
+	async #bootConfig(): Promise<void> {
+		const loaded = this.#loaded, records = this.#records;
+		if (!loaded)
+			return;
+		if (loaded.damaged.length)
+			this.#event("config-damaged", { areas: loaded.damaged, source: loaded.source });
+		const trial = records.configTrial;
+		if (!loaded.trial) {
+			if (trial) // the trial copy is gone: its rollback erased it (the outcome is recorded) or a cut tore it
+				records.configTrial = undefined;
+			return;
+		}
+		if (trial && trial.count === loaded.count) {
+			if (trial.stage === "failed")
+				return this.#rollbackConfig(trial); // a reset cut the rollback short
+			const cause = this.#ports.flash.lastReset();
+			const power = POWER_LOSS.includes(cause);
+			return this.#rollbackConfig({ ...trial, stage: "failed", retry: power,
+				failure: power ? "power-loss-in-config-trial" : `config-trial-crashed-or-hung: reset by ${cause}` });
+		}
+		records.configTrial = { sequence: loaded.sequence, count: loaded.count, stage: "selftest" };
+		this.#event("config-selftest", { result: "start", sequence: loaded.sequence });
+		const result = await runTrial(this.#checks, {
+			clock: this.#ports.clock,
+			watchdog: this.#ports.watchdog,
+			deadlineMs: this.#config.selftestSeconds * 1000,
+			watchdogMs: this.#watchdogMs,
+			onCheck: (name, ok, detail) => this.#event("selftest-check", { name, ok, ...(detail ? { detail } : {}) }),
+		});
+		if (!result.ok)
+			return this.#rollbackConfig({ sequence: loaded.sequence, count: loaded.count, stage: "failed",
+				failure: `config-selftest-failed: ${result.failed}: ${result.reason}` });
+		records.configConfirmed = loaded.count;
+		records.configTrial = undefined;
+		this.#loaded = { ...loaded, trial: false };
+		this.#event("config-valid", { sequence: loaded.sequence, checks: result.passed });
+		await this.#settleConfig({ state: "config-valid", target: loaded.sequence });
+	}
+
+	/** The config on trial failed (or the power cut its trial): the outcome is recorded, to be reported once the
+	 * previous config runs again; the trial copy is erased, and the device restarts on the previous copy. */
+	#rollbackConfig(trial: ConfigTrial): never {
+		const records = this.#records, loaded = this.#loaded!;
+		records.configTrial = trial;
+		if (!trial.retry)
+			records.configFailed = trial.sequence;
+		records.configLast = { state: trial.retry ? "config-interrupted" : "config-rolled-back", target: trial.sequence, error: trial.failure, unreported: true };
+		this.#event("config-rollback", { sequence: trial.sequence, reason: trial.failure, retry: trial.retry === true });
+		this.#ports.configFlash!.erase(loaded.area as "working-1" | "working-2");
+		records.configTrial = undefined;
+		this.#event("reboot", { reason: "config-rollback" });
+		this.#ports.flash.reboot();
+		throw new Error("reboot returned"); // unreachable on a device
 	}
 
 	/** Polls until stop(): the first check comes after a random part of the interval, to spread a fleet. */

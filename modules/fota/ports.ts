@@ -79,6 +79,20 @@ export interface Store {
 	delete(key: string): void;
 }
 
+/** Where the device config's copies live (modules/fota/config-store.ts): the fotacfg partition. */
+export type ConfigArea = "factory" | "working-1" | "working-2";
+export type WorkingArea = "working-1" | "working-2";
+
+/** The device config's flash: three areas, each holding one record or blank. */
+export interface ConfigFlash {
+	/** The bytes of the record in an area, or undefined when the area is blank (erased, never written). */
+	read(area: ConfigArea): Uint8Array | undefined;
+	/** Replaces the record in a working area: erase, then write. */
+	write(area: WorkingArea, bytes: Uint8Array): void;
+	/** Erases a working area. */
+	erase(area: WorkingArea): void;
+}
+
 export interface Clock {
 	/** Monotonic milliseconds. */
 	now(): number;
@@ -101,4 +115,6 @@ export interface Ports {
 	store: Store;
 	clock: Clock;
 	events: EventSink;
+	/** The device config's copies: config documents are taken only where a target has them. */
+	configFlash?: ConfigFlash;
 }

@@ -3,7 +3,7 @@
 // 2^53 - 1, security version up to 2^32 - 1) are canonical decimal strings: Moddable's Preference keeps a number
 // only as an int32 on the ESP32 (modules/fota/nvs.ts), so a number would be refused or cut there.
 import type { Store } from "./ports.js";
-import type { ReportState } from "./protocol.js";
+import type { ConfigReportState, ReportState } from "./protocol.js";
 
 /** A download in progress: enough to resume it after a lost link or a reboot. */
 export interface Progress {
@@ -45,6 +45,27 @@ export interface LastResult {
 	unreported?: boolean;
 }
 
+/** A config document being tried (client.ts, the config trial): "selftest" while the trial runs, "failed" once it
+ * failed and the trial copy is being erased. A reset finds it and knows the trial did not finish. */
+export interface ConfigTrial {
+	sequence: number;
+	/** the trial copy's count */
+	count: number;
+	stage: "selftest" | "failed";
+	failure?: string;
+	/** the failure was the power's, not the config's: the document is tried again */
+	retry?: boolean;
+}
+
+/** The last outcome of a config document, kept until the server has it. */
+export interface ConfigResult {
+	state: ConfigReportState;
+	/** the document's sequence */
+	target: number;
+	error?: string;
+	unreported?: boolean;
+}
+
 const KEYS = {
 	securityVersion: "secver",
 	sequence: "seq",
@@ -54,6 +75,10 @@ const KEYS = {
 	last: "last",
 	badTransfers: "badxfer",
 	interrupted: "interrupted",
+	configConfirmed: "cfgok",
+	configTrial: "cfgtrial",
+	configLast: "cfglast",
+	configFailed: "cfgfail",
 } as const;
 
 /** How often something went wrong with one release: bad transfers (the image the server sent did not match the
@@ -129,6 +154,16 @@ export class Records {
 	set pending(value: Pending | undefined) { writeJson(this.#store, KEYS.pending, value); }
 	get last(): LastResult | undefined { return readJson<LastResult>(this.#store, KEYS.last); }
 	set last(value: LastResult | undefined) { writeJson(this.#store, KEYS.last, value); }
+	/** The count of the newest working config copy whose trial passed (config-store.ts): a trial copy up to it is good. */
+	get configConfirmed(): number { return readCounter(this.#store, KEYS.configConfirmed); }
+	set configConfirmed(value: number) { writeCounter(this.#store, KEYS.configConfirmed, value); }
+	get configTrial(): ConfigTrial | undefined { return readJson<ConfigTrial>(this.#store, KEYS.configTrial); }
+	set configTrial(value: ConfigTrial | undefined) { writeJson(this.#store, KEYS.configTrial, value); }
+	get configLast(): ConfigResult | undefined { return readJson<ConfigResult>(this.#store, KEYS.configLast); }
+	set configLast(value: ConfigResult | undefined) { writeJson(this.#store, KEYS.configLast, value); }
+	/** A config document sequence whose trial failed here: not tried again. */
+	get configFailed(): number { return readCounter(this.#store, KEYS.configFailed); }
+	set configFailed(value: number) { writeCounter(this.#store, KEYS.configFailed, value); }
 	/** Counts one more bad transfer of this release (a new release starts from 1); returns the count. */
 	countBadTransfer(sequence: number): number {
 		return this.#count(KEYS.badTransfers, sequence);

@@ -3,7 +3,7 @@
 // boot, so it is bounded: its deadline (reportDeadlineSeconds) and the rate bound end it, and an answer longer
 // than MAX_REPORT_ANSWER bytes is not read.
 import { watchTransfer } from "./transfer.js";
-import { reportPath, type ReportState } from "./protocol.js";
+import { reportPath, type ConfigSource, type ReportState } from "./protocol.js";
 import { reportableConfig, type DeviceConfig } from "./config.js";
 import type { Clock, EventSink, Transport } from "./ports.js";
 
@@ -19,11 +19,21 @@ export interface Report {
 	slot: number;
 	target?: string;
 	progress?: number;
+	/** the config document a config-* state concerns */
+	configTarget?: number;
 }
 
-export function sendReport(transport: Transport, clock: Clock, config: DeviceConfig, events: EventSink, report: Report): Promise<boolean> {
+/** Where the device's config comes from (config-store.ts): reported beside its digest and fields. */
+export interface ConfigOrigin {
+	sequence: number;
+	source: ConfigSource;
+	/** copies that did not check out */
+	lost?: string[];
+}
+
+export function sendReport(transport: Transport, clock: Clock, config: DeviceConfig, events: EventSink, report: Report, origin?: ConfigOrigin): Promise<boolean> {
 	const body = JSON.stringify({ deviceId: config.deviceId, product: config.product, ...report,
-		config: { sha256: config.digest, fields: reportableConfig(config) } });
+		config: { sha256: config.digest, fields: reportableConfig(config), ...origin } });
 	return new Promise((resolve) => {
 		let status = 0, answered = 0, ended = false;
 		const end = (error?: string) => {

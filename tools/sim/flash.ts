@@ -1,7 +1,7 @@
 // Sim flash files: provisioning (partition table, first image in ota_0, otadata left blank as on a freshly
 // flashed ESP32), writing an image into a slot, the device config, and otadata as ESP-IDF encodes it.
 import { closeSync, openSync, readFileSync, readSync, writeSync, writeFileSync } from "node:fs";
-import { crc32, espRomCrc32Le } from "./crc32.js";
+import { crc32, espRomCrc32Le } from "../../modules/fota/crc32.js";
 import { parsePartitionsCsv, partitionTableBinary, SECTOR, TABLE_OFFSET, type PartitionEntry } from "./partitions.js";
 
 export const FLASH_SIZE = 4 * 1024 * 1024;

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { readFileSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
-import { crc32 } from "./crc32.js";
+import { crc32 } from "../../modules/fota/crc32.js";
 
 export const IMAGE_MAGIC = "XSFI";
 export const IMAGE_HEADER = 128;

@@ -4,7 +4,7 @@
 // the live values are written into the other half, whose header is written last: until that header lands the
 // old half stays active. Format (little-endian): record = 0x5A, op (1 set, 2 delete), type (0 string,
 // 1 boolean, 2 number, 3 ArrayBuffer), domain length, key length, 0, u16 value length, domain, key, value, u32 CRC.
-import { crc32 } from "sim/crc32";
+import { crc32 } from "fota/crc32";
 import TextEncoder from "text/encoder";
 import TextDecoder from "text/decoder";
 

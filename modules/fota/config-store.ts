@@ -65,10 +65,10 @@ function recordCrc(bytes: Uint8Array, end: number): number {
 	return crc32(bytes.subarray(16, end), crc32(bytes.subarray(0, 12)));
 }
 
-/** A format-2 record's bytes. */
+/** A format-2 record's bytes (count 0 for a factory copy). */
 export function encodeRecord(status: "good" | "trial", count: number, body: Record<string, unknown>): Uint8Array {
-	if (!Number.isInteger(count) || count < 1 || count > 0xffffffff)
-		throw new RangeError(`config record: count ${count} is not 1 to 2^32 - 1`);
+	if (!Number.isInteger(count) || count < 0 || count > 0xffffffff)
+		throw new RangeError(`config record: count ${count} is not 0 to 2^32 - 1`);
 	const json = encodeUtf8(JSON.stringify(body));
 	const bytes = new Uint8Array(HEADER_BYTES + json.length);
 	bytes.set(RECORD_MAGIC, 0);

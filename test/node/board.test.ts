@@ -89,7 +89,7 @@ test("devconfig reads the config written into fotacfg, and undefined when none",
 	bytes[part.offset + 20] ^= 1;
 	writeFileSync(flash, bytes);
 	const corrupt = runBoard(flash);
-	t.truthy(corrupt.events.find((e) => e.type === "reboot" && /devconfig: CRC mismatch/.test(e.message)));
+	t.truthy(corrupt.events.find((e) => e.type === "reboot" && /devconfig: the factory copy: CRC mismatch/.test(e.message)));
 });
 
 test("preference values persist in the nvs partition across boots", (t) => {

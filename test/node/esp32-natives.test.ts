@@ -49,7 +49,7 @@ test("the watchdog keeps the idle tasks the sdkconfig subscribes, armed and afte
 test("devconfig reports the error of the read that failed, not the sizing's ESP_OK", (t) => {
 	const result = run("trial", { XSFOTA_FAKE_STATE: PENDING_VERIFY, XSFOTA_FAKE_CONFIG: JSON.stringify({ deviceId: "esp-1" }), XSFOTA_FAKE_NVS_FAIL: "second" });
 	t.is(result.status, 0, result.stderr);
-	t.regex(JSON.parse(result.lines[0]!).config, /devconfig: cannot read the config: ESP_ERR_NVS_INVALID_LENGTH$/);
+	t.regex(JSON.parse(result.lines[0]!).config, /devconfig.read config: cannot read the blob: ESP_ERR_NVS_INVALID_LENGTH$/);
 });
 
 test("markInvalidAndReboot throws, naming ESP-IDF's error, when no other image can boot", (t) => {

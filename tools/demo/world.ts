@@ -14,6 +14,10 @@ import { buildSim, writeWhole } from "../builder/sim.js";
 import { provision, writeDeviceConfig } from "../sim/flash.js";
 import { keyIdOf, rawPublicKey } from "../cli/keys.js";
 import { frameBody2, joinEnvelope } from "../../modules/fota/envelope.js";
+import { IDENTITY_FIELDS } from "../../modules/fota/config-doc.js";
+import { signConfigDoc, type ConfigDocFields } from "../release/config-doc.js";
+import { nodeVerify } from "../cli/verifier.js";
+import { nodeSha256 } from "../cli/keys.js";
 import { Board, type BoardEvent } from "./board.js";
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), "../../../../..");
@@ -52,6 +56,8 @@ export class World {
 	readonly keyId: string;
 	readonly publicKey: Uint8Array;
 	readonly #privateKey;
+	/** the vendor's config key: config documents are signed with it, never with the firmware key */
+	readonly configKey: { keyId: string; publicKey: Uint8Array; privateKey: ReturnType<typeof generateKeyPairSync>["privateKey"] };
 	readonly deviceCa: { cert: string; key: string };
 	/** the server's images, by SHA-256 */
 	readonly images: string;
@@ -69,6 +75,9 @@ export class World {
 		this.#privateKey = privateKey;
 		this.publicKey = rawPublicKey(publicKey);
 		this.keyId = keyIdOf(this.publicKey);
+		const config = generateKeyPairSync("ed25519");
+		const configPublic = rawPublicKey(config.publicKey);
+		this.configKey = { keyId: keyIdOf(configPublic), publicKey: configPublic, privateKey: config.privateKey };
 		this.images = join(dir, "images");
 	}
 
@@ -179,6 +188,7 @@ export class World {
 			server: this.url,
 			ca: readFileSync(this.certs.ca, "utf8"),
 			keys: [{ keyId: this.keyId, publicKey: Buffer.from(this.publicKey).toString("hex") }],
+			configKeys: [{ keyId: this.configKey.keyId, publicKey: Buffer.from(this.configKey.publicKey).toString("hex") }],
 			pollSeconds: 1,
 			jitter: 0.2,
 			backoffSeconds: 0.2,
@@ -189,6 +199,21 @@ export class World {
 			timeoutSeconds: 5,
 			...config,
 		};
+	}
+
+	/** The settings of a device of this world's config (everything but its identity), with changes: the settings
+	 * of a config document. */
+	settings(name: string, changes: Record<string, unknown> = {}): Record<string, unknown> {
+		const settings: Record<string, unknown> = {};
+		for (const [field, value] of Object.entries(this.deviceConfig(name)))
+			if (!(IDENTITY_FIELDS as readonly string[]).includes(field))
+				settings[field] = value;
+		return { ...settings, ...changes };
+	}
+
+	/** A config document signed with the world's config key, as `xs-fota config sign` makes it. */
+	signConfig(fields: Omit<ConfigDocFields, "product"> & { product?: string }): Uint8Array {
+		return signConfigDoc({ product: PRODUCT, ...fields }, this.configKey, nodeVerify, nodeSha256);
 	}
 
 	boot(flash: string, options: { args?: string[]; env?: Record<string, string>; onEvent?: (event: BoardEvent) => void } = {}): Board {

@@ -1,7 +1,9 @@
 // Sim flash files: provisioning (partition table, first image in ota_0, otadata left blank as on a freshly
 // flashed ESP32), writing an image into a slot, the device config, and otadata as ESP-IDF encodes it.
 import { closeSync, openSync, readFileSync, readSync, writeSync, writeFileSync } from "node:fs";
-import { crc32, espRomCrc32Le } from "../../modules/fota/crc32.js";
+import { espRomCrc32Le } from "../../modules/fota/crc32.js";
+import { BODY_SCHEMA, decodeRecord, encodeRecord } from "../../modules/fota/config-store.js";
+import type { ConfigArea, ConfigFlash } from "../../modules/fota/ports.js";
 import { parsePartitionsCsv, partitionTableBinary, SECTOR, TABLE_OFFSET, type PartitionEntry } from "./partitions.js";
 
 export const FLASH_SIZE = 4 * 1024 * 1024;
@@ -119,30 +121,80 @@ export function writeOtadata(flash: string, sector: 0 | 1, entry: { seq: number;
 	writeAt(flash, otadata.offset + sector * SECTOR, bytes);
 }
 
-/** Writes the device config into `fotacfg`: "XSDC", u16 format 1, u16 0, u32 length, u32 CRC-32, then the JSON. */
-export function writeDeviceConfig(flashFile: string, json: object | string): void {
-	const text = Buffer.from(typeof json === "string" ? JSON.stringify(JSON.parse(json)) : JSON.stringify(json));
+/** The three areas of `fotacfg` (modules/devconfig/sim/devconfig.c): offset and size of each, in the flash file. */
+export function configAreas(flashFile: string): Record<ConfigArea, { offset: number; size: number }> {
 	const partition = findPartition(flashFile, "fotacfg");
-	if (16 + text.length > partition.size)
-		throw new Error(`fotacfg: the ${text.length}-byte config does not fit ${partition.size} bytes`);
-	const contents = Buffer.alloc(partition.size, 0xff);
-	contents.write("XSDC", 0, "ascii");
-	contents.writeUInt16LE(1, 4);
-	contents.writeUInt16LE(0, 6);
-	contents.writeUInt32LE(text.length, 8);
-	contents.writeUInt32LE(crc32(text), 12);
-	text.copy(contents, 16);
-	writeAt(flashFile, partition.offset, contents);
+	const size = Math.floor(partition.size / 3 / SECTOR) * SECTOR;
+	if (size < SECTOR)
+		throw new Error(`fotacfg: ${partition.size} bytes is too small for three areas`);
+	return {
+		"factory": { offset: partition.offset, size },
+		"working-1": { offset: partition.offset + size, size },
+		"working-2": { offset: partition.offset + 2 * size, size },
+	};
 }
 
-/** The device config's JSON text as writeDeviceConfig stored it in `fotacfg`, or undefined when there is none. */
+/** Writes the device config as the factory copy of `fotacfg` (a format-2 record, modules/fota/config-store.ts), and
+ * blanks the working copies: a device provisioned again starts from this config. */
+export function writeDeviceConfig(flashFile: string, json: object | string): void {
+	const config = typeof json === "string" ? JSON.parse(json) : json;
+	const areas = configAreas(flashFile);
+	const record = encodeRecord("good", 0, { schema: BODY_SCHEMA, sequence: 0, config });
+	if (record.length > areas.factory.size)
+		throw new Error(`fotacfg: the ${record.length}-byte config record does not fit the ${areas.factory.size}-byte factory area`);
+	const contents = Buffer.alloc(3 * areas.factory.size, 0xff);
+	contents.set(record, 0);
+	writeAt(flashFile, areas.factory.offset, contents);
+}
+
+/** The raw bytes of one config area (for tests and tools: the device's own reader is config-store.ts). */
+export function readConfigArea(flashFile: string, area: ConfigArea): Buffer {
+	const { offset, size } = configAreas(flashFile)[area];
+	return readAt(flashFile, offset, size);
+}
+
+/** The factory copy's config as JSON text (as the device serializes it for its digest), or undefined when there is
+ * none; throws when it does not check out. */
 export function readDeviceConfig(flashFile: string): string | undefined {
-	const partition = findPartition(flashFile, "fotacfg");
-	const header = readAt(flashFile, partition.offset, 16);
-	if (header.toString("ascii", 0, 4) !== "XSDC")
+	const bytes = fileConfigFlash(flashFile).read("factory");
+	if (!bytes)
 		return undefined;
-	const length = header.readUInt32LE(8);
-	if (16 + length > partition.size)
-		throw new Error(`fotacfg: a ${length}-byte config does not fit ${partition.size} bytes`);
-	return readAt(flashFile, partition.offset + 16, length).toString("utf8");
+	const record = decodeRecord(bytes, true);
+	if (typeof record === "string")
+		throw new Error(`fotacfg factory copy: ${record}`);
+	return JSON.stringify(record.config);
+}
+
+/** Overwrites the start of a config area (tests: a copy destroyed or torn). */
+export function writeConfigArea(flashFile: string, area: ConfigArea, bytes: Uint8Array, at = 0): void {
+	const { offset, size } = configAreas(flashFile)[area];
+	if (at + bytes.length > size)
+		throw new Error(`fotacfg ${area}: ${bytes.length} bytes at ${at} do not fit ${size}`);
+	writeAt(flashFile, offset + at, bytes);
+}
+
+/** The device config's flash of a sim flash file, as the device's port sees it: for Node tools and tests that read
+ * what a device would (loadConfig). Blank is four 0xFF bytes at an area's start, as the native has it. */
+export function fileConfigFlash(flashFile: string): ConfigFlash {
+	const areas = () => configAreas(flashFile);
+	return {
+		read(area) {
+			const { offset, size } = areas()[area];
+			const bytes = readAt(flashFile, offset, size);
+			if (bytes.readUInt32LE(0) === 0xffffffff)
+				return undefined;
+			const header = bytes[4] === 1 ? 16 : 20, length = bytes.readUInt32LE(8);
+			return new Uint8Array(bytes.subarray(0, length <= size - header ? header + length : 20));
+		},
+		write(area, bytes) {
+			const { offset, size } = areas()[area];
+			const contents = Buffer.alloc(size, 0xff);
+			contents.set(bytes, 0);
+			writeAt(flashFile, offset, contents);
+		},
+		erase(area) {
+			const { offset, size } = areas()[area];
+			writeAt(flashFile, offset, Buffer.alloc(size, 0xff));
+		},
+	};
 }

@@ -4,7 +4,7 @@
  * ESP-IDF v6.0's (hosts/esp32/fake/include). It models what the natives rely on:
  *   flash     two 256 KB OTA slots with NOR rules (erase to 0xFF by 4 KB sector; a write only clears bits);
  *   otadata   a state per slot and a boot slot; esp_ota_set_boot_partition accepts only an ESP app image (magic 0xE9);
- *   NVS       the fotacfg partition's "xsfota"/"config" blob;
+ *   NVS       the fotacfg partition's "xsfota" blobs: "config" (from XSFOTA_FAKE_CONFIG), "config1", "config2";
  *   task WDT  its configuration and users, as esp_task_wdt_* leave them.
  * The device it starts as comes from the environment: XSFOTA_FAKE_RUNNING (0 or 1), XSFOTA_FAKE_STATE (the running
  * slot's esp_ota_img_states_t, as a number: 1 is PENDING_VERIFY; VALID by default), XSFOTA_FAKE_OTHER (the other slot's
@@ -95,6 +95,7 @@ const char* esp_err_to_name(esp_err_t code)
 	case ESP_ERR_NOT_FOUND: return "ESP_ERR_NOT_FOUND";
 	case ESP_ERR_NVS_NOT_FOUND: return "ESP_ERR_NVS_NOT_FOUND";
 	case ESP_ERR_NVS_INVALID_LENGTH: return "ESP_ERR_NVS_INVALID_LENGTH";
+	case ESP_ERR_NVS_READ_ONLY: return "ESP_ERR_NVS_READ_ONLY";
 	case ESP_ERR_OTA_VALIDATE_FAILED: return "ESP_ERR_OTA_VALIDATE_FAILED";
 	case ESP_ERR_OTA_ROLLBACK_INVALID_STATE: return "ESP_ERR_OTA_ROLLBACK_INVALID_STATE";
 	default: return "ESP_ERR_UNKNOWN";
@@ -221,7 +222,34 @@ void esp_restart(void)
 	reset("restart");
 }
 
-/* NVS: the device config */
+/* NVS: the device config's three blobs in namespace "xsfota" of fotacfg: "config" (the factory copy, from
+ * XSFOTA_FAKE_CONFIG), "config1" and "config2" (the working copies, in memory: a reset ends the process). */
+static const char* const gxNvsKeys[3] = { "config", "config1", "config2" };
+static uint8_t* gxNvsBlobs[3] = { NULL, NULL, NULL };
+static size_t gxNvsLengths[3] = { 0, 0, 0 };
+static int gxNvsLoaded = 0, gxNvsCommits = 0;
+
+static int nvsIndex(const char* key)
+{
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(key, gxNvsKeys[i]))
+			return i;
+	return -1;
+}
+
+static void nvsLoad(void)
+{
+	const char* config = getenv("XSFOTA_FAKE_CONFIG");
+	if (gxNvsLoaded)
+		return;
+	gxNvsLoaded = 1;
+	if (config) {
+		gxNvsLengths[0] = strlen(config);
+		gxNvsBlobs[0] = malloc(gxNvsLengths[0] + 1);
+		memcpy(gxNvsBlobs[0], config, gxNvsLengths[0] + 1);
+	}
+}
+
 esp_err_t nvs_flash_init_partition(const char* partition_label)
 {
 	return strcmp(partition_label, "fotacfg") ? ESP_ERR_NOT_FOUND : ESP_OK;
@@ -229,29 +257,66 @@ esp_err_t nvs_flash_init_partition(const char* partition_label)
 
 esp_err_t nvs_open_from_partition(const char* part_name, const char* namespace_name, nvs_open_mode_t open_mode, nvs_handle_t* out_handle)
 {
-	if (strcmp(part_name, "fotacfg") || strcmp(namespace_name, "xsfota") || !getenv("XSFOTA_FAKE_CONFIG"))
+	nvsLoad();
+	if (strcmp(part_name, "fotacfg") || strcmp(namespace_name, "xsfota"))
 		return ESP_ERR_NVS_NOT_FOUND;
-	*out_handle = 1;
+	/* a read-only open of a namespace that holds nothing fails, as NVS's does */
+	if ((open_mode == NVS_READONLY) && !gxNvsBlobs[0] && !gxNvsBlobs[1] && !gxNvsBlobs[2])
+		return ESP_ERR_NVS_NOT_FOUND;
+	*out_handle = (open_mode == NVS_READONLY) ? 1 : 2;
 	gxNvsReads = 0;
 	return ESP_OK;
 }
 
 esp_err_t nvs_get_blob(nvs_handle_t handle, const char* key, void* out_value, size_t* length)
 {
-	const char* config = getenv("XSFOTA_FAKE_CONFIG");
 	const char* fault = getenv("XSFOTA_FAKE_NVS_FAIL");
-	size_t size;
-	if ((handle != 1) || !config || strcmp(key, "config"))
+	int index = nvsIndex(key);
+	if (!handle || (index < 0) || !gxNvsBlobs[index])
 		return ESP_ERR_NVS_NOT_FOUND;
 	if (++gxNvsReads == 2 && fault && !strcmp(fault, "second"))
 		return ESP_ERR_NVS_INVALID_LENGTH;
-	size = strlen(config);
 	if (out_value) {
-		if (*length < size)
+		if (*length < gxNvsLengths[index])
 			return ESP_ERR_NVS_INVALID_LENGTH;
-		memcpy(out_value, config, size);
+		memcpy(out_value, gxNvsBlobs[index], gxNvsLengths[index]);
 	}
-	*length = size;
+	*length = gxNvsLengths[index];
+	return ESP_OK;
+}
+
+esp_err_t nvs_set_blob(nvs_handle_t handle, const char* key, const void* value, size_t length)
+{
+	int index = nvsIndex(key);
+	if (handle != 2)
+		return ESP_ERR_NVS_READ_ONLY;
+	if (index < 0)
+		return ESP_ERR_NVS_NOT_FOUND;
+	free(gxNvsBlobs[index]);
+	gxNvsBlobs[index] = malloc(length ? length : 1);
+	memcpy(gxNvsBlobs[index], value, length);
+	gxNvsLengths[index] = length;
+	return ESP_OK;
+}
+
+esp_err_t nvs_erase_key(nvs_handle_t handle, const char* key)
+{
+	int index = nvsIndex(key);
+	if (handle != 2)
+		return ESP_ERR_NVS_READ_ONLY;
+	if ((index < 0) || !gxNvsBlobs[index])
+		return ESP_ERR_NVS_NOT_FOUND;
+	free(gxNvsBlobs[index]);
+	gxNvsBlobs[index] = NULL;
+	gxNvsLengths[index] = 0;
+	return ESP_OK;
+}
+
+esp_err_t nvs_commit(nvs_handle_t handle)
+{
+	if (handle != 2)
+		return ESP_ERR_NVS_READ_ONLY;
+	gxNvsCommits++;
 	return ESP_OK;
 }
 

@@ -28,6 +28,10 @@ export class FakeServer implements Transport {
 	/** body bytes of images only, without manifests */
 	imageBytes = 0;
 	chunk = 1000;
+	/** headers added to every answer for a path (a manifest's x-fota-config-pending) */
+	headers = new Map<string, Record<string, string>>();
+	/** the hosts this server answers for; a request to another is a host that cannot be reached (empty: any) */
+	hosts: string[] = [];
 	#etags = 0;
 
 	put(path: string, body: Uint8Array): void {
@@ -42,7 +46,11 @@ export class FakeServer implements Transport {
 				return;
 			if (this.faults.unreachable)
 				return sink.done("connection refused");
+			const host = /^https:\/\/([^/]+)/.exec(request.url)?.[1] ?? "";
+			if (this.hosts.length && !this.hosts.includes(host))
+				return sink.done(`could not connect to ${host}`);
 			const path = request.url.replace(/^https:\/\/[^/]+/, "").split("?")[0]!;
+			const extra = this.headers.get(path) ?? {};
 			if (request.method === "POST" && this.faults.reportStatus) {
 				sink.response(this.faults.reportStatus, {});
 				return sink.done();
@@ -62,7 +70,7 @@ export class FakeServer implements Transport {
 			}
 			const file = this.files.get(path);
 			if (!file) {
-				sink.response(404, {});
+				sink.response(404, extra);
 				return sink.done();
 			}
 			let start = 0, status = 200;
@@ -80,6 +88,7 @@ export class FakeServer implements Transport {
 			const body = file.body.subarray(start, end);
 			const isImage = path.includes("/images/");
 			sink.response(status, {
+				...extra,
 				etag: file.etag,
 				"content-length": String(body.length),
 				...(status === 206 ? { "content-range": `bytes ${start}-${end - 1}/${file.body.length}` } : {}),

@@ -21,7 +21,7 @@ import type { TransferLimits } from "./transfer.js";
 import { resolveUrl } from "./url.js";
 import { CONFIG_HEADER, CONFIG_PENDING_HEADER, configPath, manifestPath, VERSION_HEADER, type ReportState } from "./protocol.js";
 import { MAX_CONFIG_DOC_BYTES } from "./envelope.js";
-import { openConfigDoc } from "./config-doc.js";
+import { openConfigDoc, type OpenedConfig } from "./config-doc.js";
 import { writeTrialCopy, type LoadedConfig } from "./config-store.js";
 import type { ConfigResult, ConfigTrial } from "./records.js";
 import type { DeviceConfig, Sha256 } from "./config.js";
@@ -245,11 +245,14 @@ export class FotaClient {
 		await this.#reportAgain();
 		await this.#reportConfigAgain();
 		let manifest: UpdateManifest | undefined;
+		let config: Extract<OpenedConfig, { ok: true }> | CheckOutcome | undefined;
 		try {
 			for (let attempt = 1; ; attempt++) {
 				manifest = await this.#fetchManifest();
-				if (attempt === 1 && this.#configDue())
-					return await this.#takeConfig();
+				if (attempt === 1 && this.#configDue()) { // a config document first: firmware waits for the next round
+					config = await this.#fetchConfig();
+					break;
+				}
 				if (!manifest) {
 					this.#event("none", { why: "no-release" });
 					return { result: "none", why: "no-release" };
@@ -321,8 +324,10 @@ export class FotaClient {
 			this.#event("error", { detail, ...(retryAfterMs ? { retryAfterMs } : {}) });
 			return { result: "error", detail, retryAfterMs };
 		}
-		this.#event("verified", { version: manifest.version, sha256: manifest.image.sha256 });
-		return this.#activate(manifest);
+		if (config)
+			return "result" in config ? config : this.#activateConfig(config);
+		this.#event("verified", { version: manifest!.version, sha256: manifest!.image.sha256 });
+		return this.#activate(manifest!);
 	}
 
 	async #activate(manifest: UpdateManifest): Promise<CheckOutcome> {
@@ -555,10 +560,11 @@ export class FotaClient {
 		}
 	}
 
-	/** Fetches the config document the server holds for this device, opens it as strictly as a manifest, writes the
-	 * new config as a trial copy and reboots into its trial. A refused document changes nothing and is reported. */
-	async #takeConfig(): Promise<CheckOutcome> {
-		const loaded = this.#loaded!, configFlash = this.#ports.configFlash!, records = this.#records;
+	/** Fetches the config document the server holds for this device and opens it as strictly as a manifest: the
+	 * opened document, or the outcome when there is none or it is refused (a refusal changes nothing and is
+	 * reported). Network errors are thrown, as the manifest's are. */
+	async #fetchConfig(): Promise<Extract<OpenedConfig, { ok: true }> | CheckOutcome> {
+		const loaded = this.#loaded!, records = this.#records;
 		const { clock } = this.#ports;
 		const url = `${this.#config.server}${configPath(this.#config.deviceId)}`;
 		this.#event("config-check", { url, pending: this.#configPending, running: loaded.sequence });
@@ -584,8 +590,16 @@ export class FotaClient {
 			(s, m, k) => this.#ports.verifier.verify(s, m, k), this.#sha256!);
 		if (!opened.ok)
 			return this.#refuseConfig(opened.reason, opened.detail, opened.sequence ?? this.#configPending);
+		this.#event("config-verified", { sequence: opened.doc.sequence, keyId: opened.doc.keyId });
+		return opened;
+	}
+
+	/** Writes a verified document's config as a trial copy and reboots into its trial (after the app's holds and
+	 * within the maintenance window, as an image's activation). */
+	async #activateConfig(opened: Extract<OpenedConfig, { ok: true }>): Promise<CheckOutcome> {
+		const loaded = this.#loaded!, configFlash = this.#ports.configFlash!, records = this.#records;
+		const { clock } = this.#ports;
 		const { sequence } = opened.doc;
-		this.#event("config-verified", { sequence, keyId: opened.doc.keyId });
 		if (this.#holds.held) {
 			this.#event("held", { reason: "app", holds: this.#holds.reasons });
 			await this.#holds.released();

@@ -5,14 +5,14 @@
 import test from "ava";
 import { spawnSync } from "node:child_process";
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, openSync, readSync, closeSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "./lib/paths.js";
 import { makeDevCertificates, makeDeviceCa, makeDeviceCertificate } from "../../tools/server/certificates.js";
 import { parseDeviceConfig as parse, MAX_CLIENT_KEY_CHARS } from "../../modules/fota/config.js";
 import { nodeSha256, keyIdOf } from "../../tools/cli/keys.js";
-import { findPartition } from "../../tools/sim/flash.js";
+import { readDeviceConfig } from "../../tools/sim/flash.js";
 import { buildLinImage } from "../../tools/sim/image.js";
 
 const CLI = join(ROOT, "bin/xs-fota.js");
@@ -133,17 +133,7 @@ test("the device config refuses keys that Moddable's TLS cannot sign with, and m
 
 /** The JSON that `provision` wrote into a flash file's fotacfg partition. */
 function configIn(flash: string): any {
-	const partition = findPartition(flash, "fotacfg");
-	const fd = openSync(flash, "r");
-	try {
-		const header = Buffer.alloc(16);
-		readSync(fd, header, 0, 16, partition.offset);
-		const text = Buffer.alloc(header.readUInt32LE(8));
-		readSync(fd, text, 0, text.length, partition.offset + 16);
-		return JSON.parse(text.toString("utf8"));
-	} finally {
-		closeSync(fd);
-	}
+	return JSON.parse(readDeviceConfig(flash)!);
 }
 
 function provisionSetup() {

@@ -12,7 +12,7 @@
 // read it, so one of them makes it.
 import { checkStages, exponentialStages, judge, placement, stageAt, type StageNumbers } from "./rollout.js";
 import { checkWindows, windowState } from "./windows.js";
-import { StoreConflict, StoreNotFound, type DeviceReport, type FleetStore, type OfferRow, type ReleaseRow, type RolloutRow } from "./store/store.js";
+import { StoreConflict, StoreNotFound, type ConfigDocRow, type DeviceReport, type FleetStore, type OfferRow, type ReleaseRow, type RolloutRow } from "./store/store.js";
 import { ROLLOUT_STATES, type MaintenanceWindow, type RolloutAction, type RolloutState, type RolloutThresholds, type RolloutView, type StageView } from "./admin-api.js";
 
 export const DEFAULT_STAGES: readonly number[] = [0.01, 0.1, 0.5, 1];
@@ -408,6 +408,8 @@ export class RolloutEngine {
 			const offers = await this.#store.offersTo(deviceId);
 			const version = rollouts.some((row) => (row.spec as Plan).filter.versions) ? (await this.#store.device(deviceId))?.version : undefined;
 			for (const row of rollouts) {
+				if (row.kind === "config")
+					continue; // a config rollout gives a document, not a manifest (offerConfig)
 				const plan = row.spec as Plan;
 				const offer = offers.find((candidate) => candidate.rollout === row.id);
 				if (!inTarget(plan, deviceId, version, offer !== undefined))
@@ -451,7 +453,7 @@ export class RolloutEngine {
 			return true;
 		const rollouts = await this.#rollouts(release.product);
 		const offers = await this.#store.offersTo(deviceId);
-		return offers.some((offer) => rollouts.some((row) => row.id === offer.rollout && row.sequence === release.sequence));
+		return offers.some((offer) => rollouts.some((row) => row.id === offer.rollout && row.kind !== "config" && row.sequence === release.sequence));
 	}
 
 	/** Settles the device's offers from its report: its outcome on a rollout's release, or a sign of progress. */
@@ -462,7 +464,7 @@ export class RolloutEngine {
 		const rollouts = await this.#rollouts(report.product);
 		for (const offer of offers) {
 			const row = rollouts.find((candidate) => candidate.id === offer.rollout);
-			if (!row)
+			if (!row || row.kind === "config")
 				continue;
 			const about = report.version === row.version || report.target === row.version;
 			if (!about)
@@ -474,6 +476,53 @@ export class RolloutEngine {
 			else if (offer.status === "offered")
 				await this.#store.settleOffer(row.id, report.deviceId, "offered", null, at); // progress: its timeout runs anew
 		}
+	}
+
+	/** Whether a config rollout already gives the staged document to the device: it was offered it, and the rollout
+	 * still offers it (running or complete; paused, unless it failed there; or it succeeded there). */
+	async configOffered(deviceId: string, doc: ConfigDocRow): Promise<boolean> {
+		const offers = await this.#store.offersTo(deviceId);
+		if (offers.length === 0)
+			return false;
+		for (const row of await this.#rollouts(doc.product)) {
+			if (row.kind !== "config" || row.sequence !== doc.sequence)
+				continue;
+			const offer = offers.find((candidate) => candidate.rollout === row.id);
+			const state = row.state as RolloutState;
+			if (offer && (state === "running" || state === "complete" || (state === "paused" && offer.status !== "failed") || offer.status === "succeeded"))
+				return true;
+		}
+		return false;
+	}
+
+	/** Whether the device is to be given the staged config document: offered already (configOffered), or now, when a
+	 * config rollout of it runs, the device is in its target and its stage is open, inside a maintenance window (outside
+	 * one it is not offered yet, and asks again at its next check). */
+	async offerConfig(deviceId: string, doc: ConfigDocRow): Promise<boolean> {
+		if (await this.configOffered(deviceId, doc))
+			return true;
+		const rollouts = (await this.#rollouts(doc.product)).filter((row) => row.kind === "config" && row.sequence === doc.sequence &&
+			(row.state === "running" || row.state === "complete"));
+		if (rollouts.length === 0)
+			return false;
+		const offers = await this.#store.offersTo(deviceId);
+		const now = this.#now();
+		let version: string | undefined;
+		for (const row of rollouts) {
+			const plan = row.spec as Plan;
+			if (offers.some((offer) => offer.rollout === row.id))
+				continue; // offered, and failed or no longer offered (configOffered said no)
+			if (plan.filter.versions && version === undefined)
+				version = (await this.#store.device(deviceId))?.version;
+			if (!inTarget(plan, deviceId, version, false))
+				continue;
+			const stage = this.#stage(plan, deviceId);
+			if (stage > row.opened || !windowState(plan.windows, now).open)
+				continue;
+			await this.#store.offer(row.id, deviceId, stage, new Date(now));
+			return true;
+		}
+		return false;
 	}
 
 	async view(id: number, events = false): Promise<RolloutView | undefined> {

@@ -231,7 +231,7 @@ test("restore: a device on its factory copy is given its last good document back
 	t.like(listed.body[0], { configSequence: 0, configSource: "factory" });
 });
 
-test("a staged document is given to no device without a config rollout", async (t) => {
+test("a staged document is given to no device without a config rollout, and through one to the devices it offers it to", async (t) => {
 	const f = await fleet();
 	t.teardown(() => f.served.close());
 	t.is((await upload(f, doc(f, 1))).status, 201);
@@ -242,6 +242,21 @@ test("a staged document is given to no device without a config rollout", async (
 	t.is((await check(f, "unit-4", 1)).headers[CONFIG_PENDING_HEADER], undefined);
 	const listed = await call(f.served, "GET", `${adminPaths.configs()}?product=demo`, { token: f.token });
 	t.deepEqual(listed.body.map((entry: ConfigDocView) => [entry.sequence, entry.staged]), [[2, true], [1, false]]);
+	t.is((await call(f.served, "GET", configPath("unit-4"), { device: "unit-4", headers: { [CONFIG_HEADER]: "1" } })).status, 204);
+	// a config rollout of it, through the admin API: now the device is given it, and its report settles the rollout
+	const created = await call(f.served, "POST", adminPaths.rollouts(), { token: f.token, json: { product: "demo", config: 2, stages: [1], thresholds: { minDevices: 1 } } });
+	t.is(created.status, 201, JSON.stringify(created.body));
+	t.like(created.body, { kind: "config", version: "config 2", state: "running" });
+	t.is((await check(f, "unit-4", 1)).headers[CONFIG_PENDING_HEADER], "2");
+	const fetched = await call(f.served, "GET", configPath("unit-4"), { device: "unit-4", headers: { [CONFIG_HEADER]: "1" } });
+	t.is(fetched.status, 200);
+	t.deepEqual(new Uint8Array(fetched.body), (await f.served.store.configDocs("demo", 1))[0]!.bytes);
+	t.is((await report(f, "unit-4", { state: "config-valid", configTarget: 2, config: configOf(2) })).status, 204);
+	const shown = await call(f.served, "GET", adminPaths.rollout(created.body.id), { token: f.token });
+	t.like(shown.body, { totals: { succeeded: 1, failed: 0 } });
+	const bad = await call(f.served, "POST", adminPaths.rollouts(), { token: f.token, json: { product: "demo", config: 1 } });
+	t.is(bad.status, 409);
+	t.is(bad.body.error, "not-staged");
 });
 
 test("config reports are validated field by field", async (t) => {

@@ -58,7 +58,10 @@ export interface RolloutThresholds {
 export interface RolloutSpec {
 	product: string;
 	/** the release, by version; it must be published staged (not served to every device) */
-	version: string;
+	version?: string;
+	/** or a config document, by its sequence; it must be uploaded staged (POST /v1/admin/configs {staged: true}).
+	 * Success is "config-valid"; failures are "config-rolled-back", "config-rejected" and the timeout. */
+	config?: number;
 	/** the target within the product: devices now running one of these versions, and/or these device ids */
 	filter?: { versions?: string[]; devices?: string[] };
 	/** cumulative shares of the target, rising to 1, e.g. [0.01, 0.1, 0.5, 1] */
@@ -99,6 +102,8 @@ export interface RolloutEvent {
 
 export interface RolloutView {
 	id: number;
+	/** "release", or "config": the rollout gives the config document of `sequence` (its version reads "config N") */
+	kind: "release" | "config";
 	product: string;
 	version: string;
 	sequence: number;

@@ -3,43 +3,13 @@
 // Retry-After), and their reports settle their offers; administrators create, read and steer rollouts and read the
 // fleet summary and device search with a token, and bad requests are refused with clear errors.
 import test from "ava";
-import { request } from "node:https";
 import { join } from "node:path";
-import { serve, type Served } from "./lib/https-fixture.js";
+import { call, serve, type Served } from "./lib/https-fixture.js";
 import { bytes, makeKey, signRelease, type SigningKey } from "./lib/release.js";
 import { publishRelease } from "../../tools/server/publish.js";
 import { stageOf } from "../../tools/server/rollout.js";
 import { adminPaths, type FleetSummary, type RolloutView } from "../../tools/server/admin-api.js";
 import { toHex } from "../../modules/fota/hex.js";
-
-interface Reply { status: number; body: any; headers: Record<string, string | string[] | undefined> }
-
-function call(served: Served, method: string, path: string, options: { device?: string; token?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
-	const identity = options.device ? served.identity(options.device) : undefined;
-	const body = options.json === undefined ? undefined : JSON.stringify(options.json);
-	return new Promise((resolve, reject) => {
-		const outgoing = request(`${served.url}${path}`, {
-			method, ca: served.caPem, agent: false,
-			...(identity ? { key: identity.clientKey, cert: identity.clientCertificates } : {}),
-			headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(body ? { "content-type": "application/json" } : {}), ...options.headers },
-		}, (response) => {
-			const chunks: Buffer[] = [];
-			response.on("data", (chunk: Buffer) => chunks.push(chunk));
-			response.on("end", () => {
-				const raw = Buffer.concat(chunks);
-				let parsed: unknown = raw;
-				try {
-					parsed = JSON.parse(raw.toString("utf8"));
-				} catch {
-					// a manifest or an image
-				}
-				resolve({ status: response.statusCode ?? 0, body: parsed, headers: response.headers });
-			});
-		});
-		outgoing.on("error", reject);
-		outgoing.end(body);
-	});
-}
 
 const IMAGE_1 = bytes(3000, 1), IMAGE_2 = bytes(3000, 2);
 const DEVICES = Array.from({ length: 30 }, (_, i) => `unit-${i}`);

@@ -13,7 +13,8 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { BUILD_JS } from "./lib/paths.js";
 import { startPostgres, type PostgresCluster } from "./lib/postgres.js";
-import { openStore, StoreConflict, StoreNotFound, type DeviceReport, type FleetStore, type ReleaseRow } from "../../tools/server/store/store.js";
+import { openStore, StoreConflict, StoreNotFound, type ConfigDocRow, type DeviceReport, type FleetStore, type ReleaseRow } from "../../tools/server/store/store.js";
+import { MIGRATIONS } from "../../tools/server/store/schema.js";
 
 type Dialect = "sqlite" | "postgres";
 
@@ -143,7 +144,7 @@ both("a report upserts its device and its history, trimmed to the newest history
 	t.deepEqual(first, {
 		deviceId: "dev-a", product: "thermo", version: "1.0.0", state: "downloading",
 		securityVersion: 3, sequence: 7, slot: 1, firstSeen: isoAt(0), lastSeen: isoAt(0),
-		lastError: null, target: "1.1.0", revoked: false, configSha256: null, config: null, reports: 1,
+		lastError: null, target: "1.1.0", revoked: false, configSha256: null, config: null, reports: 1, configSequence: null, configSource: null,
 	});
 	for (let i = 1; i <= 7; i++)
 		await store.recordReport(report("dev-a", { version: `1.0.${i}`, state: i % 2 ? "trial" : "valid" }), at(i), 5);
@@ -243,8 +244,8 @@ both("products are added once; keys need their product and a key id new to it", 
 	t.deepEqual(await store.products(), ["lamp", "thermo"]);
 	// A key id is unique within its product; another product may hold the same key.
 	await store.addKey("lamp", "key-a", keyA);
-	t.deepEqual(await store.keys("thermo"), [{ product: "thermo", keyId: "key-a", publicKey: keyA }, { product: "thermo", keyId: "key-b", publicKey: keyB }]);
-	t.deepEqual(await store.keys("lamp"), [{ product: "lamp", keyId: "key-a", publicKey: keyA }]);
+	t.deepEqual(await store.keys("thermo"), [{ product: "thermo", keyId: "key-a", publicKey: keyA, role: "firmware" }, { product: "thermo", keyId: "key-b", publicKey: keyB, role: "firmware" }]);
+	t.deepEqual(await store.keys("lamp"), [{ product: "lamp", keyId: "key-a", publicKey: keyA, role: "firmware" }]);
 	t.deepEqual(await store.keys("ghost"), []);
 });
 
@@ -382,7 +383,7 @@ both("SQL metacharacters in every text field are stored and read back verbatim, 
 		t.false(await store.isRevoked(`${text}#x`));
 		await store.addProduct(text, at(i));
 		await store.addKey(text, text, text);
-		t.deepEqual(await store.keys(text), [{ product: text, keyId: text, publicKey: text }]);
+		t.deepEqual(await store.keys(text), [{ product: text, keyId: text, publicKey: text, role: "firmware" }]);
 		const added = await store.addRelease(release(text, 1, { version: text, kind: text, imageSha256: text }), at(i));
 		t.deepEqual(await store.latestRelease(text), added);
 		t.like(added, { product: text, version: text, kind: text, imageSha256: text });
@@ -408,8 +409,8 @@ both("migrations are recorded once; opening again changes nothing; a newer schem
 	t.like(await again.device("d"), { reports: 1 });
 	const raw = await fx.raw();
 	const versions = (await raw.query("select version from schema_migrations order by version")).map((row) => Number(row.version));
-	t.deepEqual(versions, [1, 2]);
-	t.deepEqual(await raw.tables(), ["devices", "keys", "products", "releases", "reports", "revocations", "rollout_devices", "rollout_events", "rollouts", "schema_migrations", "tokens"]);
+	t.deepEqual(versions, MIGRATIONS.map((migration) => migration.version));
+	t.deepEqual(await raw.tables(), ["config_docs", "config_failures", "config_history", "device_configs", "devices", "keys", "products", "releases", "reports", "revocations", "rollout_devices", "rollout_events", "rollouts", "schema_migrations", "tokens"]);
 	await again.close();
 	await raw.query("insert into schema_migrations (version, applied_at) values (999, 0)");
 	await t.throwsAsync(fx.open(), { message: /schema version 999/ });
@@ -439,12 +440,14 @@ both("rollouts: one unfinished per product, state changes only from the state re
 	t.deepEqual((await store.rollouts("thermo")).map((rollout) => rollout.sequence), [3, 2]);
 });
 
-both("a database of schema 1 moves to 2 at open, its releases kept and still served to every device", async (t, fx) => {
+both("a database of schema 1 moves to the newest schema at open, its releases kept and still served to every device", async (t, fx) => {
 	const made = await fx.open();
 	await made.close();
 	// back to schema 1, as a server of the previous version left it, with a release
 	const raw = await fx.raw();
-	for (const statement of ["drop table rollout_devices", "drop table rollout_events", "drop table rollouts", "alter table releases drop column staged",
+	for (const statement of ["drop table config_failures", "drop table config_history", "drop table device_configs", "drop table config_docs",
+		"alter table keys drop column role", "alter table rollouts drop column kind", "delete from schema_migrations where version = 3",
+		"drop table rollout_devices", "drop table rollout_events", "drop table rollouts", "alter table releases drop column staged",
 		"delete from schema_migrations where version = 2"])
 		await raw.query(statement);
 	await raw.query("insert into products (name, created_at) values (?, ?)", "thermo", 0);
@@ -452,14 +455,86 @@ both("a database of schema 1 moves to 2 at open, its releases kept and still ser
 		"thermo", 4, "1.0.4", 1, "full", "ab".repeat(32), 1000, Buffer.from([1, 2, 3]), 5);
 	const store = await fx.open();
 	t.like(await store.latestRelease("thermo", { unstaged: true }), { sequence: 4, version: "1.0.4", staged: false });
-	t.deepEqual((await raw.query("select version from schema_migrations order by version")).map((row) => Number(row.version)), [1, 2]);
+	t.deepEqual((await raw.query("select version from schema_migrations order by version")).map((row) => Number(row.version)), MIGRATIONS.map((migration) => migration.version));
 	t.deepEqual(await store.rollouts(), []);
+});
+
+both("a database of schema 2 moves to 3 at open: its keys sign firmware, its rollouts give releases, no config yet", async (t, fx) => {
+	const made = await fx.open();
+	await made.addProduct("thermo", at(0));
+	await made.addKey("thermo", "key-a", "aa".repeat(32));
+	await made.createRollout({ product: "thermo", sequence: 2, version: "2.0.0", state: "running", cause: "started", spec: {}, startAt: null, opened: 0, openedAt: [0] }, at(1));
+	await made.recordReport(report("d1", { config: { sha256: "cc".repeat(32), fields: { a: 1 } } }), at(2), 10);
+	await made.close();
+	// back to schema 2, as a server of the previous version left it
+	const raw = await fx.raw();
+	for (const statement of ["drop table config_failures", "drop table config_history", "drop table device_configs", "drop table config_docs",
+		"alter table keys drop column role", "alter table rollouts drop column kind", "delete from schema_migrations where version = 3"])
+		await raw.query(statement);
+	await raw.query("insert into keys (product, key_id, public_key) values (?, ?, ?)", "thermo", "key-b", "bb".repeat(32));
+	const store = await fx.open();
+	t.deepEqual((await store.keys("thermo")).map((key) => [key.keyId, key.role]), [["key-a", "firmware"], ["key-b", "firmware"]]);
+	t.like((await store.rollouts("thermo"))[0], { kind: "release", state: "running" });
+	t.like(await store.device("d1"), { configSha256: "cc".repeat(32), configSequence: null, configSource: null });
+	t.deepEqual(await store.configDocs("thermo"), []);
+	t.is(await store.deviceConfig("d1"), undefined);
+	// and the new tables work on the upgraded database
+	await store.addKey("thermo", "key-c", "cc".repeat(32), "config");
+	t.like((await store.keys("thermo")).find((key) => key.keyId === "key-c"), { role: "config" });
+	await store.addConfigDoc({ product: "thermo", sequence: 1, devices: null, staged: false, bytes: new Uint8Array([1, 2, 3]), sha256: "dd".repeat(32), createdBy: null }, at(3));
+	t.is((await store.configDocs("thermo")).length, 1);
+});
+
+both("config documents, each device's config, its history, failures and last known good config", async (t, fx) => {
+	const store = await fx.open();
+	await store.addProduct("thermo", at(0));
+	// a key has one role: the same id cannot be added again as a config key
+	await store.addKey("thermo", "key-a", "aa".repeat(32));
+	await t.throwsAsync(store.addKey("thermo", "key-a", "aa".repeat(32), "config"), { instanceOf: StoreConflict });
+	const doc = (sequence: number, fields: Partial<ConfigDocRow> = {}) => ({
+		product: "thermo", sequence, devices: null, staged: false, bytes: new Uint8Array([0x58, sequence, 0, 0xff]), sha256: sequence.toString(16).padStart(64, "0"), createdBy: "ci", ...fields,
+	});
+	t.like(await store.addConfigDoc(doc(1), at(1)), { sequence: 1, createdAt: isoAt(1) });
+	await store.addConfigDoc(doc(3, { devices: ["d1", "d2"], staged: true }), at(2));
+	await t.throwsAsync(store.addConfigDoc(doc(3), at(3)), { instanceOf: StoreConflict, message: /sequence 3 of "thermo" exists/ });
+	await t.throwsAsync(store.addConfigDoc({ ...doc(4), product: "ghost" }, at(3)), { instanceOf: StoreNotFound });
+	const docs = await store.configDocs("thermo");
+	t.deepEqual(docs.map((row) => [row.sequence, row.devices, row.staged]), [[3, ["d1", "d2"], true], [1, null, false]]);
+	t.deepEqual(docs[1]!.bytes, new Uint8Array([0x58, 1, 0, 0xff]), "the bytes exactly");
+	t.true(docs[1]!.bytes instanceof Uint8Array && !Buffer.isBuffer(docs[1]!.bytes));
+	t.deepEqual((await store.configDocs("thermo", 1)).map((row) => row.sequence), [3]);
+	// the sequence a device names in its manifest requests
+	await store.noteConfigSequence("d1", 0, at(4));
+	t.like(await store.deviceConfig("d1"), { sequence: 0, source: null, lastKnownGood: null, lost: [] });
+	const config = (sequence: number, source = "working", lost?: string[]) => ({ sha256: `${sequence}`.padStart(64, "a"), fields: { pollSeconds: sequence }, sequence, source, ...(lost ? { lost } : {}) });
+	await store.recordReport(report("d1", { state: "config-trying", configTarget: 1, config: config(0) }), at(5), 3);
+	await store.recordReport(report("d1", { state: "config-valid", configTarget: 1, config: config(1) }), at(6), 3);
+	t.like(await store.deviceConfig("d1"), { sequence: 1, source: "working", lastKnownGood: { sequence: 1, sha256: config(1).sha256, fields: { pollSeconds: 1 }, at: isoAt(6) } });
+	t.like(await store.device("d1"), { configSequence: 1, configSource: "working", configSha256: config(1).sha256 });
+	// an unchanged config adds no history entry; a failed document is remembered with its reason
+	await store.recordReport(report("d1", { config: config(1) }), at(7), 3);
+	await store.recordReport(report("d1", { state: "config-rolled-back", configTarget: 3, error: "config-selftest-failed: app", config: config(1) }), at(8), 3);
+	await store.recordReport(report("d1", { state: "config-rejected", configTarget: 4, error: "replay" }), at(9), 3);
+	t.deepEqual(await store.configFailures("d1"), [
+		{ sequence: 3, state: "config-rolled-back", reason: "config-selftest-failed: app", at: isoAt(8) },
+		{ sequence: 4, state: "config-rejected", reason: "replay", at: isoAt(9) },
+	]);
+	const history = await store.configHistory("d1");
+	t.deepEqual(history.map((row) => [row.state, row.sequence, row.target, row.error]), [
+		["config-rejected", 1, 4, "replay"], ["config-rolled-back", 1, 3, "config-selftest-failed: app"], ["config-valid", 1, 1, null],
+	], "trimmed to the newest 3");
+	// lost copies: the factory config, and the last known good one kept
+	await store.recordReport(report("d1", { config: config(0, "factory", ["working-0", "working-1"]) }), at(10), 3);
+	t.like(await store.deviceConfig("d1"), { sequence: 0, source: "factory", lost: ["working-0", "working-1"], lastKnownGood: { sequence: 1 } });
+	t.like((await store.configHistory("d1", 1))[0], { state: "config", source: "factory", error: "lost: working-0, working-1" });
+	t.is(await store.deviceConfig("nobody"), undefined);
+	t.deepEqual(await store.configHistory("nobody"), []);
 });
 
 both("servers opening one database at once apply the migrations once, and publish each sequence once", async (t, fx) => {
 	const stores = await Promise.all([fx.open(), fx.open(), fx.open(), fx.open()]);
 	const raw = await fx.raw();
-	t.deepEqual((await raw.query("select version from schema_migrations")).map((row) => Number(row.version)), [1, 2]);
+	t.deepEqual((await raw.query("select version from schema_migrations order by version")).map((row) => Number(row.version)), MIGRATIONS.map((migration) => migration.version));
 	await stores[0]!.addProduct("thermo", at(0));
 	// Every server tries every sequence, all at once: each is published once and the rest are refused.
 	const outcomes = await Promise.all(stores.flatMap((store, s) => Array.from({ length: 10 }, async (_, i) => {

@@ -38,15 +38,18 @@ export function signConfigDoc(fields: ConfigDocFields, key: { keyId: string; pub
 
 /** Opens a document as a device of its product would at its factory config (sequence 0), trusting `configKeys`:
  * for the server (which checks a document before it keeps it) and the tool. deviceId defaults to the first the
- * document names. The stand-in's firmware key is a fixed one that no document can be signed with. */
-export function checkConfigDoc(bytes: Uint8Array, configKeys: readonly TrustedKey[], verify: Verify, sha256: Sha256, deviceId?: string):
+ * document names. firmwareKeys: the product's firmware keys, which the stand-in trusts for manifests, so that a
+ * document signed with one is refused as "wrong-key-role" (as a device refuses it); without them the stand-in's
+ * firmware key is a fixed one that no document can be signed with. */
+export function checkConfigDoc(bytes: Uint8Array, configKeys: readonly TrustedKey[], verify: Verify, sha256: Sha256, deviceId?: string,
+	firmwareKeys: readonly TrustedKey[] = []):
 	{ ok: true; doc: ConfigDoc; config: DeviceConfig } | { ok: false; reason: string; detail: string } {
-	const product = productOf(bytes);
+	const product = claimedProduct(bytes);
 	const standIn = standInConfig(product ?? "unknown", deviceId, sha256);
-	const config: DeviceConfig = { ...standIn, configKeys: [...configKeys] };
+	const config: DeviceConfig = { ...standIn, ...(firmwareKeys.length > 0 ? { keys: [...firmwareKeys] } : {}), configKeys: [...configKeys] };
 	const opened = openConfigDoc(bytes, { config, raw: { deviceId: config.deviceId, product: config.product }, sequence: 0, failedSequence: 0 }, verify, sha256);
 	if (!opened.ok && opened.reason === "wrong-device" && deviceId === undefined)
-		return checkConfigDoc(bytes, configKeys, verify, sha256, devicesOf(bytes)?.[0]);
+		return checkConfigDoc(bytes, configKeys, verify, sha256, devicesOf(bytes)?.[0], firmwareKeys);
 	return opened.ok ? { ok: true, doc: opened.doc, config: opened.config } : opened;
 }
 
@@ -63,7 +66,8 @@ function bodyOf(bytes: Uint8Array): Record<string, unknown> | undefined {
 	}
 }
 
-function productOf(bytes: Uint8Array): string | undefined {
+/** The product a document's body names, unverified: only to choose whose keys check it (the server). */
+export function claimedProduct(bytes: Uint8Array): string | undefined {
 	const product = bodyOf(bytes)?.product;
 	return typeof product === "string" ? product : undefined;
 }

@@ -8,6 +8,9 @@
 //   POST /v1/admin/rollouts                                RolloutSpec -> RolloutView (201)
 //   GET  /v1/admin/rollouts/<id>                           RolloutView with events
 //   POST /v1/admin/rollouts/<id>/pause|resume|abort        RolloutView
+//   POST /v1/admin/configs                                 ConfigUpload -> ConfigDocView (201)
+//   GET  /v1/admin/configs[?product=]                      ConfigDocView[] (newest first)
+//   GET  /v1/admin/devices/<id>/config                     DeviceConfigView
 //   (products, keys and releases: see tools/server/server.ts)
 export const ADMIN_PREFIX = "/v1/admin";
 
@@ -18,6 +21,8 @@ export const adminPaths = {
 	rollouts: () => `${ADMIN_PREFIX}/rollouts`,
 	rollout: (id: number) => `${ADMIN_PREFIX}/rollouts/${id}`,
 	rolloutAction: (id: number, action: RolloutAction) => `${ADMIN_PREFIX}/rollouts/${id}/${action}`,
+	configs: () => `${ADMIN_PREFIX}/configs`,
+	deviceConfig: (id: string) => `${ADMIN_PREFIX}/devices/${encodeURIComponent(id)}/config`,
 };
 
 export const ROLLOUT_ACTIONS = ["pause", "resume", "abort"] as const;
@@ -53,7 +58,10 @@ export interface RolloutThresholds {
 export interface RolloutSpec {
 	product: string;
 	/** the release, by version; it must be published staged (not served to every device) */
-	version: string;
+	version?: string;
+	/** or a config document, by its sequence; it must be uploaded staged (POST /v1/admin/configs {staged: true}).
+	 * Success is "config-valid"; failures are "config-rolled-back", "config-rejected" and the timeout. */
+	config?: number;
 	/** the target within the product: devices now running one of these versions, and/or these device ids */
 	filter?: { versions?: string[]; devices?: string[] };
 	/** cumulative shares of the target, rising to 1, e.g. [0.01, 0.1, 0.5, 1] */
@@ -94,6 +102,8 @@ export interface RolloutEvent {
 
 export interface RolloutView {
 	id: number;
+	/** "release", or "config": the rollout gives the config document of `sequence` (its version reads "config N") */
+	kind: "release" | "config";
 	product: string;
 	version: string;
 	sequence: number;
@@ -123,4 +133,42 @@ export interface RolloutView {
 export interface FleetSummary {
 	devices: number;
 	products: { product: string; devices: number; versions: Record<string, number>; states: Record<string, number> }[];
+}
+
+/** An upload of a signed config document (POST /v1/admin/configs): the XFC1 bytes in base64; staged: given only
+ * through a config rollout. */
+export interface ConfigUpload {
+	document: string;
+	staged?: boolean;
+}
+
+/** A stored config document, without its bytes. */
+export interface ConfigDocView {
+	product: string;
+	sequence: number;
+	/** the devices it is for; null: every device of the product */
+	devices: string[] | null;
+	staged: boolean;
+	/** SHA-256 (hex) of the signed bytes */
+	sha256: string;
+	keyId: string;
+	/** the names of the settings it sets (their values may hold the app's own tokens: not shown) */
+	settings: string[];
+	createdAt: string;
+	createdBy: string | null;
+}
+
+/** A device's configuration as the server knows it (GET /v1/admin/devices/<id>/config). */
+export interface DeviceConfigView {
+	deviceId: string;
+	/** what it last said: the document's sequence (0: factory config), its source, digest, fields and damaged copies */
+	current: { sequence: number | null; source: string | null; sha256: string | null; fields: Record<string, unknown> | null; lost: string[]; updatedAt: string } | null;
+	/** the last document it kept after its trial (config-valid), with the config it then reported */
+	lastKnownGood: { sequence: number; sha256: string | null; fields: Record<string, unknown> | null; at: string } | null;
+	/** newest first: "config" when its reported config changed, else a config-* state with its target and error */
+	history: { at: string; state: string; sequence: number | null; target: number | null; source: string | null; sha256: string | null; error: string | null }[];
+	/** the document it would be given now, if any */
+	pending: { sequence: number; sha256: string; staged: boolean } | null;
+	/** documents rolled back on it or refused by it: never given to it again */
+	failed: { sequence: number; state: string; reason: string | null; at: string }[];
 }

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkRelease, type ReleaseRefusal } from "../release/check.js";
-import { StoreConflict, StoreNotFound, type FleetStore, type ReleaseRow } from "./store/store.js";
+import { StoreConflict, StoreNotFound, type FleetStore, type KeyRole, type ReleaseRow } from "./store/store.js";
 import type { TrustedKey } from "../../modules/fota/manifest.js";
 
 export type Published =
@@ -22,8 +22,11 @@ export function imagePath(images: string, sha256: string): string {
 	return join(images, sha256);
 }
 
-export async function trustedKeys(store: FleetStore, product: string): Promise<TrustedKey[]> {
-	return (await store.keys(product)).map((key) => ({ keyId: key.keyId, publicKey: new Uint8Array(Buffer.from(key.publicKey, "hex")) }));
+/** The product's keys of one role: "firmware" (default) signs manifests, "config" signs config documents; a release is
+ * checked only against the firmware keys, so a config key can never sign one. */
+export async function trustedKeys(store: FleetStore, product: string, role: KeyRole = "firmware"): Promise<TrustedKey[]> {
+	return (await store.keys(product)).filter((key) => key.role === role)
+		.map((key) => ({ keyId: key.keyId, publicKey: new Uint8Array(Buffer.from(key.publicKey, "hex")) }));
 }
 
 /** staged: the release is served only through rollouts (tools/server/rollouts.ts), not to every device at once. */

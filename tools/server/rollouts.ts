@@ -12,7 +12,7 @@
 // read it, so one of them makes it.
 import { checkStages, exponentialStages, judge, placement, stageAt, type StageNumbers } from "./rollout.js";
 import { checkWindows, windowState } from "./windows.js";
-import { StoreConflict, StoreNotFound, type DeviceReport, type FleetStore, type OfferRow, type ReleaseRow, type RolloutRow } from "./store/store.js";
+import { StoreConflict, StoreNotFound, type ConfigDocRow, type DeviceReport, type FleetStore, type OfferRow, type ReleaseRow, type RolloutRow } from "./store/store.js";
 import { ROLLOUT_STATES, type MaintenanceWindow, type RolloutAction, type RolloutState, type RolloutThresholds, type RolloutView, type StageView } from "./admin-api.js";
 
 export const DEFAULT_STAGES: readonly number[] = [0.01, 0.1, 0.5, 1];
@@ -49,7 +49,7 @@ export type ManifestDecision =
 	| { kind: "wait"; seconds: number; why: string }
 	| { kind: "none" };
 
-const SPEC_FIELDS = ["product", "version", "filter", "stages", "exponential", "thresholds", "startAt", "windows"];
+const SPEC_FIELDS = ["product", "version", "config", "filter", "stages", "exponential", "thresholds", "startAt", "windows"];
 
 function share(value: unknown, name: string, low: number, lowIncluded: boolean, high: number, highIncluded: boolean): number {
 	if (typeof value !== "number" || !Number.isFinite(value) || (lowIncluded ? value < low : value <= low) || (highIncluded ? value > high : value >= high))
@@ -89,7 +89,7 @@ export function thresholdsOf(given: unknown, base: RolloutThresholds = DEFAULT_T
 }
 
 /** An administrator's spec, checked field by field, as the plan to store; throws RolloutError 400 naming the field. */
-export function planOf(spec: Record<string, unknown>, release: ReleaseRow): Plan {
+export function planOf(spec: Record<string, unknown>, release: Pick<ReleaseRow, "product" | "sequence">, kind: "release" | "config" = "release"): Plan {
 	for (const name of Object.keys(spec))
 		if (!SPEC_FIELDS.includes(name))
 			throw new RolloutError(400, "bad-rollout", `${name} is not a rollout field`);
@@ -134,7 +134,8 @@ export function planOf(spec: Record<string, unknown>, release: ReleaseRow): Plan
 			throw new RolloutError(400, "bad-rollout", (error as Error).message);
 		}
 	}
-	return { filter, stages, thresholds: thresholdsOf(spec.thresholds), windows, seed: `${release.product}\n${release.sequence}` };
+	return { filter, stages, thresholds: thresholdsOf(spec.thresholds), windows,
+		seed: kind === "config" ? `${release.product}\nconfig ${release.sequence}` : `${release.product}\n${release.sequence}` };
 }
 
 /** Whether a device is in a rollout's target: its product (the caller's), then the ids; the versions it ran before
@@ -221,15 +222,10 @@ export class RolloutEngine {
 		if (typeof spec !== "object" || spec === null || Array.isArray(spec))
 			throw new RolloutError(400, "bad-rollout", "the rollout must be a JSON object");
 		const s = spec as Record<string, unknown>;
-		if (typeof s.product !== "string" || typeof s.version !== "string" || s.version.length === 0 || s.version.length > 128)
-			throw new RolloutError(400, "bad-rollout", "product and version name the release to roll out");
-		const releases = await this.#store.releases(s.product);
-		const release = releases.find((candidate) => candidate.version === s.version);
-		if (!release)
-			throw new RolloutError(404, "unknown-release", `${s.product} has no release ${s.version}`);
-		if (!release.staged)
-			throw new RolloutError(409, "not-staged", `${s.product} ${s.version} is already served to every device: publish a release with --staged to roll it out`);
-		const plan = planOf(s, release);
+		const release = s.config !== undefined ? await this.#stagedConfig(s) : await this.#stagedRelease(s);
+		const plan = planOf(s, release, release.kind);
+		if (release.devices) // a document for some devices: the target is those of them the filter names
+			plan.filter.devices = plan.filter.devices ? plan.filter.devices.filter((id) => release.devices!.includes(id)) : [...release.devices];
 		const now = this.#now();
 		let startAt: number | null = null;
 		if (s.startAt !== undefined) {
@@ -241,7 +237,7 @@ export class RolloutEngine {
 		let row: RolloutRow;
 		try {
 			row = await this.#store.createRollout({
-				product: release.product, sequence: release.sequence, version: release.version, spec: plan, startAt,
+				product: release.product, sequence: release.sequence, version: release.version, spec: plan, startAt, kind: release.kind,
 				state: scheduled ? "scheduled" : "running",
 				cause: scheduled ? `scheduled: starts at ${new Date(startAt!).toISOString()}` : this.#startCause(plan),
 				opened: scheduled ? -1 : 0, openedAt: scheduled ? [] : [now],
@@ -256,6 +252,32 @@ export class RolloutEngine {
 		this.#cache.delete(release.product);
 		this.#log(`rollout ${row.id}: ${row.product} ${row.version}: ${row.cause}`);
 		return (await this.view(row.id, true))!;
+	}
+
+	/** The staged release a spec names by version. */
+	async #stagedRelease(s: Record<string, unknown>): Promise<{ product: string; sequence: number; version: string; kind: "release"; devices?: undefined }> {
+		if (typeof s.product !== "string" || typeof s.version !== "string" || s.version.length === 0 || s.version.length > 128)
+			throw new RolloutError(400, "bad-rollout", "product and version name the release to roll out (or config, a config document's sequence)");
+		const releases = await this.#store.releases(s.product);
+		const release = releases.find((candidate) => candidate.version === s.version);
+		if (!release)
+			throw new RolloutError(404, "unknown-release", `${s.product} has no release ${s.version}`);
+		if (!release.staged)
+			throw new RolloutError(409, "not-staged", `${s.product} ${s.version} is already served to every device: publish a release with --staged to roll it out`);
+		return { product: release.product, sequence: release.sequence, version: release.version, kind: "release" };
+	}
+
+	/** The staged config document a spec names by its sequence (`config`): its rollout is shown as "config N". */
+	async #stagedConfig(s: Record<string, unknown>): Promise<{ product: string; sequence: number; version: string; kind: "config"; devices?: string[] }> {
+		if (typeof s.product !== "string" || s.version !== undefined || !Number.isSafeInteger(s.config) || (s.config as number) < 1)
+			throw new RolloutError(400, "bad-rollout", "product and config (a config document's sequence, a whole number from 1) name the document to roll out; give version or config, not both");
+		const sequence = s.config as number;
+		const doc = (await this.#store.configDocs(s.product, sequence - 1)).find((candidate) => candidate.sequence === sequence);
+		if (!doc)
+			throw new RolloutError(404, "unknown-config", `${s.product} has no config document of sequence ${sequence}`);
+		if (!doc.staged)
+			throw new RolloutError(409, "not-staged", `config document ${sequence} of ${s.product} is already given to every device it is for: upload one with staged to roll it out`);
+		return { product: doc.product, sequence, version: `config ${sequence}`, kind: "config", ...(doc.devices ? { devices: doc.devices } : {}) };
 	}
 
 	#startCause(plan: Plan): string {
@@ -286,7 +308,8 @@ export class RolloutEngine {
 		}
 		else if (action === "abort") {
 			next = "aborted";
-			cause = `aborted by ${by}: the release is no longer offered; devices that run it keep it`;
+			cause = row.kind === "config" ? `aborted by ${by}: the config document is no longer offered; devices that run it keep it`
+				: `aborted by ${by}: the release is no longer offered; devices that run it keep it`;
 		}
 		else {
 			if (body.thresholds !== undefined)
@@ -365,6 +388,10 @@ export class RolloutEngine {
 		const failures = new Map<string, number>();
 		const timedOut: OfferRow[] = [];
 		const seen = new Set<string>();
+		// a device not offered the rollout's release (or config document) that already runs it counts as succeeded
+		const configs = row.kind === "config"
+			? new Map((await this.#store.devices({ product: row.product })).map((device) => [device.deviceId, device.configSequence])) : undefined;
+		const runs = (deviceId: string, version: string | undefined) => configs ? configs.get(deviceId) === row.sequence : version === row.version;
 		const count = (deviceId: string, version: string | undefined) => {
 			const offer = offers.get(deviceId);
 			if (!inTarget(plan, deviceId, version, offer !== undefined))
@@ -378,7 +405,7 @@ export class RolloutEngine {
 				reason = "timed-out";
 				timedOut.push(offer!);
 			}
-			if (status === "succeeded" || (status === undefined && version === row.version))
+			if (status === "succeeded" || (status === undefined && runs(deviceId, version)))
 				stage.succeeded++;
 			else if (status === "failed") {
 				stage.failed++;
@@ -408,6 +435,8 @@ export class RolloutEngine {
 			const offers = await this.#store.offersTo(deviceId);
 			const version = rollouts.some((row) => (row.spec as Plan).filter.versions) ? (await this.#store.device(deviceId))?.version : undefined;
 			for (const row of rollouts) {
+				if (row.kind === "config")
+					continue; // a config rollout gives a document, not a manifest (offerConfig)
 				const plan = row.spec as Plan;
 				const offer = offers.find((candidate) => candidate.rollout === row.id);
 				if (!inTarget(plan, deviceId, version, offer !== undefined))
@@ -451,7 +480,7 @@ export class RolloutEngine {
 			return true;
 		const rollouts = await this.#rollouts(release.product);
 		const offers = await this.#store.offersTo(deviceId);
-		return offers.some((offer) => rollouts.some((row) => row.id === offer.rollout && row.sequence === release.sequence));
+		return offers.some((offer) => rollouts.some((row) => row.id === offer.rollout && row.kind !== "config" && row.sequence === release.sequence));
 	}
 
 	/** Settles the device's offers from its report: its outcome on a rollout's release, or a sign of progress. */
@@ -460,9 +489,11 @@ export class RolloutEngine {
 		if (offers.length === 0)
 			return;
 		const rollouts = await this.#rollouts(report.product);
+		if (report.configTarget !== undefined && report.state.startsWith("config-"))
+			return this.#onConfigReport(report, report.configTarget, offers, rollouts, at);
 		for (const offer of offers) {
 			const row = rollouts.find((candidate) => candidate.id === offer.rollout);
-			if (!row)
+			if (!row || row.kind === "config")
 				continue;
 			const about = report.version === row.version || report.target === row.version;
 			if (!about)
@@ -474,6 +505,70 @@ export class RolloutEngine {
 			else if (offer.status === "offered")
 				await this.#store.settleOffer(row.id, report.deviceId, "offered", null, at); // progress: its timeout runs anew
 		}
+	}
+
+	/** Settles the device's offers of config rollouts from a config-* report about their document: "config-valid"
+	 * succeeds; "config-rolled-back" or "config-rejected" fails, with the device's reason; "config-trying" and
+	 * "config-interrupted" are progress (the timeout runs anew). */
+	async #onConfigReport(report: DeviceReport, target: number, offers: OfferRow[], rollouts: RolloutRow[], at: Date): Promise<void> {
+		for (const offer of offers) {
+			const row = rollouts.find((candidate) => candidate.id === offer.rollout);
+			if (!row || row.kind !== "config" || row.sequence !== target)
+				continue;
+			if (report.state === "config-valid")
+				await this.#store.settleOffer(row.id, report.deviceId, "succeeded", null, at);
+			else if (report.state === "config-rolled-back" || report.state === "config-rejected")
+				await this.#store.settleOffer(row.id, report.deviceId, "failed", reasonOf(report.error, report.state), at);
+			else if (offer.status === "offered")
+				await this.#store.settleOffer(row.id, report.deviceId, "offered", null, at);
+		}
+	}
+
+	/** Whether a config rollout already gives the staged document to the device: it was offered it, and the rollout
+	 * still offers it (running or complete; paused, unless it failed there; or it succeeded there). */
+	async configOffered(deviceId: string, doc: ConfigDocRow): Promise<boolean> {
+		const offers = await this.#store.offersTo(deviceId);
+		if (offers.length === 0)
+			return false;
+		for (const row of await this.#rollouts(doc.product)) {
+			if (row.kind !== "config" || row.sequence !== doc.sequence)
+				continue;
+			const offer = offers.find((candidate) => candidate.rollout === row.id);
+			const state = row.state as RolloutState;
+			if (offer && (state === "running" || state === "complete" || (state === "paused" && offer.status !== "failed") || offer.status === "succeeded"))
+				return true;
+		}
+		return false;
+	}
+
+	/** Whether the device is to be given the staged config document: offered already (configOffered), or now, when a
+	 * config rollout of it runs, the device is in its target and its stage is open, inside a maintenance window (outside
+	 * one it is not offered yet, and asks again at its next check). */
+	async offerConfig(deviceId: string, doc: ConfigDocRow): Promise<boolean> {
+		if (await this.configOffered(deviceId, doc))
+			return true;
+		const rollouts = (await this.#rollouts(doc.product)).filter((row) => row.kind === "config" && row.sequence === doc.sequence &&
+			(row.state === "running" || row.state === "complete"));
+		if (rollouts.length === 0)
+			return false;
+		const offers = await this.#store.offersTo(deviceId);
+		const now = this.#now();
+		let version: string | undefined;
+		for (const row of rollouts) {
+			const plan = row.spec as Plan;
+			if (offers.some((offer) => offer.rollout === row.id))
+				continue; // offered, and failed or no longer offered (configOffered said no)
+			if (plan.filter.versions && version === undefined)
+				version = (await this.#store.device(deviceId))?.version;
+			if (!inTarget(plan, deviceId, version, false))
+				continue;
+			const stage = this.#stage(plan, deviceId);
+			if (stage > row.opened || !windowState(plan.windows, now).open)
+				continue;
+			await this.#store.offer(row.id, deviceId, stage, new Date(now));
+			return true;
+		}
+		return false;
 	}
 
 	async view(id: number, events = false): Promise<RolloutView | undefined> {
@@ -503,7 +598,7 @@ export class RolloutEngine {
 			waiting = verdict.action === "wait" ? verdict.why : null;
 		}
 		const view: RolloutView = {
-			id: row.id, product: row.product, version: row.version, sequence: row.sequence,
+			id: row.id, kind: row.kind ?? "release", product: row.product, version: row.version, sequence: row.sequence,
 			state: (ROLLOUT_STATES as readonly string[]).includes(row.state) ? row.state as RolloutState : "aborted",
 			cause: row.cause, waiting,
 			createdAt: new Date(row.createdAt).toISOString(), startAt: row.startAt === null ? null : new Date(row.startAt).toISOString(),

@@ -8,7 +8,9 @@
 //       GET  /v1/products/<product>/<file>     a release's image, stored once by SHA-256, with Range, ETag, If-Range
 //                                              (a staged release's only to the devices its rollout offered it to);
 //                                              at most maxDownloads at once, fairly (./admission.ts): 503 + Retry-After
-//       POST /v1/devices/<id>/report           a check-in, stored in the device's history
+//       POST /v1/devices/<id>/report           a check-in, stored in the device's history (and its config's: ./configs.ts)
+//       GET  /v1/devices/<id>/config           the signed config document waiting for the device, or 204 (./configs.ts);
+//                                              every manifest response names its sequence in x-fota-config-pending
 //   administrators, with a bearer token (`xs-fota admin token create`; only its hash is stored); shapes in ./admin-api.ts:
 //       GET  /v1/admin/fleet       GET /v1/admin/devices[?product=&version=&state=&search=&limit=&offset=]
 //       GET  /v1/admin/devices/<id> (with history)
@@ -18,6 +20,8 @@
 //       GET  /v1/admin/products/<p>/releases   POST /v1/admin/products/<p>/releases {manifest, image (base64), staged?}
 //       GET  /v1/admin/rollouts[?product=]     POST /v1/admin/rollouts (RolloutSpec)      GET /v1/admin/rollouts/<id>
 //       POST /v1/admin/rollouts/<id>/pause|resume|abort
+//       GET  /v1/admin/configs[?product=]      POST /v1/admin/configs {document (base64), staged?}
+//       GET  /v1/admin/devices/<id>/config
 //   anyone: GET / and /page/...: the fleet page (./page.ts), which asks for an admin token and reads the admin API
 // Every input is bounded and validated; every error is a JSON object {error, detail?} with a clear status. The URL
 // shapes of the device routes come from modules/fota/protocol.ts, which the client uses too.
@@ -34,8 +38,10 @@ import { servePage } from "./page.js";
 import { imagePath, publishRelease, trustedKeys } from "./publish.js";
 import { StoreConflict, StoreNotFound, type DeviceFilter, type DeviceReport, type FleetStore, type ReleaseRow } from "./store/store.js";
 import { checkRelease } from "../release/check.js";
+import { MAX_CONFIG_DOC_BYTES } from "../../modules/fota/envelope.js";
 import { keyIdOf } from "../cli/keys.js";
-import { deviceRoute, REPORT_STATES, VERSION_HEADER } from "../../modules/fota/protocol.js";
+import { CONFIG_HEADER, CONFIG_PENDING_HEADER, CONFIG_SOURCES, deviceRoute, REPORT_STATES, VERSION_HEADER } from "../../modules/fota/protocol.js";
+import { acceptConfigDoc, configDocView, deviceConfigView, pendingConfig } from "./configs.js";
 import { RolloutEngine, RolloutError } from "./rollouts.js";
 import { ROLLOUT_ACTIONS, type RolloutAction } from "./admin-api.js";
 
@@ -88,7 +94,7 @@ export function parseReport(body: unknown, deviceId: string): DeviceReport {
 	if (typeof body !== "object" || body === null || Array.isArray(body))
 		throw new HttpError(400, "bad-report", "the report must be a JSON object");
 	const r = body as Record<string, unknown>;
-	const known = ["deviceId", "product", "version", "state", "error", "target", "securityVersion", "sequence", "slot", "progress", "config"];
+	const known = ["deviceId", "product", "version", "state", "error", "target", "securityVersion", "sequence", "slot", "progress", "config", "configTarget"];
 	for (const field of Object.keys(r))
 		if (!known.includes(field))
 			throw bad(field, "is not a report field");
@@ -123,7 +129,32 @@ export function parseReport(body: unknown, deviceId: string): DeviceReport {
 			!(typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value)) || (typeof value === "string" && value.length <= 256))))
 			throw bad("config.fields", "must be up to 32 named strings (256 characters), numbers or booleans");
 		report.config = { sha256: config.sha256, fields: config.fields as Record<string, string | number | boolean> };
+		for (const field of Object.keys(config))
+			if (!["sha256", "fields", "sequence", "source", "lost"].includes(field))
+				throw bad(`config.${field}`.slice(0, 80), "is not a config field");
+		if (config.sequence !== undefined) {
+			if (!integer(config.sequence, Number.MAX_SAFE_INTEGER))
+				throw bad("config.sequence", `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`);
+			report.config.sequence = config.sequence;
+		}
+		if (config.source !== undefined) {
+			if (!CONFIG_SOURCES.includes(config.source as never))
+				throw bad("config.source", `must be one of ${CONFIG_SOURCES.join(", ")}`);
+			report.config.source = config.source as string;
+		}
+		if (config.lost !== undefined) {
+			if (!Array.isArray(config.lost) || config.lost.length > 8 || !config.lost.every((name) => typeof name === "string" && /^[a-z0-9-]{1,32}$/.test(name)))
+				throw bad("config.lost", "must list up to 8 copy names (e.g. \"working-1\")");
+			report.config.lost = config.lost as string[];
+		}
 	}
+	if (r.configTarget !== undefined) {
+		if (!integer(r.configTarget, Number.MAX_SAFE_INTEGER) || r.configTarget < 1)
+			throw bad("configTarget", `must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}`);
+		report.configTarget = r.configTarget;
+	}
+	if (report.state.startsWith("config-") && report.configTarget === undefined)
+		throw bad("configTarget", `is needed with state ${report.state} (the config document's sequence it concerns)`);
 	return report;
 }
 
@@ -209,7 +240,7 @@ export class UpdateServer {
 		if (route.kind === "report")
 			return this.#report(request, response, deviceId, route.deviceId);
 		if (route.kind === "config")
-			throw new HttpError(404, "not-found", "no config document"); // issue 12: served by the config store
+			return this.#config(request, response, deviceId, route.deviceId);
 		if (!PRODUCT.test(route.product))
 			throw new HttpError(404, "not-found", "no such product");
 		if (route.kind === "manifest") {
@@ -220,6 +251,7 @@ export class UpdateServer {
 			if (named !== undefined && version === undefined)
 				this.#log(`${deviceId}: ${VERSION_HEADER} is not a version; not taken`);
 			await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100, version ? { product: route.product, version } : undefined);
+			await this.#configPending(request, response, route.product, deviceId);
 			return this.#manifest(request, response, route.product, deviceId);
 		}
 		return this.#image(request, response, route.product, route.name, deviceId);
@@ -250,6 +282,54 @@ export class UpdateServer {
 		const etag = `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
 		response.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length, etag, "cache-control": "no-cache" });
 		response.end(request.method === "HEAD" ? undefined : body);
+	}
+
+	/** The config sequence a device names in a request (CONFIG_HEADER): undefined when absent, or not a whole number
+	 * (logged, and never costs the device its answer). */
+	#namedConfig(request: IncomingMessage, deviceId: string): number | undefined {
+		const named = request.headers[CONFIG_HEADER];
+		if (named === undefined)
+			return undefined;
+		if (typeof named === "string" && /^(0|[1-9][0-9]{0,15})$/.test(named) && Number.isSafeInteger(Number(named)))
+			return Number(named);
+		this.#log(`${deviceId}: ${CONFIG_HEADER} is not a config sequence; not taken`);
+		return undefined;
+	}
+
+	/** On a manifest request that names the device's config sequence: keeps it, and names the sequence of the document
+	 * waiting for the device in CONFIG_PENDING_HEADER, set before the answer so that every status carries it. A failure
+	 * here is logged and costs the device nothing but the hint. */
+	async #configPending(request: IncomingMessage, response: ServerResponse, product: string, deviceId: string): Promise<void> {
+		const named = this.#namedConfig(request, deviceId);
+		if (named === undefined)
+			return;
+		try {
+			const known = await this.store.deviceConfig(deviceId);
+			if (known?.sequence !== named)
+				await this.store.noteConfigSequence(deviceId, named, new Date());
+			const pending = await pendingConfig(this.store, deviceId, product, named, (doc) => this.rollouts.offerConfig(deviceId, doc));
+			if (pending)
+				response.setHeader(CONFIG_PENDING_HEADER, String(pending.sequence));
+		} catch (error) {
+			this.#log(`${deviceId}: finding its pending config failed: ${(error as Error).stack ?? error}`);
+		}
+	}
+
+	/** GET /v1/devices/<id>/config: the signed document waiting for the device (it verifies it), or 204. */
+	async #config(request: IncomingMessage, response: ServerResponse, deviceId: string, named: string): Promise<void> {
+		if (named !== deviceId)
+			throw new HttpError(403, "not-yourself", `device ${deviceId} cannot fetch the config of ${named}`);
+		const device = await this.store.device(deviceId);
+		const pending = device && await pendingConfig(this.store, deviceId, device.product, this.#namedConfig(request, deviceId),
+			(doc) => this.rollouts.offerConfig(deviceId, doc));
+		if (!pending) {
+			response.writeHead(204, { "cache-control": "no-store" });
+			return void response.end();
+		}
+		this.#log(`config ${deviceId}: document ${pending.sequence} of ${pending.product}`);
+		response.writeHead(200, { "content-type": "application/octet-stream", "content-length": pending.bytes.length, "cache-control": "no-store",
+			etag: `"${pending.sha256.slice(0, 32)}"` });
+		response.end(Buffer.from(pending.bytes));
 	}
 
 	/** The image named `name` by one of the product's releases (newest first). */
@@ -367,6 +447,8 @@ export class UpdateServer {
 			return this.#json(response, 200, await this.store.fleetSummary());
 		if (collection === "rollouts")
 			return this.#rolloutRoute(request, response, method, url, id, sub, admin.name);
+		if (collection === "configs")
+			return this.#configRoute(request, response, method, url, id, admin.name);
 		if (collection === "devices") {
 			if (id === undefined && method === "GET")
 				return this.#json(response, 200, await this.store.devices(deviceFilter(url.searchParams)));
@@ -377,6 +459,12 @@ export class UpdateServer {
 				if (!device)
 					throw new HttpError(404, "not-found", `no device ${id}`);
 				return this.#json(response, 200, { ...device, history: await this.store.history(id) });
+			}
+			if (id !== undefined && sub === "config" && method === "GET") {
+				const device = await this.store.device(id);
+				if (!device && !(await this.store.deviceConfig(id)))
+					throw new HttpError(404, "not-found", `no device ${id}`);
+				return this.#json(response, 200, await deviceConfigView(this.store, id, device?.product, (doc) => this.rollouts.configOffered(id, doc)));
 			}
 			if (id !== undefined && sub === "revoke" && method === "POST") {
 				await this.store.revoke(id, new Date());
@@ -402,11 +490,13 @@ export class UpdateServer {
 				const body = await readJson(request, MAX_ADMIN_BYTES) as Record<string, unknown>;
 				if (!text(body?.publicKey, 64) || !/^[0-9a-f]{64}$/.test(body.publicKey))
 					throw new HttpError(400, "bad-key", "publicKey must be the raw Ed25519 key in 64 lower-case hex digits");
+				if (body.role !== undefined && body.role !== "firmware" && body.role !== "config")
+					throw new HttpError(400, "bad-key", "role must be \"firmware\" (signs manifests) or \"config\" (signs config documents)");
 				const keyId = keyIdOf(new Uint8Array(Buffer.from(body.publicKey, "hex")));
 				if (body.keyId !== undefined && body.keyId !== keyId)
 					throw new HttpError(400, "bad-key", `keyId ${String(body.keyId)} is not this key's (${keyId})`);
 				try {
-					await this.store.addKey(id, keyId, body.publicKey);
+					await this.store.addKey(id, keyId, body.publicKey, body.role === "config" ? "config" : "firmware");
 				} catch (error) {
 					if (error instanceof StoreConflict)
 						throw new HttpError(409, "duplicate-key", error.message);
@@ -414,7 +504,7 @@ export class UpdateServer {
 						throw new HttpError(404, "unknown-product", error.message);
 					throw error;
 				}
-				return this.#json(response, 201, { product: id, keyId });
+				return this.#json(response, 201, { product: id, keyId, role: body.role === "config" ? "config" : "firmware" });
 			}
 			if (sub === "releases" && method === "GET")
 				return this.#json(response, 200, (await this.store.releases(id)).map(({ manifest: _, ...release }) => release));
@@ -433,6 +523,11 @@ export class UpdateServer {
 			}
 		}
 		throw new HttpError(404, "not-found", `${method} ${url.pathname}`);
+	}
+
+	async #configRoute(request: IncomingMessage, response: ServerResponse, method: string, url: URL, id: string | undefined, by: string): Promise<void> {
+		const answer = await configRoute({ store: this.store, log: (line) => this.#log(line) }, request, method, url, id, by);
+		return this.#json(response, answer.status, answer.body);
 	}
 
 	async #rolloutRoute(request: IncomingMessage, response: ServerResponse, method: string, url: URL, id: string | undefined, action: string | undefined, by: string): Promise<void> {
@@ -469,6 +564,39 @@ export class UpdateServer {
 		}
 		throw new HttpError(404, "not-found", `${method} ${url.pathname}`);
 	}
+}
+
+/** The admin API's config documents (./configs.ts): GET /v1/admin/configs[?product=], POST /v1/admin/configs. */
+async function configRoute(server: { store: FleetStore; log: (line: string) => void }, request: IncomingMessage, method: string, url: URL,
+	id: string | undefined, by: string): Promise<{ status: number; body: unknown }> {
+	if (id !== undefined)
+		throw new HttpError(404, "not-found", `${method} ${url.pathname}`);
+	if (method === "GET") {
+		const product = url.searchParams.get("product");
+		if (product !== null && !PRODUCT.test(product))
+			throw new HttpError(400, "bad-filter", "product must be a product name");
+		const products = product !== null ? [product] : await server.store.products();
+		const docs = (await Promise.all(products.map((name) => server.store.configDocs(name)))).flat();
+		return { status: 200, body: docs.map(configDocView) };
+	}
+	if (method === "POST") {
+		const body = await readJson(request, MAX_ADMIN_BYTES) as Record<string, unknown>;
+		if (typeof body !== "object" || body === null || Array.isArray(body))
+			throw new HttpError(400, "bad-config", "the body must be {document, staged?}");
+		for (const field of Object.keys(body))
+			if (field !== "document" && field !== "staged")
+				throw new HttpError(400, "bad-config", `${field.slice(0, 40)} is not a field of a config upload (document, staged)`);
+		const document = base64Field(body, "document", MAX_CONFIG_DOC_BYTES);
+		if (body.staged !== undefined && typeof body.staged !== "boolean")
+			throw new HttpError(400, "bad-config", "staged must be true or false");
+		const accepted = await acceptConfigDoc(server.store, document, { staged: body.staged === true, by });
+		if (!accepted.ok)
+			throw new HttpError(accepted.reason === "unknown-product" ? 404 : accepted.reason === "sequence-used" ? 409 : 422, accepted.reason, accepted.detail);
+		server.log(`config document ${accepted.sequence} of ${accepted.product} accepted from ${by}${body.staged === true ? " (staged)" : ""}`);
+		const doc = (await server.store.configDocs(accepted.product, accepted.sequence - 1)).find((row) => row.sequence === accepted.sequence)!;
+		return { status: 201, body: configDocView(doc) };
+	}
+	throw new HttpError(404, "not-found", `${method} ${url.pathname}`);
 }
 
 function deviceFilter(params: URLSearchParams): DeviceFilter {

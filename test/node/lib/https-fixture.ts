@@ -3,6 +3,7 @@
 // the manifest names "1.bin" (so it is served at /v1/products/demo/1.bin). Device requests need a device identity:
 // identity(id) makes one from the device CA.
 import { mkdtempSync, readFileSync } from "node:fs";
+import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeDevCertificates, makeDeviceCa, makeDeviceCertificate, type DevCertificates } from "../../../tools/server/certificates.js";
@@ -65,4 +66,35 @@ export async function serve(image?: Uint8Array, options: Partial<ServerOptions> 
 			await store.close();
 		},
 	};
+}
+
+export interface Reply { status: number; body: any; headers: Record<string, string | string[] | undefined> }
+
+/** A request to a served server: as a device (its identity made from the device CA) or with an admin token; the
+ * answer's body parsed as JSON when it is, else its bytes. */
+export function call(served: Served, method: string, path: string, options: { device?: string; token?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
+	const identity = options.device ? served.identity(options.device) : undefined;
+	const body = options.json === undefined ? undefined : JSON.stringify(options.json);
+	return new Promise((resolve, reject) => {
+		const outgoing = request(`${served.url}${path}`, {
+			method, ca: served.caPem, agent: false,
+			...(identity ? { key: identity.clientKey, cert: identity.clientCertificates } : {}),
+			headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(body ? { "content-type": "application/json" } : {}), ...options.headers },
+		}, (response) => {
+			const chunks: Buffer[] = [];
+			response.on("data", (chunk: Buffer) => chunks.push(chunk));
+			response.on("end", () => {
+				const raw = Buffer.concat(chunks);
+				let parsed: unknown = raw;
+				try {
+					parsed = JSON.parse(raw.toString("utf8"));
+				} catch {
+					// a manifest or an image
+				}
+				resolve({ status: response.statusCode ?? 0, body: parsed, headers: response.headers });
+			});
+		});
+		outgoing.on("error", reject);
+		outgoing.end(body);
+	});
 }

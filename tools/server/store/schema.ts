@@ -43,7 +43,8 @@ export interface Tables {
 		error: string | null;
 	};
 	revocations: { device_id: string; revoked_at: number };
-	keys: { product: string; key_id: string; public_key: string };
+	/** role: "firmware" (signs manifests) or "config" (signs config documents); a key has one role (v3) */
+	keys: { product: string; key_id: string; public_key: string; role: string };
 	releases: {
 		product: string;
 		sequence: number;
@@ -75,6 +76,8 @@ export interface Tables {
 		opened_at: string;
 		created_at: number;
 		updated_at: number;
+		/** "release", or "config": the rollout gives the config document of `sequence` (v3) */
+		kind: Generated<string>;
 	};
 	rollout_events: { id: Generated<number>; rollout: number; at: number; state: string; cause: string };
 	/** A device a rollout offered its release to, and how that went. */
@@ -90,6 +93,55 @@ export interface Tables {
 		/** the last report about the release (a timeout runs from it) */
 		updated_at: number;
 	};
+	/** A signed config document (v3), kept exactly as uploaded; (product, sequence) is unique. */
+	config_docs: {
+		product: string;
+		sequence: number;
+		/** JSON: the device ids it is for, or null for every device of the product */
+		devices: string | null;
+		/** 1: given only to the devices a config rollout offered it to */
+		staged: number;
+		bytes: Uint8Array;
+		sha256: string;
+		created_at: number;
+		created_by: string | null;
+	};
+	/** What each device last said of its config (v3), and its last known good one. */
+	device_configs: {
+		device_id: string;
+		/** the sequence of the document it runs (0: its factory config), as last named or reported */
+		sequence: number | null;
+		/** "working" | "factory", as last reported */
+		source: string | null;
+		sha256: string | null;
+		/** JSON: the non-secret fields last reported */
+		fields: string | null;
+		/** JSON: the damaged copies it last reported, e.g. ["working-1"] */
+		lost: string | null;
+		/** the last document it reported config-valid for, with the config it then ran */
+		good_sequence: number | null;
+		good_sha256: string | null;
+		good_fields: string | null;
+		good_at: number | null;
+		updated_at: number;
+	};
+	/** A device's config history (v3): a changed config it reported, and each config-* outcome. */
+	config_history: {
+		id: Generated<number>;
+		device_id: string;
+		at: number;
+		/** "config" for a change of the reported config, else the report's config-* state */
+		state: string;
+		/** the sequence it then ran */
+		sequence: number | null;
+		/** the document a config-* state concerns */
+		target: number | null;
+		source: string | null;
+		sha256: string | null;
+		error: string | null;
+	};
+	/** Documents whose trial failed on a device, or that it refused (v3): never offered to it again. */
+	config_failures: { device_id: string; sequence: number; state: string; reason: string | null; at: number };
 }
 
 /** The column types and builders that differ by dialect. */
@@ -224,6 +276,60 @@ export const MIGRATIONS: readonly Migration[] = [
 				.execute();
 			// A device's offers, across rollouts, for its manifest requests.
 			await db.schema.createIndex("rollout_devices_by_device").on("rollout_devices").column("device_id").execute();
+		},
+	},
+	{
+		version: 3,
+		description: "key roles; config documents, each device's config and its last known good one, config history and failures; rollout kinds",
+		async up(db, dialect) {
+			const type = columns(dialect);
+			await db.schema.alterTable("keys").addColumn("role", "text", (column) => column.notNull().defaultTo("firmware")).execute();
+			// A rollout carries a release ("release") or a config document ("config", its sequence in `sequence`).
+			await db.schema.alterTable("rollouts").addColumn("kind", "text", (column) => column.notNull().defaultTo("release")).execute();
+			await db.schema.createTable("config_docs")
+				.addColumn("product", "text", (column) => column.notNull().references("products.name"))
+				.addColumn("sequence", "bigint", (column) => column.notNull())
+				.addColumn("devices", "text")
+				.addColumn("staged", "integer", (column) => column.notNull().defaultTo(0))
+				.addColumn("bytes", type.bytes, (column) => column.notNull())
+				.addColumn("sha256", "text", (column) => column.notNull())
+				.addColumn("created_at", "bigint", (column) => column.notNull())
+				.addColumn("created_by", "text")
+				.addPrimaryKeyConstraint("config_docs_pk", ["product", "sequence"])
+				.execute();
+			await db.schema.createTable("device_configs")
+				.addColumn("device_id", "text", (column) => column.primaryKey())
+				.addColumn("sequence", "bigint")
+				.addColumn("source", "text")
+				.addColumn("sha256", "text")
+				.addColumn("fields", "text")
+				.addColumn("lost", "text")
+				.addColumn("good_sequence", "bigint")
+				.addColumn("good_sha256", "text")
+				.addColumn("good_fields", "text")
+				.addColumn("good_at", "bigint")
+				.addColumn("updated_at", "bigint", (column) => column.notNull())
+				.execute();
+			await db.schema.createTable("config_history")
+				.addColumn("id", type.id, type.idColumn)
+				.addColumn("device_id", "text", (column) => column.notNull())
+				.addColumn("at", "bigint", (column) => column.notNull())
+				.addColumn("state", "text", (column) => column.notNull())
+				.addColumn("sequence", "bigint")
+				.addColumn("target", "bigint")
+				.addColumn("source", "text")
+				.addColumn("sha256", "text")
+				.addColumn("error", "text")
+				.execute();
+			await db.schema.createIndex("config_history_by_device").on("config_history").column("device_id").execute();
+			await db.schema.createTable("config_failures")
+				.addColumn("device_id", "text", (column) => column.notNull())
+				.addColumn("sequence", "bigint", (column) => column.notNull())
+				.addColumn("state", "text", (column) => column.notNull())
+				.addColumn("reason", "text")
+				.addColumn("at", "bigint", (column) => column.notNull())
+				.addPrimaryKeyConstraint("config_failures_pk", ["device_id", "sequence"])
+				.execute();
 		},
 	},
 ];

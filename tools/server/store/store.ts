@@ -9,6 +9,10 @@ import { openPostgres, openSqlite } from "./connect.js";
 import { migrate, type Tables } from "./schema.js";
 import { HISTORY_CHECKED } from "../../../modules/fota/protocol.js";
 import type { FleetSummary } from "../admin-api.js";
+import { insertConfigDoc, noteSequence, recordConfigState, selectConfigDocs, selectConfigFailures, selectConfigHistory, selectDeviceConfig,
+	type ConfigDocRow, type ConfigHistoryRow, type DeviceConfigRow, type KeyRole } from "./config-store.js";
+
+export type { ConfigDocRow, ConfigHistoryRow, DeviceConfigRow, KeyRole } from "./config-store.js";
 
 export interface DeviceReport {
 	deviceId: string;
@@ -20,8 +24,11 @@ export interface DeviceReport {
 	securityVersion?: number;
 	sequence?: number;
 	slot?: number;
-	/** the device's config: its SHA-256 (hex) and its non-secret fields */
-	config?: { sha256: string; fields: Record<string, string | number | boolean> };
+	/** the device's config: its SHA-256 (hex) and its non-secret fields; the sequence of the document it runs (0: its
+	 * factory config), where it comes from, and the copies found damaged (issue 12) */
+	config?: { sha256: string; fields: Record<string, string | number | boolean>; sequence?: number; source?: string; lost?: string[] };
+	/** the config document's sequence that a config-* state concerns */
+	configTarget?: number;
 }
 
 export interface DeviceRow {
@@ -42,6 +49,10 @@ export interface DeviceRow {
 	configSha256: string | null;
 	config: Record<string, unknown> | null;
 	reports: number;
+	/** the sequence of the config document it runs (0: its factory config) and where it comes from ("working",
+	 * "factory"), as it last said; null when it never did */
+	configSequence: number | null;
+	configSource: string | null;
 }
 
 export interface ReportRow {
@@ -59,6 +70,8 @@ export interface KeyRow {
 	keyId: string;
 	/** hex, 32 bytes */
 	publicKey: string;
+	/** "firmware": signs manifests; "config": signs config documents */
+	role: KeyRole;
 }
 
 export interface ReleaseRow {
@@ -92,6 +105,8 @@ export interface RolloutRow {
 	openedAt: number[];
 	createdAt: number;
 	updatedAt: number;
+	/** "release", or "config": the rollout gives the product's config document of `sequence` */
+	kind?: "release" | "config";
 }
 
 export type OfferStatus = "offered" | "succeeded" | "failed";
@@ -148,8 +163,9 @@ export interface FleetStore {
 	/** Idempotent. */
 	addProduct(product: string, at: Date): Promise<void>;
 	products(): Promise<string[]>;
-	/** StoreNotFound for an unknown product; StoreConflict when the product already has a key with this id. */
-	addKey(product: string, keyId: string, publicKeyHex: string): Promise<void>;
+	/** StoreNotFound for an unknown product; StoreConflict when the product already has a key with this id (in either
+	 * role: a key has one). role: "firmware" (default) or "config". */
+	addKey(product: string, keyId: string, publicKeyHex: string, role?: KeyRole): Promise<void>;
 	keys(product: string): Promise<KeyRow[]>;
 	/** StoreConflict unless sequence > the product's latest (checked inside the transaction; a unique (product, sequence) backs it for concurrent servers). StoreNotFound for an unknown product. */
 	addRelease(release: Omit<ReleaseRow, "publishedAt" | "staged"> & { staged?: boolean }, at: Date): Promise<ReleaseRow>;
@@ -183,6 +199,19 @@ export interface FleetStore {
 	offersTo(deviceId: string): Promise<OfferRow[]>;
 	/** Sets an offer's outcome (or, with status "offered", only moves its last-report time). */
 	settleOffer(rollout: number, deviceId: string, status: OfferStatus, reason: string | null, at: Date): Promise<void>;
+	/** Keeps a signed config document (checked by the caller: ../configs.ts). StoreConflict when the product has a
+	 * document of this sequence; StoreNotFound for an unknown product. */
+	addConfigDoc(doc: Omit<ConfigDocRow, "createdAt">, at: Date): Promise<ConfigDocRow>;
+	/** The product's documents, newest first; with after, only those of a higher sequence. */
+	configDocs(product: string, after?: number): Promise<ConfigDocRow[]>;
+	/** What the device last said of its config, and its last known good one. */
+	deviceConfig(deviceId: string): Promise<DeviceConfigRow | undefined>;
+	/** The device named the sequence of the config it runs (its manifest request's header). */
+	noteConfigSequence(deviceId: string, sequence: number, at: Date): Promise<void>;
+	/** Newest first. */
+	configHistory(deviceId: string, limit?: number): Promise<ConfigHistoryRow[]>;
+	/** The documents that were rolled back on the device or that it refused: never offered to it again. */
+	configFailures(deviceId: string): Promise<{ sequence: number; state: string; reason: string | null; at: string }[]>;
 }
 
 type Db = Kysely<Tables> | Transaction<Tables>;
@@ -202,7 +231,9 @@ function deviceQuery(db: Db) {
 			"devices.sequence", "devices.slot", "devices.first_seen", "devices.last_seen", "devices.last_error",
 			"devices.target", "devices.config_sha256", "devices.config", "devices.reports",
 			"revocations.revoked_at",
-		]);
+		])
+		.leftJoin("device_configs", "device_configs.device_id", "devices.device_id")
+		.select(["device_configs.sequence as config_sequence", "device_configs.source as config_source"]);
 }
 
 type DeviceSelection = Awaited<ReturnType<ReturnType<typeof deviceQuery>["executeTakeFirstOrThrow"]>>;
@@ -233,6 +264,8 @@ function deviceRow(row: DeviceSelection): DeviceRow {
 		configSha256: row.config_sha256,
 		config: row.config === null ? null : JSON.parse(row.config),
 		reports: Number(row.reports),
+		configSequence: nullableNumber(row.config_sequence),
+		configSource: row.config_source,
 	};
 }
 
@@ -252,8 +285,9 @@ function releaseRow(row: Tables["releases"]): ReleaseRow {
 	};
 }
 
-function rolloutRow(row: Omit<Tables["rollouts"], "id"> & { id: number }): RolloutRow {
+function rolloutRow(row: Omit<Tables["rollouts"], "id" | "kind"> & { id: number; kind?: string }): RolloutRow {
 	return {
+		kind: row.kind === "config" ? "config" : "release",
 		id: Number(row.id),
 		product: row.product,
 		sequence: Number(row.sequence),
@@ -314,6 +348,8 @@ class KyselyFleetStore implements FleetStore {
 		exact("securityVersion", report.securityVersion);
 		exact("sequence", report.sequence);
 		exact("slot", report.slot);
+		exact("configTarget", report.configTarget);
+		exact("config.sequence", report.config?.sequence);
 		return this.#db.transaction().execute(async (trx) => {
 			const { id } = await trx.insertInto("devices")
 				.values({
@@ -357,6 +393,7 @@ class KyselyFleetStore implements FleetStore {
 			await trx.insertInto("reports")
 				.values({ device: id, at: now, state: report.state, version: report.version, target: report.target ?? null, error: report.error ?? null })
 				.execute();
+			await recordConfigState(trx, report, at, historyLimit);
 			// Keep the newest historyLimit: delete from the first one past them down.
 			const firstDropped = trx.selectFrom("reports").select("id")
 				.where("device", "=", id).orderBy("id", "desc").limit(1).offset(count(historyLimit));
@@ -460,11 +497,11 @@ class KyselyFleetStore implements FleetStore {
 		return (await this.#db.selectFrom("products").select("name").orderBy("name").execute()).map((row) => row.name);
 	}
 
-	async addKey(product: string, keyId: string, publicKeyHex: string): Promise<void> {
+	async addKey(product: string, keyId: string, publicKeyHex: string, role: KeyRole = "firmware"): Promise<void> {
 		return this.#db.transaction().execute(async (trx) => {
 			if (!await lockProduct(trx, product))
 				throw new StoreNotFound(`no product ${JSON.stringify(product)}`);
-			const result = await trx.insertInto("keys").values({ product, key_id: keyId, public_key: publicKeyHex })
+			const result = await trx.insertInto("keys").values({ product, key_id: keyId, public_key: publicKeyHex, role })
 				.onConflict((conflict) => conflict.columns(["product", "key_id"]).doNothing())
 				.executeTakeFirst();
 			if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0)
@@ -474,7 +511,7 @@ class KyselyFleetStore implements FleetStore {
 
 	async keys(product: string): Promise<KeyRow[]> {
 		const rows = await this.#db.selectFrom("keys").selectAll().where("product", "=", product).orderBy("key_id").execute();
-		return rows.map((row) => ({ product: row.product, keyId: row.key_id, publicKey: row.public_key }));
+		return rows.map((row) => ({ product: row.product, keyId: row.key_id, publicKey: row.public_key, role: row.role === "config" ? "config" : "firmware" }));
 	}
 
 	async addRelease(release: Omit<ReleaseRow, "publishedAt" | "staged"> & { staged?: boolean }, at: Date): Promise<ReleaseRow> {
@@ -572,14 +609,16 @@ class KyselyFleetStore implements FleetStore {
 		return this.#db.transaction().execute(async (trx) => {
 			if (!await lockProduct(trx, rollout.product))
 				throw new StoreNotFound(`no product ${JSON.stringify(rollout.product)}`);
+			// one release rollout and one config rollout of a product at a time
+			const kind = rollout.kind ?? "release";
 			const current = await trx.selectFrom("rollouts").select(["id", "state"]).where("product", "=", rollout.product)
-				.where("state", "not in", FINAL_ROLLOUT_STATES).executeTakeFirst();
+				.where("state", "not in", FINAL_ROLLOUT_STATES).where("kind", "=", kind).executeTakeFirst();
 			if (current)
-				throw new StoreConflict(`rollout ${current.id} of ${JSON.stringify(rollout.product)} is ${current.state}: abort it (or let it complete) first`);
+				throw new StoreConflict(`${kind === "config" ? "config " : ""}rollout ${current.id} of ${JSON.stringify(rollout.product)} is ${current.state}: abort it (or let it complete) first`);
 			const values = {
 				product: rollout.product, sequence: exact("sequence", rollout.sequence), version: rollout.version, state: rollout.state, cause: rollout.cause,
 				spec: JSON.stringify(rollout.spec), start_at: rollout.startAt, opened: rollout.opened, opened_at: JSON.stringify(rollout.openedAt),
-				created_at: now, updated_at: now,
+				created_at: now, updated_at: now, kind,
 			};
 			const { id } = await trx.insertInto("rollouts").values(values).returning("id").executeTakeFirstOrThrow();
 			await trx.insertInto("rollout_events").values({ rollout: id, at: now, state: rollout.state, cause: rollout.cause }).execute();
@@ -639,6 +678,37 @@ class KyselyFleetStore implements FleetStore {
 	async settleOffer(rollout: number, deviceId: string, status: OfferStatus, reason: string | null, at: Date): Promise<void> {
 		await this.#db.updateTable("rollout_devices").set({ status, reason, updated_at: at.getTime() })
 			.where("rollout", "=", rollout).where("device_id", "=", deviceId).execute();
+	}
+
+	async addConfigDoc(doc: Omit<ConfigDocRow, "createdAt">, at: Date): Promise<ConfigDocRow> {
+		exact("sequence", doc.sequence);
+		return this.#db.transaction().execute(async (trx) => {
+			if (!await lockProduct(trx, doc.product))
+				throw new StoreNotFound(`no product ${JSON.stringify(doc.product)}`);
+			if (!await insertConfigDoc(trx, doc, at))
+				throw new StoreConflict(`config document sequence ${doc.sequence} of ${JSON.stringify(doc.product)} exists`);
+			return { ...doc, createdAt: iso(at.getTime()) };
+		});
+	}
+
+	configDocs(product: string, after?: number): Promise<ConfigDocRow[]> {
+		return selectConfigDocs(this.#db, product, after);
+	}
+
+	deviceConfig(deviceId: string): Promise<DeviceConfigRow | undefined> {
+		return selectDeviceConfig(this.#db, deviceId);
+	}
+
+	noteConfigSequence(deviceId: string, sequence: number, at: Date): Promise<void> {
+		return noteSequence(this.#db, deviceId, exact("sequence", sequence), at);
+	}
+
+	configHistory(deviceId: string, limit?: number): Promise<ConfigHistoryRow[]> {
+		return selectConfigHistory(this.#db, deviceId, limit);
+	}
+
+	configFailures(deviceId: string): Promise<{ sequence: number; state: string; reason: string | null; at: string }[]> {
+		return selectConfigFailures(this.#db, deviceId);
 	}
 }
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { makeDevCertificates, makeDeviceCa, makeDeviceCertificate, type DevCertificates } from "../server/certificates.js";
 import { UpdateServer } from "../server/server.js";
 import { imagePath, publishRelease } from "../server/publish.js";
+import { acceptConfigDoc } from "../server/configs.js";
 import { openStore, type DeviceRow, type FleetStore } from "../server/store/store.js";
 import { buildSim, writeWhole } from "../builder/sim.js";
 import { provision, writeDeviceConfig } from "../sim/flash.js";
@@ -86,6 +87,8 @@ export class World {
 		await this.store.addProduct(PRODUCT, new Date());
 		if (!(await this.store.keys(PRODUCT)).some((key) => key.keyId === this.keyId))
 			await this.store.addKey(PRODUCT, this.keyId, Buffer.from(this.publicKey).toString("hex"));
+		if (!(await this.store.keys(PRODUCT)).some((key) => key.keyId === this.configKey.keyId))
+			await this.store.addKey(PRODUCT, this.configKey.keyId, Buffer.from(this.configKey.publicKey).toString("hex"), "config");
 		this.server = new UpdateServer({
 			store: this.store,
 			images: this.images,
@@ -214,6 +217,14 @@ export class World {
 	/** A config document signed with the world's config key, as `xs-fota config sign` makes it. */
 	signConfig(fields: Omit<ConfigDocFields, "product"> & { product?: string }): Uint8Array {
 		return signConfigDoc({ product: PRODUCT, ...fields }, this.configKey, nodeVerify, nodeSha256);
+	}
+
+	/** Gives the server a signed config document through its checks (as `xs-fota config push`); staged: given only
+	 * through a config rollout. */
+	async pushConfig(bytes: Uint8Array, options: { staged?: boolean } = {}): Promise<void> {
+		const accepted = await acceptConfigDoc(this.store, bytes, { staged: options.staged === true, by: "world" });
+		if (!accepted.ok)
+			throw new Error(`push config: ${accepted.reason}: ${accepted.detail}`);
 	}
 
 	boot(flash: string, options: { args?: string[]; env?: Record<string, string>; onEvent?: (event: BoardEvent) => void } = {}): Board {

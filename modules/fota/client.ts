@@ -545,7 +545,9 @@ export class FotaClient {
 
 	/** Records a config outcome and reports it; the record says "unreported" until the server has it. */
 	async #settleConfig(result: ConfigResult): Promise<void> {
-		this.#records.configLast = { ...result, unreported: true };
+		const unreported = { ...result, unreported: true };
+		if (JSON.stringify(this.#records.configLast) !== JSON.stringify(unreported))
+			this.#records.configLast = unreported;
 		const { state, target, error } = result;
 		if (await this.#report(state, { configTarget: target, ...(error ? { error } : {}) }))
 			this.#records.configLast = { state, target, ...(error ? { error } : {}) };
@@ -632,6 +634,7 @@ export class FotaClient {
 		const loaded = this.#loaded, records = this.#records;
 		if (!loaded)
 			return;
+		this.#event("config", { sequence: loaded.sequence, source: loaded.source, area: loaded.area, count: loaded.count, trial: loaded.trial });
 		if (loaded.damaged.length)
 			this.#event("config-damaged", { areas: loaded.damaged, source: loaded.source });
 		const trial = records.configTrial;
@@ -660,6 +663,8 @@ export class FotaClient {
 		if (!result.ok)
 			return this.#rollbackConfig({ sequence: loaded.sequence, count: loaded.count, stage: "failed",
 				failure: `config-selftest-failed: ${result.failed}: ${result.reason}` });
+		// first what the server is to be told: once the copy is confirmed, nothing else would say it
+		records.configLast = { state: "config-valid", target: loaded.sequence, unreported: true };
 		records.configConfirmed = loaded.count;
 		records.configTrial = undefined;
 		this.#loaded = { ...loaded, trial: false };

@@ -101,3 +101,47 @@ test.serial("both working copies destroyed: the factory copy serves, the report 
 		await w.stop();
 	}
 });
+
+/** What every boot of a cut run must show: a config loaded (no boot without one), and it is the old or the new. */
+function oldOrNew(t: any, board: Board, where: string, sequences: number[]): void {
+	const configs = board.events.filter(is("config"));
+	const boots = board.events.filter(is("boot"));
+	t.is(configs.length, boots.length, `${where}: a boot without a config`);
+	for (const config of configs)
+		t.true(sequences.includes(config.sequence), `${where}: config ${config.sequence} is neither ${sequences.join(" nor ")}`);
+}
+
+for (const good of [true, false]) {
+	test.serial(`a power cut at every flash operation of a ${good ? "kept" : "rolled-back"} config: the old config or the new one, never neither, and the right one in the end`, async (t) => {
+		const w = await world();
+		try {
+			const { v1 } = builds(w);
+			const FAST = { timeoutSeconds: 2, requestDeadlineSeconds: 2, reportDeadlineSeconds: 1 };
+			// every device of this test takes the same document at its first check: it is waiting before the device boots
+			const settings = (name: string) => w.settings(name, { ...FAST, ...(good ? { pollSeconds: 2 } : { server: "https://127.0.0.1:9" }) });
+			await w.pushConfig(w.signConfig({ sequence: good ? 21 : 22, settings: settings("any") }));
+			const sequence = good ? 21 : 22;
+			let first = 0, last = 0;
+			await withBoard(w, w.device(`cut-${good}-measure`, v1, FAST), async (board) => {
+				first = (await board.waitFor(is("config-check"), 30000, "the document fetched")).ops;
+				last = (await board.waitFor((e) => e.type === "report" && e.state === (good ? "config-valid" : "config-rolled-back"), 40000, "the outcome reported")).ops;
+			});
+			t.true(last - first >= 6, `only ${last - first} flash operations from the fetch to the report`);
+			let cuts = 0;
+			for (let cut = first; cut <= last; cut++) {
+				const name = `cut-${good}-${cut}`;
+				await withBoard(w, w.device(name, v1, FAST), async (board) => {
+					await board.waitFor(is("power-cut"), 30000, `cut ${cut}`);
+					cuts++;
+					await board.waitFor((e) => e.type === "report" && e.ok === true && e.state === (good ? "config-valid" : "config-rolled-back") && e.ops > cut,
+						40000, `cut ${cut}: the outcome reported after the cut`);
+					oldOrNew(t, board, `cut ${cut}`, [0, sequence]);
+					t.is(board.events.findLast(is("config"))!.sequence, good ? sequence : 0, `cut ${cut}: the end`);
+				}, { args: ["--power-cut-after", String(cut)], env: { XSFOTA_POWER_CUT_TEAR: String(((cut * 7) % 10) / 10) } });
+			}
+			t.log({ first, last, cuts });
+		} finally {
+			await w.stop();
+		}
+	});
+}

@@ -302,6 +302,8 @@ test("power-cut campaign: 400 seeded runs, at least 300 cuts over config writes 
 			t.is(loaded.sequence, 3, `seed ${seed}: a bad document never stays (${ends.join(" ")})`);
 			rolledBack++;
 		}
+		// and the server has the outcome: a cut between confirming and reporting loses nothing
+		t.like(device.configReports().at(-1), { state: good ? "config-valid" : "config-rolled-back", configTarget: 4 }, `seed ${seed}: ${ends.join(" ")}`);
 		runs++;
 	}
 	t.log({ runs, cuts, kept, rolledBack });

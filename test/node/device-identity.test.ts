@@ -164,6 +164,19 @@ test("init also writes the device CA; provision --device-ca gives the device its
 	t.true(cert.checkIssued(deviceCaPem));
 	t.true(cert.checkPrivateKey(createPrivateKey(config.clientKey)));
 	t.is(parseDeviceConfig(config).clientKey, config.clientKey);
+	t.deepEqual(config.configKeys, undefined, "no --config-pub: no config key");
+	// --config-pub: the vendor's config key, in its own role
+	const configKeygen = cli("keygen", "--out", join(s.dir, "keys"), "--name", "config");
+	t.is(configKeygen.status, 0, configKeygen.stderr);
+	const withConfigKey = cli(...s.args("dev-8", "d.flash"), "--device-ca", join(s.dir, "certs"), "--config-pub", join(s.dir, "keys/config.pub"));
+	t.is(withConfigKey.status, 0, withConfigKey.stderr);
+	const configPub = JSON.parse(readFileSync(join(s.dir, "keys/config.pub"), "utf8"));
+	t.deepEqual(configIn(join(s.dir, "d.flash")).configKeys, [{ keyId: configPub.keyId, publicKey: configPub.publicKey }]);
+	t.deepEqual(parseDeviceConfig(configIn(join(s.dir, "d.flash"))).configKeys.map((k) => k.keyId), [configPub.keyId]);
+	// the same key in both roles is refused
+	const both = cli(...s.args("dev-7", "e.flash"), "--config-pub", join(s.dir, "keys/release.pub"));
+	t.is(both.status, 1);
+	t.regex(both.stderr, /both a firmware key and a config key/);
 	// a device id the certificate cannot carry is refused, and nothing is written
 	const bad = cli(...s.args("dev 9", "b.flash"), "--device-ca", join(s.dir, "certs"));
 	t.is(bad.status, 1);

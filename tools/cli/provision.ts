@@ -19,7 +19,7 @@ export const provision: Command = {
 	name: "provision",
 	usage: `usage: xs-fota provision --flash FILE --config DEVICE.json [--image FIRST.img] [--force]
        xs-fota provision --flash FILE --device-id ID --product P --server URL --ca CA.pem --pub KEY.pub
-                         [--poll-seconds N] [--image FIRST.img] [--force]
+                         [--config-pub CONFIG.pub] [--poll-seconds N] [--image FIRST.img] [--force]
        either form also takes [--device-ca DIR]
 
 Writes the device config (identity, server URL, CA, trusted keys, schedule: see README "Device config") into
@@ -28,17 +28,19 @@ fresh flash file (laid out by hosts/esp32/partitions.csv) with that image in ota
 an existing file. Without --image, only the config of an existing flash file is replaced.
 Instead of --config, the second form makes the config: the device's id and product, the server's URL, the CA
 that signed the server's certificate (certs/ca.pem from \`xs-fota init\`), the vendor's public key (a .pub from
-\`xs-fota keygen\`) and the polling period (default 3600 s); everything else takes its default.
+\`xs-fota keygen\`) and the polling period (default 3600 s); everything else takes its default. --config-pub adds
+the vendor's config key (another .pub from \`xs-fota keygen\`): without one, the device takes no config document
+(README "Configuration over the air").
 --device-ca DIR (the folder with device-ca.pem and device-ca.key, as \`xs-fota init\` writes them) gives the
 device its own identity for mutual TLS: a new RSA 2048 key and a certificate with CN = the device id, signed
 by that CA, written into the config as clientKey and clientCertificates (README "Device identity"). Without
 it, and without them in --config, the device has no identity and a server that requires mutual TLS refuses it.`,
 	options: {
 		flash: { required: true }, config: {}, image: {}, force: { flag: true },
-		"device-id": {}, product: {}, server: {}, ca: {}, pub: {}, "poll-seconds": {}, "device-ca": {},
+		"device-id": {}, product: {}, server: {}, ca: {}, pub: {}, "config-pub": {}, "poll-seconds": {}, "device-ca": {},
 	},
 	run(values) {
-		const made = ["device-id", "product", "server", "ca", "pub", "poll-seconds"].filter((name) => values[name] !== undefined);
+		const made = ["device-id", "product", "server", "ca", "pub", "config-pub", "poll-seconds"].filter((name) => values[name] !== undefined);
 		if (values.config !== undefined && made.length)
 			throw new CliError(`give either --config or --${made[0]} and the options that make a config, not both\n\n${provision.usage}`, USAGE);
 		let raw;
@@ -60,9 +62,11 @@ it, and without them in --config, the device has no identity and a server that r
 				throw new CliError(`cannot read the CA ${values.ca}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
 			}
 			const key = readPublicKey(values.pub!);
+			const configKey = values["config-pub"] === undefined ? undefined : readPublicKey(values["config-pub"]);
 			raw = {
 				deviceId: values["device-id"], product: values.product, server: values.server, ca,
 				keys: [{ keyId: key.keyId, publicKey: Buffer.from(key.publicKey).toString("hex") }],
+				...(configKey ? { configKeys: [{ keyId: configKey.keyId, publicKey: Buffer.from(configKey.publicKey).toString("hex") }] } : {}),
 				...(values["poll-seconds"] !== undefined ? { pollSeconds: integerOption("poll-seconds", values["poll-seconds"], 7 * 86400) } : {}),
 			};
 		}

@@ -15,7 +15,7 @@ import { checkConfigDoc, claimedProduct } from "../release/config-doc.js";
 import { nodeVerify } from "../cli/verifier.js";
 import { nodeSha256 } from "../cli/keys.js";
 import { trustedKeys } from "./publish.js";
-import { StoreConflict, StoreNotFound, type ConfigDocRow, type FleetStore } from "./store/store.js";
+import { StoreConflict, StoreNotFound, type ConfigDocRow, type DeviceRow, type FleetStore } from "./store/store.js";
 import { splitConfigEnvelope } from "../../modules/fota/envelope.js";
 import type { ConfigDocView, DeviceConfigView } from "./admin-api.js";
 
@@ -75,6 +75,25 @@ export async function pendingConfig(store: FleetStore, deviceId: string, product
 		if (!failed.has(doc.sequence) && (!doc.staged || await offered(doc)))
 			return doc;
 	return undefined;
+}
+
+/** Device rows with the sequence of the document waiting for each (configPending, null when none), for the device
+ * list: a product's documents are read once, and a device that runs the newest one that applies costs nothing more.
+ * Staged documents count only where a rollout already offered them (reading offers nothing). */
+export async function withPendingConfigs(store: FleetStore, rows: DeviceRow[], offered: (deviceId: string, doc: ConfigDocRow) => Promise<boolean>):
+	Promise<(DeviceRow & { configPending: number | null })[]> {
+	const docs = new Map<string, ConfigDocRow[]>();
+	const out: (DeviceRow & { configPending: number | null })[] = [];
+	for (const row of rows) {
+		let product = docs.get(row.product);
+		if (!product)
+			docs.set(row.product, product = await store.configDocs(row.product));
+		const runs = row.configSequence ?? 0;
+		const newer = product.some((doc) => doc.sequence > runs && appliesTo(doc, row.deviceId));
+		const pending = newer && row.configSequence !== null ? await pendingConfig(store, row.deviceId, row.product, runs, (doc) => offered(row.deviceId, doc)) : undefined;
+		out.push({ ...row, configPending: pending?.sequence ?? null });
+	}
+	return out;
 }
 
 /** A stored document as the admin API shows it: no bytes, and only the names of its settings. */

@@ -41,7 +41,7 @@ import { checkRelease } from "../release/check.js";
 import { MAX_CONFIG_DOC_BYTES } from "../../modules/fota/envelope.js";
 import { keyIdOf } from "../cli/keys.js";
 import { CONFIG_HEADER, CONFIG_PENDING_HEADER, CONFIG_SOURCES, deviceRoute, REPORT_STATES, VERSION_HEADER } from "../../modules/fota/protocol.js";
-import { acceptConfigDoc, configDocView, deviceConfigView, pendingConfig } from "./configs.js";
+import { acceptConfigDoc, configDocView, deviceConfigView, pendingConfig, withPendingConfigs } from "./configs.js";
 import { RolloutEngine, RolloutError } from "./rollouts.js";
 import { ROLLOUT_ACTIONS, type RolloutAction } from "./admin-api.js";
 
@@ -451,7 +451,8 @@ export class UpdateServer {
 			return this.#configRoute(request, response, method, url, id, admin.name);
 		if (collection === "devices") {
 			if (id === undefined && method === "GET")
-				return this.#json(response, 200, await this.store.devices(deviceFilter(url.searchParams)));
+				return this.#json(response, 200, await withPendingConfigs(this.store, await this.store.devices(deviceFilter(url.searchParams)),
+					(device, doc) => this.rollouts.configOffered(device, doc)));
 			if (id !== undefined && !DEVICE_ID.test(id))
 				throw new HttpError(400, "bad-device-id", "a device id is 1 to 64 of [A-Za-z0-9._-]");
 			if (id !== undefined && sub === undefined && method === "GET") {

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI, startServe } from "./lib/serve-cli.js";
+import { CLI, startFleet } from "./lib/serve-cli.js";
 import { call } from "./lib/https-fixture.js";
 import { makeDeviceCertificate } from "../../tools/server/certificates.js";
 import { CONFIG_HEADER, CONFIG_PENDING_HEADER, configPath, manifestPath, reportPath } from "../../modules/fota/protocol.js";
@@ -53,13 +53,9 @@ test("config sign, keys add --role config, config push, config show and rollout 
 	t.is(byFirmwareKey.status, 1, "the key's id is a firmware key in the settings: the tool refuses it too");
 	t.regex(byFirmwareKey.stderr, /wrong-key-role/);
 
-	const token = cli("admin", "token", "create", "--data", join(dir, "fleet"), "--name", "erin").stdout.trim();
-	const served = await startServe(["--certs", join(dir, "certs"), "--data", join(dir, "fleet")]);
+	const served = await startFleet(dir);
 	t.teardown(() => served.child.kill("SIGTERM"));
-	const env = { ...process.env, XSFOTA_SERVER: served.url, XSFOTA_CA: join(dir, "certs/ca.pem"), XSFOTA_TOKEN: token };
-	const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env });
-	t.is(run("products", "add", "demo").status, 0);
-	t.is(run("keys", "add", "--product", "demo", "--pub", join(dir, "keys/release.pub")).status, 0);
+	const { run } = served;
 	// without a config key the server takes no document
 	const early = run("config", "push", join(dir, "one.xfc"));
 	t.is(early.status, 1);

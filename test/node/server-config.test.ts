@@ -96,7 +96,7 @@ test("a document is kept, hinted on every manifest answer, fetched by its device
 	t.deepEqual(shown.history.map((entry) => [entry.state, entry.sequence, entry.target]),
 		[["config-valid", 1, 1], ["config", 1, null], ["config-trying", 0, 1], ["config", 0, null]]);
 	const listed = await call(f.served, "GET", `${adminPaths.devices()}?search=unit-1`, { token: f.token });
-	t.like(listed.body[0], { deviceId: "unit-1", configSequence: 1, configSource: "working" });
+	t.like(listed.body[0], { deviceId: "unit-1", configSequence: 1, configSource: "working", configPending: null });
 });
 
 test("the pending hint is on a 404 answer too, and on a 503 outside a rollout's window", async (t) => {
@@ -228,7 +228,7 @@ test("restore: a device on its factory copy is given its last good document back
 	t.is(restored.status, 200);
 	t.deepEqual(new Uint8Array(restored.body), (await f.served.store.configDocs("demo")).find((row) => row.sequence === 1)!.bytes);
 	const listed = await call(f.served, "GET", `${adminPaths.devices()}?search=unit-3`, { token: f.token });
-	t.like(listed.body[0], { configSequence: 0, configSource: "factory" });
+	t.like(listed.body[0], { configSequence: 0, configSource: "factory", configPending: 1 });
 });
 
 test("a staged document is given to no device without a config rollout, and through one to the devices it offers it to", async (t) => {

@@ -63,11 +63,12 @@ export function appliesTo(doc: ConfigDocRow, deviceId: string): boolean {
 
 /** The document the device is to be given, or undefined. named: the sequence it named in this request (else the one
  * it last named or reported; 0 when it never did). offered(doc): whether a config rollout gives a staged document to
- * this device (../rollouts.ts offerConfig). */
+ * this device (../rollouts.ts offerConfig). docs: the product's documents when the caller has read them already. */
 export async function pendingConfig(store: FleetStore, deviceId: string, product: string, named: number | undefined,
-	offered: (doc: ConfigDocRow) => Promise<boolean>): Promise<ConfigDocRow | undefined> {
+	offered: (doc: ConfigDocRow) => Promise<boolean>, docs?: readonly ConfigDocRow[]): Promise<ConfigDocRow | undefined> {
 	const runs = named ?? (await store.deviceConfig(deviceId))?.sequence ?? 0;
-	const candidates = (await store.configDocs(product, runs)).filter((doc) => appliesTo(doc, deviceId));
+	const candidates = (docs ? docs.filter((doc) => doc.product === product && doc.sequence > runs) : await store.configDocs(product, runs))
+		.filter((doc) => appliesTo(doc, deviceId)).sort((a, b) => b.sequence - a.sequence);
 	if (candidates.length === 0)
 		return undefined;
 	const failed = new Set((await store.configFailures(deviceId)).map((failure) => failure.sequence));
@@ -90,7 +91,8 @@ export async function withPendingConfigs(store: FleetStore, rows: DeviceRow[], o
 			docs.set(row.product, product = await store.configDocs(row.product));
 		const runs = row.configSequence ?? 0;
 		const newer = product.some((doc) => doc.sequence > runs && appliesTo(doc, row.deviceId));
-		const pending = newer && row.configSequence !== null ? await pendingConfig(store, row.deviceId, row.product, runs, (doc) => offered(row.deviceId, doc)) : undefined;
+		const pending = newer && row.configSequence !== null
+			? await pendingConfig(store, row.deviceId, row.product, runs, (doc) => offered(row.deviceId, doc), product) : undefined;
 		out.push({ ...row, configPending: pending?.sequence ?? null });
 	}
 	return out;

@@ -439,6 +439,11 @@ test.serial("each device's config in the table (factory copy marked, pending doc
 		t.is(await cell("heater-2"), "config 1", "document 2 failed there: not offered again");
 		t.is(await cell("heater-3"), "config 0 factory → config 1");
 		t.is(await page.locator('tr[data-device="heater-1"] td.config-cell .badge').innerText(), "factory");
+		// the documents the server holds, newest first: for whom, and how they are given
+		const docs = page.locator("table.config-docs tbody tr");
+		await docs.first().waitFor({ timeout: LIVE_MS });
+		t.deepEqual((await docs.allInnerTexts()).map((row) => row.replace(/\s+/g, " ").trim().replace(/ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d by page-test$/, "")),
+			["heater config 2 heater-2 at the next check server, ca, keys, configKeys, pollSeconds", "heater config 1 every device at the next check server, ca, keys, configKeys, pollSeconds"]);
 		await shoot(page, "fleet-page-config.png");
 
 		// heater-1: the factory copy, the lost copies, its last known good config, the pending document, the history

@@ -9,6 +9,7 @@
 /** @typedef {import("../store/store.ts").ReportRow} ReportRow */
 /** @typedef {import("../admin-api.ts").DeviceListRow} DeviceListRow */
 /** @typedef {import("../admin-api.ts").DeviceConfigView} DeviceConfigView */
+/** @typedef {import("../admin-api.ts").ConfigDocView} ConfigDocView */
 
 import { adminPaths } from "xs-fota/admin-api";
 

@@ -1,13 +1,46 @@
 // A device's configuration on the fleet page (issue 12): in the device table, the config document each device runs
 // (its sequence; "factory" marked when it runs its factory copy) and the one waiting for it; on a device's page,
 // what it runs and from which copy (and the copies it lost), its last known good config, the document waiting for
-// it, the documents that failed on it, and its config history (GET /v1/admin/devices/<id>/config).
+// it, the documents that failed on it, and its config history (GET /v1/admin/devices/<id>/config); on the fleet view,
+// the config documents the server holds (GET /v1/admin/configs): for whom, and whether only through a rollout.
 import { html } from "htm/preact";
 import { paths } from "./api.js";
 import { Freshness, Problem, State, when } from "./format.js";
 import { useLive } from "./live.js";
 
 /** @typedef {import("./api.js").DeviceConfigView} DeviceConfigView */
+/** @typedef {import("./api.js").ConfigDocView} ConfigDocView */
+
+/** The config documents, newest first; nothing while there is none. */
+export function ConfigDocs() {
+	/** @type {import("./live.js").Live<ConfigDocView[]>} */
+	const live = useLive(paths.configs());
+	if (!live.error && (!live.data || live.data.length === 0))
+		return null;
+	return html`
+		<section aria-labelledby="configs-title">
+			<div class="heading">
+				<h2 id="configs-title">Config documents</h2>
+				<${Freshness} live=${live} />
+			</div>
+			<${Problem} error=${live.error} what="The config documents" />
+			${live.data && live.data.length > 0 && html`
+				<table class="config-docs">
+					<thead><tr><th scope="col">Product</th><th scope="col">Document</th><th scope="col">For</th><th scope="col">Given</th><th scope="col">Sets</th><th scope="col">Uploaded</th></tr></thead>
+					<tbody>
+						${live.data.map((doc) => html`
+							<tr key=${`${doc.product}-${doc.sequence}`} data-config=${`${doc.product}/${doc.sequence}`}>
+								<td data-label="Product">${doc.product}</td>
+								<td data-label="Document"><span class="config-seq">config ${doc.sequence}</span></td>
+								<td data-label="For">${doc.devices ? doc.devices.join(", ") : "every device"}</td>
+								<td data-label="Given">${doc.staged ? "through a config rollout" : "at the next check"}</td>
+								<td data-label="Sets" class="mono">${doc.settings.join(", ")}</td>
+								<td data-label="Uploaded">${when(doc.createdAt)}${doc.createdBy ? ` by ${doc.createdBy}` : ""}</td>
+							</tr>`)}
+					</tbody>
+				</table>`}
+		</section>`;
+}
 
 /** The device table's cell: "config 3", "config 0 factory", and "→ 4" when a document waits for the device.
  * @param {{sequence: number | null, source: string | null, pending: number | null}} props */

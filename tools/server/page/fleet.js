@@ -7,7 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { paths } from "./api.js";
 import { count, Freshness, Problem, State, when } from "./format.js";
 import { useLive } from "./live.js";
-import { ConfigCell } from "./config.js";
+import { ConfigCell, ConfigDocs } from "./config.js";
 
 /** Devices a page of the table shows. */
 export const PAGE_ROWS = 50;
@@ -45,7 +45,8 @@ export function Fleet({ query, setQuery }) {
 			<${Problem} error=${summary.error} what="The fleet's counts" />
 			${summary.data && html`<${Summary} summary=${summary.data} query=${query} filter=${filter} />`}
 		</section>
-		<${Devices} query=${query} filter=${filter} setQuery=${setQuery} summary=${summary.data} />`;
+		<${Devices} query=${query} filter=${filter} setQuery=${setQuery} summary=${summary.data} />
+		<${ConfigDocs} />`;
 }
 
 /** @param {{summary: FleetSummary, query: URLSearchParams, filter: (changes: Record<string, string>) => void}} props */

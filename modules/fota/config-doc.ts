@@ -148,7 +148,7 @@ export function openConfigDoc(bytes: Uint8Array, context: ConfigContext, verify:
 		if ((IDENTITY_FIELDS as readonly string[]).includes(name))
 			return refuse("secret-field", `${name} is the device's own identity: no config document may set it`, sequence);
 		if (!(SETTINGS as readonly string[]).includes(name))
-			return refuse("unknown-field", `settings.${JSON.stringify(name).slice(1, 41)} is not a setting`, sequence);
+			return refuse("unknown-field", `settings[${JSON.stringify(name.slice(0, 40))}] is not a setting`, sequence);
 	}
 	for (const name of REQUIRED_SETTINGS)
 		if (!(name in settings))

@@ -3,7 +3,8 @@
 // recordReport, as the server stores a device's report). It checks what a person sees: the fleet's counts, the
 // device table filtered and searched with each device's last error, a device's history, a wrong token refused, the
 // page following new reports without a reload, and a rollout that halts itself: its stage bars, its cause, the
-// failures' reasons, and an abort. The page's modules type-check (tools/server/page/tsconfig.json). It saves
+// failures' reasons, and an abort; each device's config (its document, the factory copy marked, the one waiting for it)
+// and on a device's page its config history and last known good config. The page's modules type-check (tools/server/page/tsconfig.json). It saves
 // screenshots in a temporary folder, and in docs/images/ for the README when XSFOTA_SCREENSHOTS=1.
 import test from "ava";
 import { spawnSync } from "node:child_process";
@@ -21,6 +22,11 @@ import { stageOf } from "../../tools/server/rollout.js";
 import type { RolloutView } from "../../tools/server/admin-api.js";
 import type { DeviceReport } from "../../tools/server/store/store.js";
 import { world } from "./lib.js";
+import { generateKeyPairSync } from "node:crypto";
+import { keyIdOf, nodeSha256, rawPublicKey } from "../../tools/cli/keys.js";
+import { nodeVerify } from "../../tools/cli/verifier.js";
+import { signConfigDoc } from "../../tools/release/config-doc.js";
+import { acceptConfigDoc } from "../../tools/server/configs.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const LAPTOP = { width: 1280, height: 800 };
@@ -392,6 +398,77 @@ test.serial("markup a device sends is shown as text and never runs (its error, i
 		await page.getByText(hostile).first().waitFor({ timeout: LIVE_MS });
 		t.is(await page.locator("main img, main script").count(), 0);
 		t.is(await page.evaluate("window.pwned"), undefined, "the device's markup ran");
+		t.deepEqual(problems, []);
+	} finally {
+		await context.close();
+	}
+});
+
+test.serial("each device's config in the table (factory copy marked, pending documents), and a device's config history and last known good", async (t) => {
+	// a product of its own with a config key; document 1 for every heater, document 2 for heater-2 alone
+	const product = "heater";
+	await w.store.addProduct(product, new Date());
+	await w.store.addKey(product, w.keyId, Buffer.from(w.publicKey).toString("hex"));
+	const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+	const configKey = { keyId: keyIdOf(rawPublicKey(publicKey)), publicKey: rawPublicKey(publicKey), privateKey };
+	await w.store.addKey(product, configKey.keyId, Buffer.from(configKey.publicKey).toString("hex"), "config");
+	const settings = { server: w.url, ca: readFileSync(w.certs.ca, "utf8"), keys: [{ keyId: w.keyId, publicKey: Buffer.from(w.publicKey).toString("hex") }],
+		configKeys: [{ keyId: configKey.keyId, publicKey: Buffer.from(configKey.publicKey).toString("hex") }] };
+	for (const [sequence, devices] of [[1, undefined], [2, ["heater-2"]]] as const) {
+		const bytes = signConfigDoc({ product, ...(devices ? { devices: [...devices] } : {}), sequence, settings: { ...settings, pollSeconds: 60 * sequence } }, configKey, nodeVerify, nodeSha256);
+		t.like(await acceptConfigDoc(w.store, bytes, { by: "page-test" }), { ok: true, sequence });
+	}
+	const config = (sequence: number, source: "working" | "factory", lost?: string[]) =>
+		({ sha256: createHash("sha256").update(`heater config ${sequence}`).digest("hex"), fields: { pollSeconds: 60 * sequence }, sequence, source, ...(lost ? { lost } : {}) });
+	// heater-1 keeps 1, then loses both working copies; heater-2 keeps 1 and rolls 2 back; heater-3 runs its factory config
+	await report({ deviceId: "heater-1", product, version: "1.0.0", state: "config-valid", configTarget: 1, config: config(1, "working") });
+	await report({ deviceId: "heater-1", product, version: "1.0.0", state: "valid", config: config(0, "factory", ["working-0", "working-1"]) });
+	await report({ deviceId: "heater-2", product, version: "1.0.0", state: "config-valid", configTarget: 1, config: config(1, "working") });
+	await report({ deviceId: "heater-2", product, version: "1.0.0", state: "config-trying", configTarget: 2, config: config(1, "working") });
+	await report({ deviceId: "heater-2", product, version: "1.0.0", state: "config-rolled-back", configTarget: 2, config: config(1, "working"),
+		error: "config-selftest-failed: update-server: connect ECONNREFUSED" });
+	await report({ deviceId: "heater-3", product, version: "1.0.0", state: "valid", config: config(0, "factory") });
+
+	const { context, page, problems } = await tab();
+	try {
+		await signIn(page);
+		await page.getByRole("searchbox", { name: "Search" }).fill("heater-");
+		await rows(page, 3);
+		const cell = async (id: string) => (await page.locator(`tr[data-device="${id}"] td.config-cell`).innerText()).replace(/\s+/g, " ").trim();
+		t.is(await cell("heater-1"), "config 0 factory → config 1", "on its factory copy, its last good document waits for it");
+		t.is(await cell("heater-2"), "config 1", "document 2 failed there: not offered again");
+		t.is(await cell("heater-3"), "config 0 factory → config 1");
+		t.is(await page.locator('tr[data-device="heater-1"] td.config-cell .badge').innerText(), "factory");
+		// the documents the server holds, newest first: for whom, and how they are given
+		const docs = page.locator("table.config-docs tbody tr");
+		await docs.first().waitFor({ timeout: LIVE_MS });
+		t.deepEqual((await docs.allInnerTexts()).map((row) => row.replace(/\s+/g, " ").trim().replace(/ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d by page-test$/, "")),
+			["heater config 2 heater-2 at the next check server, ca, keys, configKeys, pollSeconds", "heater config 1 every device at the next check server, ca, keys, configKeys, pollSeconds"]);
+		await shoot(page, "fleet-page-config.png");
+
+		// heater-1: the factory copy, the lost copies, its last known good config, the pending document, the history
+		await page.getByRole("link", { name: "heater-1" }).click();
+		await page.getByRole("heading", { name: "Device heater-1" }).waitFor();
+		const facts = page.locator(".config-facts");
+		await facts.waitFor({ timeout: LIVE_MS });
+		const text = (await facts.innerText()).replace(/\s+/g, " ");
+		t.regex(text, /Runs config 0 factory/);
+		t.regex(text, /Lost copies working-0, working-1/);
+		t.regex(text, new RegExp(`Last known good config 1 ${config(1, "working").sha256.slice(0, 12)} · kept \\d{4}-`));
+		t.regex(text, /Pending config 1/);
+		const history = page.locator("table.config-history tbody tr");
+		t.deepEqual((await history.allInnerTexts()).map((row) => row.replace(/\s+/g, " ").trim()).map((row) => row.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, "")),
+			["config changed config 0 (factory) lost: working-0, working-1", "config-valid config 1 config 1", "config changed config 1"]);
+		// heater-2: the document that failed there, with the reason its config came back with
+		await page.goBack();
+		await page.getByRole("link", { name: "heater-2" }).click();
+		await page.getByRole("heading", { name: "Device heater-2" }).waitFor();
+		await page.locator(".config-facts").waitFor({ timeout: LIVE_MS });
+		const failed = (await page.locator(".config-facts").innerText()).replace(/\s+/g, " ");
+		t.regex(failed, /Failed here config 2: config-rolled-back config-selftest-failed: update-server: connect ECONNREFUSED/);
+		t.regex(failed, /Pending nothing/);
+		t.regex((await page.locator("table.config-history tbody tr").first().innerText()).replace(/\s+/g, " "), /config-rolled-back config 2 config 1 config-selftest-failed/);
+		await shoot(page, "fleet-page-device-config.png");
 		t.deepEqual(problems, []);
 	} finally {
 		await context.close();

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI, startServe } from "./lib/serve-cli.js";
+import { CLI, startFleet } from "./lib/serve-cli.js";
 
 test("publish --staged, then rollout create, show, pause, resume and abort", async (t) => {
 	const dir = mkdtempSync(join(tmpdir(), "xs-fota-cli-rollout-"));
@@ -18,13 +18,9 @@ test("publish --staged, then rollout create, show, pause, resume and abort", asy
 			"--security-version", "1", "--sequence", sequence, "--kind", "sim", "--out", join(dir, version));
 		t.is(signed.status, 0, signed.stderr);
 	}
-	const token = cli("admin", "token", "create", "--data", join(dir, "fleet"), "--name", "erin").stdout.trim();
-	const served = await startServe(["--certs", join(dir, "certs"), "--data", join(dir, "fleet")]);
+	const served = await startFleet(dir);
 	t.teardown(() => served.child.kill("SIGTERM"));
-	const env = { ...process.env, XSFOTA_SERVER: served.url, XSFOTA_CA: join(dir, "certs/ca.pem"), XSFOTA_TOKEN: token };
-	const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env });
-	t.is(run("products", "add", "demo").status, 0);
-	t.is(run("keys", "add", "--product", "demo", "--pub", join(dir, "keys/release.pub")).status, 0);
+	const { run } = served;
 	t.is(run("publish", "--manifest", join(dir, "1.0.0/manifest.xfm"), "--image", join(dir, "1.0.0/1.0.0.img")).status, 0);
 	const staged = run("publish", "--manifest", join(dir, "2.0.0/manifest.xfm"), "--image", join(dir, "2.0.0/2.0.0.img"), "--staged");
 	t.is(staged.status, 0, staged.stderr);

@@ -61,7 +61,7 @@ test("refused: a document that sets any part of the device's identity (its secre
 });
 
 test("refused: unknown settings, unknown top fields, missing required settings, wrong product or device", (t) => {
-	t.like(open(sealConfig(docBody(5, { wifiPassword: "x" }))), { ok: false, reason: "unknown-field" });
+	t.like(open(sealConfig(docBody(5, { wifiPassword: "x" }))), { ok: false, reason: "unknown-field", detail: 'settings["wifiPassword"] is not a setting' });
 	t.like(open(sealConfig(docBody(5, { digest: "00" }))), { ok: false, reason: "unknown-field" });
 	t.like(open(sealConfig(docBody(5, {}, { extra: 1 }))), { ok: false, reason: "malformed" });
 	const { configKeys: _, ...noConfigKeys } = settings();

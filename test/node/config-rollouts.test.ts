@@ -10,20 +10,13 @@ import { join } from "node:path";
 import { RolloutEngine, RolloutError } from "../../tools/server/rollouts.js";
 import { stageOf } from "../../tools/server/rollout.js";
 import { pendingConfig } from "../../tools/server/configs.js";
+import { Clock } from "./lib/clock.js";
 import { openStore, type DeviceReport, type FleetStore } from "../../tools/server/store/store.js";
 import type { RolloutSpec } from "../../tools/server/admin-api.js";
 
 const P = "thermo";
 const STAGES = [0.1, 0.5, 1];
 const SEED = `${P}\nconfig 2`; // the placement's seed of a config rollout: product and the document's sequence
-
-class Clock {
-	ms = Date.UTC(2026, 11, 4, 9, 0, 0);
-	now = () => this.ms;
-	advance(seconds: number) {
-		this.ms += seconds * 1000;
-	}
-}
 
 interface World { store: FleetStore; engine: RolloutEngine; clock: Clock; ids: string[] }
 

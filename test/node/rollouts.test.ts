@@ -7,19 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RolloutEngine, RolloutError } from "../../tools/server/rollouts.js";
 import { stageOf } from "../../tools/server/rollout.js";
+import { Clock } from "./lib/clock.js";
 import { openStore, type FleetStore } from "../../tools/server/store/store.js";
 import type { RolloutSpec } from "../../tools/server/admin-api.js";
 
 const P = "thermo";
 const SEED = `${P}\n2`; // the placement's seed: product and the staged release's sequence
-
-class Clock {
-	ms = Date.UTC(2026, 11, 4, 9, 0, 0);
-	now = () => this.ms;
-	advance(seconds: number) {
-		this.ms += seconds * 1000;
-	}
-}
 
 interface World { store: FleetStore; engine: RolloutEngine; clock: Clock; ids: string[] }
 

@@ -96,7 +96,7 @@ test("a document is kept, hinted on every manifest answer, fetched by its device
 	t.deepEqual(shown.history.map((entry) => [entry.state, entry.sequence, entry.target]),
 		[["config-valid", 1, 1], ["config", 1, null], ["config-trying", 0, 1], ["config", 0, null]]);
 	const listed = await call(f.served, "GET", `${adminPaths.devices()}?search=unit-1`, { token: f.token });
-	t.like(listed.body[0], { deviceId: "unit-1", configSequence: 1, configSource: "working" });
+	t.like(listed.body[0], { deviceId: "unit-1", configSequence: 1, configSource: "working", configPending: null });
 });
 
 test("the pending hint is on a 404 answer too, and on a 503 outside a rollout's window", async (t) => {
@@ -228,7 +228,7 @@ test("restore: a device on its factory copy is given its last good document back
 	t.is(restored.status, 200);
 	t.deepEqual(new Uint8Array(restored.body), (await f.served.store.configDocs("demo")).find((row) => row.sequence === 1)!.bytes);
 	const listed = await call(f.served, "GET", `${adminPaths.devices()}?search=unit-3`, { token: f.token });
-	t.like(listed.body[0], { configSequence: 0, configSource: "factory" });
+	t.like(listed.body[0], { configSequence: 0, configSource: "factory", configPending: 1 });
 });
 
 test("a staged document is given to no device without a config rollout, and through one to the devices it offers it to", async (t) => {
@@ -269,7 +269,7 @@ test("config reports are validated field by field", async (t) => {
 		[{ config: { ...configOf(1), source: "usb" } }, /config.source must be/],
 		[{ config: { ...configOf(1), sequence: -1 } }, /config.sequence must be/],
 		[{ config: { ...configOf(1), lost: ["../x"] } }, /config.lost must/],
-		[{ config: { ...configOf(1), secret: "x" } }, /config.secret is not a config field/],
+		[{ config: { ...configOf(1), lost: Array.from({ length: 9 }, (_, i) => `working-${i}`) } }, /config.lost must/],
 	];
 	for (const [fields, detail] of bad) {
 		const refused = await report(f, "unit-5", fields);
@@ -277,7 +277,13 @@ test("config reports are validated field by field", async (t) => {
 		t.regex(refused.body.detail, detail);
 	}
 	t.is(await f.served.store.deviceConfig("unit-5"), undefined, "nothing kept");
-	// an old client's config, without sequence nor source, is still taken
+	t.is(await f.served.store.device("unit-5"), undefined, "nothing kept");
+	// a member of config the server does not know is dropped, not stored and not refused (a newer client)
+	t.is((await report(f, "unit-5", { config: { ...configOf(1), secret: "x" } })).status, 204);
+	t.false(JSON.stringify(await f.served.store.deviceConfig("unit-5")).includes("secret"));
+	// an old client's config, without sequence nor source, is still taken (the sequence and source on record stay)
+	t.is((await report(f, "unit-6", { config: { sha256: "ab".repeat(32), fields: { pollSeconds: 10 } } })).status, 204);
+	t.like(await f.served.store.deviceConfig("unit-6"), { sequence: null, source: null, sha256: "ab".repeat(32) });
 	t.is((await report(f, "unit-5", { config: { sha256: "ab".repeat(32), fields: { pollSeconds: 10 } } })).status, 204);
-	t.like(await f.served.store.deviceConfig("unit-5"), { sequence: null, source: null, sha256: "ab".repeat(32) });
+	t.like(await f.served.store.deviceConfig("unit-5"), { sequence: 1, source: "working", sha256: "ab".repeat(32) });
 });

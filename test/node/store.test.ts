@@ -527,6 +527,9 @@ both("config documents, each device's config, its history, failures and last kno
 	await store.recordReport(report("d1", { config: config(0, "factory", ["working-0", "working-1"]) }), at(10), 3);
 	t.like(await store.deviceConfig("d1"), { sequence: 0, source: "factory", lost: ["working-0", "working-1"], lastKnownGood: { sequence: 1 } });
 	t.like((await store.configHistory("d1", 1))[0], { state: "config", source: "factory", error: "lost: working-0, working-1" });
+	// a config-valid that says it runs another config keeps the document as good, without a digest it cannot vouch for
+	await store.recordReport(report("d2", { state: "config-valid", configTarget: 5, config: config(4) }), at(11), 3);
+	t.like(await store.deviceConfig("d2"), { sequence: 4, lastKnownGood: { sequence: 5, sha256: null, fields: null } });
 	t.is(await store.deviceConfig("nobody"), undefined);
 	t.deepEqual(await store.configHistory("nobody"), []);
 });

@@ -81,6 +81,15 @@ export function client(values: Record<string, string | undefined>) {
 
 export const show = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 
+/** A file the command reads, or a CliError naming it and what failed. */
+export function readInput(path: string, what: string): Buffer {
+	try {
+		return readFileSync(path);
+	} catch (error) {
+		throw new CliError(`cannot read the ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+	}
+}
+
 const tokenCreate: Command = {
 	name: "admin token create",
 	usage: `usage: xs-fota admin token create --name NAME [--data DIR] [--database URL]
@@ -125,14 +134,18 @@ const productsList: Command = {
 
 const keysAdd: Command = {
 	name: "keys add",
-	usage: `usage: xs-fota keys add --product P --pub K.pub [--server URL] [--ca FILE] [--token T]
+	usage: `usage: xs-fota keys add --product P --pub K.pub [--role firmware|config] [--server URL] [--ca FILE] [--token T]
 
-Trusts a signing key (a .pub written by xs-fota keygen) for the product's releases. ${CLIENT_USAGE}`,
-	options: { product: { required: true }, pub: { required: true }, ...CLIENT_OPTIONS },
+Trusts a signing key (a .pub written by xs-fota keygen) for the product: with --role firmware (the default) it signs
+releases, with --role config it signs config documents (xs-fota config sign). A key has one role. ${CLIENT_USAGE}`,
+	options: { product: { required: true }, pub: { required: true }, role: {}, ...CLIENT_OPTIONS },
 	async run(values) {
+		const role = values.role ?? "firmware";
+		if (role !== "firmware" && role !== "config")
+			throw new CliError(`--role must be firmware (signs releases) or config (signs config documents), not ${JSON.stringify(role)}`, USAGE);
 		const key = readPublicKey(values.pub!);
 		show(await client(values)("POST", `/v1/admin/products/${encodeURIComponent(values.product!)}/keys`,
-			{ keyId: key.keyId, publicKey: Buffer.from(key.publicKey).toString("hex") }));
+			{ keyId: key.keyId, publicKey: Buffer.from(key.publicKey).toString("hex"), role }));
 	},
 };
 
@@ -148,15 +161,8 @@ served only through a rollout (xs-fota rollout create); the other devices keep w
 ${CLIENT_USAGE}`,
 	options: { manifest: { required: true }, image: { required: true }, product: {}, staged: { flag: true }, ...CLIENT_OPTIONS },
 	async run(values) {
-		const read = (path: string, what: string) => {
-			try {
-				return readFileSync(path);
-			} catch (error) {
-				throw new CliError(`cannot read the ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-			}
-		};
-		const manifest = read(values.manifest!, "manifest");
-		const image = read(values.image!, "image");
+		const manifest = readInput(values.manifest!, "manifest");
+		const image = readInput(values.image!, "image");
 		let product = values.product;
 		if (product === undefined) {
 			const envelope = splitEnvelope(new Uint8Array(manifest));

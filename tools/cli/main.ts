@@ -12,8 +12,9 @@ import { sign } from "./sign.js";
 import { verify } from "./verify.js";
 import { ADMIN_COMMANDS } from "./admin.js";
 import { ROLLOUT_COMMANDS } from "./rollout.js";
+import { CONFIG_COMMANDS } from "./config.js";
 
-const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim, fleetSim, ...ADMIN_COMMANDS, ...ROLLOUT_COMMANDS];
+const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim, fleetSim, ...ADMIN_COMMANDS, ...ROLLOUT_COMMANDS, ...CONFIG_COMMANDS];
 
 const USAGE_TEXT = `usage: xs-fota <command> [options]
 
@@ -27,6 +28,8 @@ commands:
   admin token create   make an admin API token (printed once)
   products add|list, keys add, publish, releases list, devices list|show|revoke, rollout create|list|show|pause|resume|abort
            the admin API, over HTTPS with a token (--server, --ca, --token or XSFOTA_SERVER, XSFOTA_CA, XSFOTA_TOKEN)
+  config sign|push|show   sign a config document with a config key, upload it, show a device's config
+           (its document, last known good, pending, failures and history; through the admin API like the above)
   provision  write a device's flash file (sim or lin): first image and device config
   mcsim    run a lin device in Moddable's desktop simulator, as its bootloader
   fleet-sim  run thousands of virtual devices against a server (load tests, demos), with a live summary

@@ -4,7 +4,7 @@
 import { CliError, USAGE } from "./errors.js";
 import { client, CLIENT_OPTIONS, CLIENT_USAGE, show } from "./admin.js";
 import { adminPaths, type RolloutSpec, type RolloutView } from "../server/admin-api.js";
-import type { Command } from "./options.js";
+import { integerOption, type Command } from "./options.js";
 
 function number(name: string, text: string): number {
 	const value = Number(text);
@@ -46,11 +46,13 @@ export function describe(view: RolloutView): string {
 
 const create: Command = {
 	name: "rollout create",
-	usage: `usage: xs-fota rollout create --product P --version V [--stages 1,10,50,100 | --exponential FIRST,FACTOR]
+	usage: `usage: xs-fota rollout create --product P (--version V | --config N) [--stages 1,10,50,100 | --exponential FIRST,FACTOR]
        [--from-version V]... [--device ID]... [--success PCT] [--error PCT] [--min-devices N] [--soak S] [--timeout S]
        [--start ISO-TIME] [--window "CRON|MINUTES|TIME-ZONE"]... [--json] [--server URL] [--ca FILE] [--token T]
 
-Rolls release V of product P (published with xs-fota publish --staged) out in stages: percentages of the target
+Rolls release V of product P (published with xs-fota publish --staged), or its config document of sequence N
+(pushed with xs-fota config push --staged: success is the device keeping it after its trial, failure its rollback or
+refusal), out in stages: percentages of the target
 (default 1,10,50,100), or an exponential rate (e.g. 1,2: 1%, 2%, 4%, ... 100%). The target is the product's devices,
 or those now running one of the --from-version versions, and/or the --device ids. A stage opens when the one
 before reaches --success % of its devices (default 95) and has soaked --soak seconds; the rollout halts itself
@@ -59,11 +61,14 @@ when more than --error % (default 5) of the finished devices failed (rolled back
 --start delays it; each --window "0 2 * * *|120|Europe/Paris" (cron, minutes, time zone) is a maintenance window:
 devices start the update only inside one. ${CLIENT_USAGE}`,
 	options: {
-		product: { required: true }, version: { required: true }, stages: {}, exponential: {}, "from-version": { multiple: true }, device: { multiple: true },
+		product: { required: true }, version: {}, config: {}, stages: {}, exponential: {}, "from-version": { multiple: true }, device: { multiple: true },
 		success: {}, error: {}, "min-devices": {}, soak: {}, timeout: {}, start: {}, window: { multiple: true }, json: { flag: true }, ...CLIENT_OPTIONS,
 	},
 	async run(values, lists) {
-		const spec: RolloutSpec = { product: values.product!, version: values.version! };
+		if ((values.version === undefined) === (values.config === undefined))
+			throw new CliError("give --version (a staged release) or --config (a staged config document's sequence), one of them", USAGE);
+		const spec: RolloutSpec = { product: values.product!, ...(values.version !== undefined ? { version: values.version }
+			: { config: integerOption("config", values.config!, Number.MAX_SAFE_INTEGER) }) };
 		if (values.stages !== undefined && values.exponential !== undefined)
 			throw new CliError("give --stages or --exponential, not both", USAGE);
 		if (values.stages !== undefined)

@@ -1,7 +1,7 @@
 // The administrators' HTTP surface, in one typed place: the server answers these shapes, the CLI and the fleet page
 // read them. Every route needs `Authorization: Bearer <token>` (`xs-fota admin token create`).
 //   GET  /v1/admin/fleet                                   FleetSummary
-//   GET  /v1/admin/devices[?product=&version=&state=&search=&limit=&offset=]   DeviceRow[] (./store/store.ts)
+//   GET  /v1/admin/devices[?product=&version=&state=&search=&limit=&offset=]   DeviceListRow[]
 //   GET  /v1/admin/devices/<id>                            DeviceRow & {history: ReportRow[]} (newest first)
 //   POST /v1/admin/devices/<id>/revoke
 //   GET  /v1/admin/rollouts[?product=]                     RolloutView[] (newest first, without events)
@@ -129,6 +129,10 @@ export interface RolloutView {
 	/** only in GET /v1/admin/rollouts/<id>: every state change, oldest first */
 	events?: RolloutEvent[];
 }
+
+/** A device in GET /v1/admin/devices: its row (./store/store.ts DeviceRow) and the sequence of the config document
+ * waiting for it (null: none, or it never named the config it runs). */
+export type DeviceListRow = import("./store/store.js").DeviceRow & { configPending: number | null };
 
 export interface FleetSummary {
 	devices: number;

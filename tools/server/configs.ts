@@ -15,7 +15,7 @@ import { checkConfigDoc, claimedProduct } from "../release/config-doc.js";
 import { nodeVerify } from "../cli/verifier.js";
 import { nodeSha256 } from "../cli/keys.js";
 import { trustedKeys } from "./publish.js";
-import { StoreConflict, StoreNotFound, type ConfigDocRow, type FleetStore } from "./store/store.js";
+import { StoreConflict, StoreNotFound, type ConfigDocRow, type DeviceRow, type FleetStore } from "./store/store.js";
 import { splitConfigEnvelope } from "../../modules/fota/envelope.js";
 import type { ConfigDocView, DeviceConfigView } from "./admin-api.js";
 
@@ -63,11 +63,12 @@ export function appliesTo(doc: ConfigDocRow, deviceId: string): boolean {
 
 /** The document the device is to be given, or undefined. named: the sequence it named in this request (else the one
  * it last named or reported; 0 when it never did). offered(doc): whether a config rollout gives a staged document to
- * this device (../rollouts.ts offerConfig). */
+ * this device (../rollouts.ts offerConfig). docs: the product's documents when the caller has read them already. */
 export async function pendingConfig(store: FleetStore, deviceId: string, product: string, named: number | undefined,
-	offered: (doc: ConfigDocRow) => Promise<boolean>): Promise<ConfigDocRow | undefined> {
+	offered: (doc: ConfigDocRow) => Promise<boolean>, docs?: readonly ConfigDocRow[]): Promise<ConfigDocRow | undefined> {
 	const runs = named ?? (await store.deviceConfig(deviceId))?.sequence ?? 0;
-	const candidates = (await store.configDocs(product, runs)).filter((doc) => appliesTo(doc, deviceId));
+	const candidates = (docs ? docs.filter((doc) => doc.product === product && doc.sequence > runs) : await store.configDocs(product, runs))
+		.filter((doc) => appliesTo(doc, deviceId)).sort((a, b) => b.sequence - a.sequence);
 	if (candidates.length === 0)
 		return undefined;
 	const failed = new Set((await store.configFailures(deviceId)).map((failure) => failure.sequence));
@@ -75,6 +76,26 @@ export async function pendingConfig(store: FleetStore, deviceId: string, product
 		if (!failed.has(doc.sequence) && (!doc.staged || await offered(doc)))
 			return doc;
 	return undefined;
+}
+
+/** Device rows with the sequence of the document waiting for each (configPending, null when none), for the device
+ * list: a product's documents are read once, and a device that runs the newest one that applies costs nothing more.
+ * Staged documents count only where a rollout already offered them (reading offers nothing). */
+export async function withPendingConfigs(store: FleetStore, rows: DeviceRow[], offered: (deviceId: string, doc: ConfigDocRow) => Promise<boolean>):
+	Promise<(DeviceRow & { configPending: number | null })[]> {
+	const docs = new Map<string, ConfigDocRow[]>();
+	const out: (DeviceRow & { configPending: number | null })[] = [];
+	for (const row of rows) {
+		let product = docs.get(row.product);
+		if (!product)
+			docs.set(row.product, product = await store.configDocs(row.product));
+		const runs = row.configSequence ?? 0;
+		const newer = product.some((doc) => doc.sequence > runs && appliesTo(doc, row.deviceId));
+		const pending = newer && row.configSequence !== null
+			? await pendingConfig(store, row.deviceId, row.product, runs, (doc) => offered(row.deviceId, doc), product) : undefined;
+		out.push({ ...row, configPending: pending?.sequence ?? null });
+	}
+	return out;
 }
 
 /** A stored document as the admin API shows it: no bytes, and only the names of its settings. */

@@ -35,6 +35,7 @@ const FILES: Record<string, string> = {
 	"/page/fleet.js": resolve(PAGE, "fleet.js"),
 	"/page/device.js": resolve(PAGE, "device.js"),
 	"/page/rollouts.js": resolve(PAGE, "rollouts.js"),
+	"/page/config.js": resolve(PAGE, "config.js"),
 	"/page/style.css": resolve(PAGE, "style.css"),
 	"/page/icon.svg": resolve(PAGE, "icon.svg"),
 	// the admin API's paths, compiled beside this module: the page builds its URLs where the server's are typed

@@ -41,7 +41,7 @@ import { checkRelease } from "../release/check.js";
 import { MAX_CONFIG_DOC_BYTES } from "../../modules/fota/envelope.js";
 import { keyIdOf } from "../cli/keys.js";
 import { CONFIG_HEADER, CONFIG_PENDING_HEADER, CONFIG_SOURCES, deviceRoute, REPORT_STATES, VERSION_HEADER } from "../../modules/fota/protocol.js";
-import { acceptConfigDoc, configDocView, deviceConfigView, pendingConfig } from "./configs.js";
+import { acceptConfigDoc, configDocView, deviceConfigView, pendingConfig, withPendingConfigs } from "./configs.js";
 import { RolloutEngine, RolloutError } from "./rollouts.js";
 import { ROLLOUT_ACTIONS, type RolloutAction } from "./admin-api.js";
 
@@ -129,9 +129,7 @@ export function parseReport(body: unknown, deviceId: string): DeviceReport {
 			!(typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value)) || (typeof value === "string" && value.length <= 256))))
 			throw bad("config.fields", "must be up to 32 named strings (256 characters), numbers or booleans");
 		report.config = { sha256: config.sha256, fields: config.fields as Record<string, string | number | boolean> };
-		for (const field of Object.keys(config))
-			if (!["sha256", "fields", "sequence", "source", "lost"].includes(field))
-				throw bad(`config.${field}`.slice(0, 80), "is not a config field");
+		// other members of config are dropped, as before sequence, source and lost came: a newer client is not refused
 		if (config.sequence !== undefined) {
 			if (!integer(config.sequence, Number.MAX_SAFE_INTEGER))
 				throw bad("config.sequence", `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`);
@@ -143,7 +141,7 @@ export function parseReport(body: unknown, deviceId: string): DeviceReport {
 			report.config.source = config.source as string;
 		}
 		if (config.lost !== undefined) {
-			if (!Array.isArray(config.lost) || config.lost.length > 8 || !config.lost.every((name) => typeof name === "string" && /^[a-z0-9-]{1,32}$/.test(name)))
+			if (!Array.isArray(config.lost) || config.lost.length > 8 || !config.lost.every((name) => typeof name === "string" && /^[A-Za-z0-9._-]{1,32}$/.test(name)))
 				throw bad("config.lost", "must list up to 8 copy names (e.g. \"working-1\")");
 			report.config.lost = config.lost as string[];
 		}
@@ -451,7 +449,8 @@ export class UpdateServer {
 			return this.#configRoute(request, response, method, url, id, admin.name);
 		if (collection === "devices") {
 			if (id === undefined && method === "GET")
-				return this.#json(response, 200, await this.store.devices(deviceFilter(url.searchParams)));
+				return this.#json(response, 200, await withPendingConfigs(this.store, await this.store.devices(deviceFilter(url.searchParams)),
+					(device, doc) => this.rollouts.configOffered(device, doc)));
 			if (id !== undefined && !DEVICE_ID.test(id))
 				throw new HttpError(400, "bad-device-id", "a device id is 1 to 64 of [A-Za-z0-9._-]");
 			if (id !== undefined && sub === undefined && method === "GET") {

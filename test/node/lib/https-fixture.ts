@@ -72,7 +72,7 @@ export interface Reply { status: number; body: any; headers: Record<string, stri
 
 /** A request to a served server: as a device (its identity made from the device CA) or with an admin token; the
  * answer's body parsed as JSON when it is, else its bytes. */
-export function call(served: Served, method: string, path: string, options: { device?: string; token?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
+export function call(served: Pick<Served, "url" | "caPem" | "identity">, method: string, path: string, options: { device?: string; token?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
 	const identity = options.device ? served.identity(options.device) : undefined;
 	const body = options.json === undefined ? undefined : JSON.stringify(options.json);
 	return new Promise((resolve, reject) => {

@@ -7,6 +7,9 @@
 /** @typedef {import("../admin-api.ts").RolloutAction} RolloutAction */
 /** @typedef {import("../store/store.ts").DeviceRow} DeviceRow */
 /** @typedef {import("../store/store.ts").ReportRow} ReportRow */
+/** @typedef {import("../admin-api.ts").DeviceListRow} DeviceListRow */
+/** @typedef {import("../admin-api.ts").DeviceConfigView} DeviceConfigView */
+/** @typedef {import("../admin-api.ts").ConfigDocView} ConfigDocView */
 
 import { adminPaths } from "xs-fota/admin-api";
 

@@ -4,6 +4,7 @@ import { html } from "htm/preact";
 import { paths } from "./api.js";
 import { Freshness, Problem, State, when } from "./format.js";
 import { useLive } from "./live.js";
+import { DeviceConfig } from "./config.js";
 
 /** @typedef {import("./api.js").DeviceRow & {history: import("./api.js").ReportRow[]}} DeviceDetail */
 
@@ -34,6 +35,7 @@ export function Device({ id }) {
 						${d.config && html`<ul class="config">${Object.entries(d.config).map(([name, value]) =>
 							html`<li><span class="mono">${name}</span> = ${JSON.stringify(value)}</li>`)}</ul>`}</dd></div>
 				</dl>
+				<${DeviceConfig} id=${id} />
 				<h3 id="history-title">History</h3>
 				${d.history.length === 0 ? html`<p class="empty">No history kept.</p>` : html`
 					<table class="history" aria-labelledby="history-title">

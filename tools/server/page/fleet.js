@@ -7,15 +7,17 @@ import { useEffect, useState } from "preact/hooks";
 import { paths } from "./api.js";
 import { count, Freshness, Problem, State, when } from "./format.js";
 import { useLive } from "./live.js";
+import { ConfigCell, ConfigDocs } from "./config.js";
 
 /** Devices a page of the table shows. */
 export const PAGE_ROWS = 50;
 /** The states a device reports (modules/fota/protocol.ts REPORT_STATES), offered in the filter even when none has them yet. */
-const STATES = ["downloading", "activating", "valid", "rejected", "rolled-back", "interrupted"];
+const STATES = ["downloading", "activating", "valid", "rejected", "rolled-back", "interrupted",
+	"config-trying", "config-valid", "config-rejected", "config-rolled-back", "config-interrupted"];
 const FILTERS = /** @type {const} */ (["product", "version", "state", "search"]);
 
 /** @typedef {import("./api.js").FleetSummary} FleetSummary */
-/** @typedef {import("./api.js").DeviceRow} DeviceRow */
+/** @typedef {import("./api.js").DeviceListRow} DeviceRow */
 
 /** @param {Record<string, number>} counts @returns {[string, number][]} most first, then by name */
 const ranked = (counts) => Object.entries(counts).sort(([a, x], [b, y]) => y - x || a.localeCompare(b, undefined, { numeric: true }));
@@ -43,7 +45,8 @@ export function Fleet({ query, setQuery }) {
 			<${Problem} error=${summary.error} what="The fleet's counts" />
 			${summary.data && html`<${Summary} summary=${summary.data} query=${query} filter=${filter} />`}
 		</section>
-		<${Devices} query=${query} filter=${filter} setQuery=${setQuery} summary=${summary.data} />`;
+		<${Devices} query=${query} filter=${filter} setQuery=${setQuery} summary=${summary.data} />
+		<${ConfigDocs} />`;
 }
 
 /** @param {{summary: FleetSummary, query: URLSearchParams, filter: (changes: Record<string, string>) => void}} props */
@@ -142,7 +145,7 @@ function Devices({ query, filter, setQuery, summary }) {
 				<table class="devices" aria-busy=${devices.stale}>
 					<caption class="visually-hidden">Devices${filtered ? ", filtered" : ""}, page ${page + 1}</caption>
 					<thead><tr><th scope="col">Device</th><th scope="col">Product</th><th scope="col">Version</th><th scope="col">State</th>
-						<th scope="col">Last seen</th><th scope="col">Last error</th></tr></thead>
+						<th scope="col">Config</th><th scope="col">Last seen</th><th scope="col">Last error</th></tr></thead>
 					<tbody>
 						${rows.map((d) => html`
 							<tr key=${d.deviceId} data-device=${d.deviceId}>
@@ -151,6 +154,7 @@ function Devices({ query, filter, setQuery, summary }) {
 								<td data-label="Product">${d.product}</td>
 								<td data-label="Version"><span class="version">${d.version}</span>${d.target && d.target !== d.version && html` → <span class="version">${d.target}</span>`}</td>
 								<td data-label="State"><${State} state=${d.state} /></td>
+								<td data-label="Config" class="config-cell"><${ConfigCell} sequence=${d.configSequence} source=${d.configSource} pending=${d.configPending} /></td>
 								<td data-label="Last seen">${when(d.lastSeen)}</td>
 								<td data-label="Last error" class="error-text">${d.lastError ?? ""}</td>
 							</tr>`)}

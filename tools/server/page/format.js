@@ -39,6 +39,7 @@ export function State({ state }) {
 		downloading: "busy", activating: "busy", running: "busy", checked: "busy", scheduled: "quiet",
 		"rolled-back": "bad", rejected: "bad", interrupted: "warn", halted: "bad", aborted: "bad",
 		paused: "warn",
+		"config-valid": "good", "config-trying": "busy", "config-rejected": "bad", "config-rolled-back": "bad", "config-interrupted": "warn",
 	})[state] ?? "quiet";
 	return html`<span class=${`badge ${tone}`}>${state}</span>`;
 }

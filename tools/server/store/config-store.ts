@@ -150,8 +150,11 @@ export async function recordConfigState(db: Db, report: ConfigReport, at: Date, 
 		? { good_sequence: before.lastKnownGood.sequence, good_sha256: before.lastKnownGood.sha256,
 			good_fields: before.lastKnownGood.fields ? JSON.stringify(before.lastKnownGood.fields) : null, good_at: Date.parse(before.lastKnownGood.at) }
 		: { good_sequence: null, good_sha256: null, good_fields: null, good_at: null };
-	if (report.state === "config-valid" && report.configTarget !== undefined)
-		good = { good_sequence: report.configTarget, good_sha256: sha256, good_fields: fields, good_at: now };
+	if (report.state === "config-valid" && report.configTarget !== undefined) {
+		// the config it then runs is the document's, unless the report says it runs another (then its digest is unknown)
+		const runsIt = config === undefined ? before?.sequence === report.configTarget : config.sequence === undefined || config.sequence === report.configTarget;
+		good = { good_sequence: report.configTarget, good_sha256: runsIt ? sha256 : null, good_fields: runsIt ? fields : null, good_at: now };
+	}
 	const values = { sequence, source, sha256, fields, lost, ...good, updated_at: now };
 	await db.insertInto("device_configs").values({ device_id: report.deviceId, ...values })
 		.onConflict((conflict) => conflict.column("device_id").doUpdateSet(values)).execute();

@@ -29,7 +29,7 @@ test("config sign, keys add --role config, config push, config show and rollout 
 	// refused at signing, each with its reason, and nothing written
 	const refusals: [string[], number, RegExp][] = [
 		[["--set", "clientKey=\"-----BEGIN PRIVATE KEY-----\""], 1, /a device would refuse this document \(secret-field\): clientKey is the device's own identity/],
-		[["--set", "colour=\"red\""], 1, /\(unknown-field\): settings\.colour/],
+		[["--set", "colour=\"red\""], 1, /\(unknown-field\): settings\["colour"\] is not a setting/],
 		[["--set", "chunkBytes=5000"], 1, /\(invalid-setting\): device config: chunkBytes must be a multiple of 4096/],
 		[["--set", "pollSeconds"], 2, /--set "pollSeconds" must be NAME=JSON/],
 		[["--set", "server=https://x"], 2, /--set server: "https:\/\/x" is not JSON \(a string needs its quotes/],

@@ -2,8 +2,11 @@
 // config document that passes its trial is kept; one that points the device at a server it cannot reach, gives it
 // a CA that does not sign the server, or fails the app's own check is rolled back on its own, and the reason reaches
 // the server through the config that came back; a device whose working copies are destroyed runs its factory copy,
-// says so, and is given its last good config back.
+// says so, and is given its last good config back; documents a compromised server holds (forged, a manifest, one
+// that sets the device's key) are refused with their reasons and change nothing; power cuts at every flash
+// operation leave the old config or the new one.
 import test from "ava";
+import { createHash, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +14,7 @@ import { builds, is, withBoard, world } from "./lib.js";
 import { makeDevCertificates } from "../../tools/server/certificates.js";
 import { readFileSync } from "node:fs";
 import { writeConfigArea } from "../../tools/sim/flash.js";
+import { frameConfigBody, joinEnvelope } from "../../modules/fota/envelope.js";
 import type { World } from "../../tools/demo/world.js";
 import type { Board } from "../../tools/demo/board.js";
 
@@ -145,3 +149,37 @@ for (const good of [true, false]) {
 		}
 	});
 }
+
+test.serial("documents a compromised server holds are refused on the board, each with its reason, and nothing changes", async (t) => {
+	const w = await world();
+	try {
+		const { v1 } = builds(w);
+		const name = "cfg-refuse";
+		// straight into the fleet store, past the server's checks, as a compromised server or database would hold them
+		const hold = async (sequence: number, bytes: Uint8Array) => w.store.addConfigDoc({ product: "demo-board", sequence, devices: [name], staged: false,
+			bytes, sha256: createHash("sha256").update(bytes).digest("hex"), createdBy: "attacker" }, new Date());
+		const seal = (body: object, key: KeyObject, keyId: string) => {
+			const framed = frameConfigBody(keyId, new TextEncoder().encode(JSON.stringify(body)));
+			return joinEnvelope(framed, new Uint8Array(sign(null, framed, key)));
+		};
+		const body = (sequence: number, changes: Record<string, unknown> = {}) => ({ format: 1, product: "demo-board", devices: [name], sequence, settings: w.settings(name, changes) });
+		const { privateKey: stranger } = generateKeyPairSync("ed25519");
+		await withBoard(w, w.device(name, v1), async (board) => {
+			await board.waitFor(is("none", { why: "no-release" }), 30000, "the first check");
+			const cases: [number, Uint8Array, string][] = [
+				[31, seal(body(31, { pollSeconds: 9 }), stranger, w.configKey.keyId), "bad-signature"],
+				[32, w.sign({ version: "9.9.9", sequence: 32, securityVersion: 0, image: v1 }), "malformed"],
+				[33, seal(body(33, { clientKey: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----" }), w.configKey.privateKey, w.configKey.keyId), "secret-field"],
+			];
+			for (const [sequence, bytes, reason] of cases) {
+				await hold(sequence, bytes);
+				const entry = await serverSaw(w, name, "config-rejected", sequence);
+				t.is(entry.error, reason, `document ${sequence}`);
+			}
+			t.false(board.events.some(is("config-activate")), "nothing was written");
+			t.like(board.events.findLast(is("config")), { sequence: 0, source: "factory" });
+		});
+	} finally {
+		await w.stop();
+	}
+});

@@ -646,10 +646,15 @@ export class FotaClient {
 		if (trial && trial.count === loaded.count) {
 			if (trial.stage === "failed")
 				return this.#rollbackConfig(trial); // a reset cut the rollback short
+			// a power loss is not the config's fault: it is tried again, a bounded number of times (a config that
+			// browns the board out at every trial does not loop for ever); a crash or the watchdog is its fault
 			const cause = this.#ports.flash.lastReset();
 			const power = POWER_LOSS.includes(cause);
-			return this.#rollbackConfig({ ...trial, stage: "failed", retry: power,
-				failure: power ? "power-loss-in-config-trial" : `config-trial-crashed-or-hung: reset by ${cause}` });
+			const count = power ? records.countConfigInterrupted(trial.sequence) : 0;
+			const retry = power && count <= MAX_INTERRUPTED;
+			return this.#rollbackConfig({ ...trial, stage: "failed", retry,
+				failure: retry ? "power-loss-in-config-trial" : power ? `interrupted-too-often: power-loss-in-config-trial ${count} times`
+					: `config-trial-crashed-or-hung: reset by ${cause}` });
 		}
 		records.configTrial = { sequence: loaded.sequence, count: loaded.count, stage: "selftest" };
 		this.#event("config-selftest", { result: "start", sequence: loaded.sequence });

@@ -22,8 +22,8 @@ export type ConfigRejectReason =
 
 /** Why a config that was being tried is not kept: a check of its trial failed, the trial crashed or hung (a reset
  * during it), or the power went during the trial or its confirmation (then the document is tried again). */
-export type ConfigRollbackReason = "config-selftest-failed" | "config-trial-crashed-or-hung";
-export type ConfigInterruptReason = "power-loss-in-config-trial" | "reset-while-confirming-config";
+export type ConfigRollbackReason = "config-selftest-failed" | "config-trial-crashed-or-hung" | "interrupted-too-often";
+export type ConfigInterruptReason = "power-loss-in-config-trial";
 
 export class UpdateRejected extends Error {
 	override name = "UpdateRejected";

@@ -79,6 +79,7 @@ const KEYS = {
 	configTrial: "cfgtrial",
 	configLast: "cfglast",
 	configFailed: "cfgfail",
+	configInterrupted: "cfgintr",
 } as const;
 
 /** How often something went wrong with one release: bad transfers (the image the server sent did not match the
@@ -164,6 +165,10 @@ export class Records {
 	/** A config document sequence whose trial failed here: not tried again. */
 	get configFailed(): number { return readCounter(this.#store, KEYS.configFailed); }
 	set configFailed(value: number) { writeCounter(this.#store, KEYS.configFailed, value); }
+	/** Counts one more config trial of this document cut short by a power loss; returns the count. */
+	countConfigInterrupted(sequence: number): number {
+		return this.#count(KEYS.configInterrupted, sequence);
+	}
 	/** Counts one more bad transfer of this release (a new release starts from 1); returns the count. */
 	countBadTransfer(sequence: number): number {
 		return this.#count(KEYS.badTransfers, sequence);

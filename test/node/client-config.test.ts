@@ -166,6 +166,26 @@ test("a reset during the trial (a crash or the watchdog) rolls the config back f
 	}
 });
 
+test("a config whose trial the power cuts short at every start is given up after 3 retries, and says why", async (t) => {
+	const device = new Device();
+	device.offer(sealConfig(docBody(8, { pollSeconds: 20 })), 8);
+	for (let round = 1; round <= 4; round++) {
+		t.is(await device.start(), "reboot", `round ${round}: the trial copy written`);
+		device.reset("software");
+		const loaded = device.loaded();
+		t.true(loaded.trial, `round ${round}`);
+		new Records(device.store).configTrial = { sequence: 8, count: loaded.count, stage: "selftest" };
+		device.reset("brownout");
+		t.is(await device.start(), "reboot", `round ${round}: rolled back`);
+		device.reset("software");
+	}
+	t.deepEqual(await device.settle(), ["none"]);
+	const states = device.configReports().filter((r) => r.state !== "config-trying").map((r) => `${r.state}: ${r.error}`);
+	t.deepEqual(states, [...Array(3).fill("config-interrupted: power-loss-in-config-trial"),
+		"config-rolled-back: interrupted-too-often: power-loss-in-config-trial 4 times"]);
+	t.is(device.loaded().sequence, 0);
+});
+
 test("refused documents change nothing: no copy written, the reason reported", async (t) => {
 	const other = makeKey();
 	const cases: [string, Uint8Array, number][] = [

@@ -330,17 +330,26 @@ export class FotaClient {
 		return this.#activate(manifest!);
 	}
 
-	async #activate(manifest: UpdateManifest): Promise<CheckOutcome> {
-		const { flash, clock } = this.#ports;
+	/** Before anything that ends in a restart (an image's activation, a config's trial copy): the app's holds are
+	 * waited for, and outside the maintenance window the round is deferred (the outcome returned). */
+	async #restartAllowed(): Promise<CheckOutcome | undefined> {
 		if (this.#holds.held) {
 			this.#event("held", { reason: "app", holds: this.#holds.reasons });
 			await this.#holds.released();
 		}
-		const window = checkWindow(this.#config.window, clock.wall(), this.#config.withoutClock);
+		const window = checkWindow(this.#config.window, this.#ports.clock.wall(), this.#config.withoutClock);
 		if (!window.open) {
 			this.#event("held", { reason: window.reason, waitMs: window.waitMs });
 			return { result: "deferred", reason: window.reason, waitMs: window.waitMs };
 		}
+		return undefined;
+	}
+
+	async #activate(manifest: UpdateManifest): Promise<CheckOutcome> {
+		const { flash } = this.#ports;
+		const deferred = await this.#restartAllowed();
+		if (deferred)
+			return deferred;
 		const slot = flash.next();
 		this.#records.clearBadTransfers();
 		this.#records.pending = {
@@ -600,17 +609,10 @@ export class FotaClient {
 	 * within the maintenance window, as an image's activation). */
 	async #activateConfig(opened: Extract<OpenedConfig, { ok: true }>): Promise<CheckOutcome> {
 		const loaded = this.#loaded!, configFlash = this.#ports.configFlash!, records = this.#records;
-		const { clock } = this.#ports;
 		const { sequence } = opened.doc;
-		if (this.#holds.held) {
-			this.#event("held", { reason: "app", holds: this.#holds.reasons });
-			await this.#holds.released();
-		}
-		const window = checkWindow(this.#config.window, clock.wall(), this.#config.withoutClock);
-		if (!window.open) {
-			this.#event("held", { reason: window.reason, waitMs: window.waitMs });
-			return { result: "deferred", reason: window.reason, waitMs: window.waitMs };
-		}
+		const deferred = await this.#restartAllowed();
+		if (deferred)
+			return deferred;
 		records.configTrial = undefined;
 		const written = writeTrialCopy(configFlash, loaded, opened.raw, sequence);
 		this.#event("config-activate", { sequence, area: written.area, count: written.count });

@@ -38,6 +38,8 @@ import { keyIdOf } from "../cli/keys.js";
 import { deviceRoute, REPORT_STATES, VERSION_HEADER } from "../../modules/fota/protocol.js";
 import { RolloutEngine, RolloutError } from "./rollouts.js";
 import { ROLLOUT_ACTIONS, type RolloutAction } from "./admin-api.js";
+import { actingDevice, takeForwarded } from "./gateway-authority.js";
+import { gatewayReportsPath, MAX_GATEWAY_BATCH_BYTES } from "../../modules/fota/protocol.js";
 
 export interface ServerOptions {
 	store: FleetStore;
@@ -73,7 +75,7 @@ const PRODUCT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-class HttpError extends Error {
+export class HttpError extends Error {
 	constructor(readonly status: number, readonly error: string, readonly detail?: string, readonly headers: Record<string, string> = {}) {
 		super(detail ? `${error}: ${detail}` : error);
 	}
@@ -202,10 +204,12 @@ export class UpdateServer {
 			return;
 		if (url.pathname.startsWith("/v1/admin/"))
 			return this.#admin(request, response, url);
+		if (url.pathname === gatewayReportsPath() && request.method === "POST") // a gateway's stored reports (./gateway-authority.ts)
+			return this.#forwarded(request, response, await this.#device(request));
 		const route = deviceRoute(request.method ?? "", url.pathname);
 		if (!route)
 			throw new HttpError(404, "not-found", `${request.method} ${url.pathname}`);
-		const deviceId = await this.#device(request);
+		const deviceId = await this.#acting(request, await this.#device(request));
 		if (route.kind === "report")
 			return this.#report(request, response, deviceId, route.deviceId);
 		if (!PRODUCT.test(route.product))
@@ -235,6 +239,30 @@ export class UpdateServer {
 		if (await this.store.isRevoked(deviceId))
 			throw new HttpError(403, "revoked", `device ${deviceId} is revoked`);
 		return deviceId;
+	}
+
+	/** The device a request acts for: its certificate's, or the one a gateway names and may act for (./gateway-authority.ts). */
+	async #acting(request: IncomingMessage, certified: string): Promise<string> {
+		const acting = await actingDevice(this.store, certified, request.headers);
+		if (!acting.ok)
+			throw new HttpError(acting.status, acting.error, acting.detail);
+		if (acting.deviceId !== certified)
+			this.#log(`gateway ${certified} acts for ${acting.deviceId}${acting.via.length ? ` via ${acting.via.join(",")}` : ""}`);
+		return acting.deviceId;
+	}
+
+	async #forwarded(request: IncomingMessage, response: ServerResponse, gatewayId: string): Promise<void> {
+		const body = await readJson(request, MAX_GATEWAY_BATCH_BYTES);
+		const taken = await takeForwarded(this.store, gatewayId, body, {
+			parse: parseReport,
+			historyLimit: this.#options.historyLimit ?? 100,
+			now: () => Date.now(),
+			stored: (report, at) => this.rollouts.onReport(report, new Date(this.#options.now?.() ?? at.getTime())),
+			log: (line) => this.#log(line),
+		});
+		if (!taken.ok)
+			throw new HttpError(taken.status, taken.error, taken.detail);
+		this.#json(response, 200, { results: taken.results });
 	}
 
 	async #manifest(request: IncomingMessage, response: ServerResponse, product: string, deviceId: string): Promise<void> {
@@ -365,16 +393,21 @@ export class UpdateServer {
 			return this.#json(response, 200, await this.store.fleetSummary());
 		if (collection === "rollouts")
 			return this.#rolloutRoute(request, response, method, url, id, sub, admin.name);
+		if (collection === "gateways")
+			return this.#gatewayRoute(request, response, method, id, sub);
 		if (collection === "devices") {
-			if (id === undefined && method === "GET")
-				return this.#json(response, 200, await this.store.devices(deviceFilter(url.searchParams)));
+			if (id === undefined && method === "GET") {
+				const devices = await this.store.devices(deviceFilter(url.searchParams));
+				const gateways = await this.store.gateways.gatewaysOf(devices.map((device) => device.deviceId));
+				return this.#json(response, 200, devices.map((device) => ({ ...device, gateway: gateways.get(device.deviceId) ?? null })));
+			}
 			if (id !== undefined && !DEVICE_ID.test(id))
 				throw new HttpError(400, "bad-device-id", "a device id is 1 to 64 of [A-Za-z0-9._-]");
 			if (id !== undefined && sub === undefined && method === "GET") {
 				const device = await this.store.device(id);
 				if (!device)
 					throw new HttpError(404, "not-found", `no device ${id}`);
-				return this.#json(response, 200, { ...device, history: await this.store.history(id) });
+				return this.#json(response, 200, { ...device, gateway: (await this.store.gateways.gatewayOf(id)) ?? null, history: await this.store.history(id) });
 			}
 			if (id !== undefined && sub === "revoke" && method === "POST") {
 				await this.store.revoke(id, new Date());
@@ -431,6 +464,28 @@ export class UpdateServer {
 			}
 		}
 		throw new HttpError(404, "not-found", `${method} ${url.pathname}`);
+	}
+
+	/** GET /v1/admin/gateways/<id>/devices; POST ... {devices: [ids]} registers them behind the gateway, {remove: [ids]} removes them. */
+	async #gatewayRoute(request: IncomingMessage, response: ServerResponse, method: string, id: string | undefined, sub: string | undefined): Promise<void> {
+		if (id === undefined || !DEVICE_ID.test(id) || sub !== "devices")
+			throw new HttpError(404, "not-found", "the gateway routes are /v1/admin/gateways/<gateway id>/devices");
+		if (method === "POST") {
+			const body = await readJson(request, MAX_ADMIN_BYTES) as Record<string, unknown>;
+			const ids = (name: string) => {
+				const value = body?.[name] ?? [];
+				if (!Array.isArray(value) || value.length > 10000 || value.some((device) => typeof device !== "string" || !DEVICE_ID.test(device) || device === id))
+					throw new HttpError(400, "bad-devices", `${name} must be a list of up to 10000 device ids other than the gateway's`);
+				return value as string[];
+			};
+			const devices = ids("devices"), remove = ids("remove");
+			await this.store.gateways.register(id, devices, new Date());
+			await this.store.gateways.unregister(id, remove);
+			this.#log(`gateway ${id}: ${devices.length} devices registered behind it, ${remove.length} removed`);
+		}
+		else if (method !== "GET")
+			throw new HttpError(404, "not-found", `${method} /v1/admin/gateways/${id}/devices`);
+		return this.#json(response, 200, { gateway: id, devices: await this.store.gateways.devicesBehind(id) });
 	}
 
 	async #rolloutRoute(request: IncomingMessage, response: ServerResponse, method: string, url: URL, id: string | undefined, action: string | undefined, by: string): Promise<void> {
@@ -499,7 +554,7 @@ function base64Field(body: Record<string, unknown>, name: string, maxBytes: numb
 }
 
 /** A request's JSON body, at most maxBytes, as application/json. */
-async function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> {
+export async function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> {
 	const type = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
 	if (type !== "application/json")
 		throw new HttpError(415, "unsupported-media-type", "send application/json");

@@ -12,8 +12,9 @@ import { sign } from "./sign.js";
 import { verify } from "./verify.js";
 import { ADMIN_COMMANDS } from "./admin.js";
 import { ROLLOUT_COMMANDS } from "./rollout.js";
+import { GATEWAY_COMMANDS } from "./gateway.js";
 
-const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim, fleetSim, ...ADMIN_COMMANDS, ...ROLLOUT_COMMANDS];
+const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim, fleetSim, ...ADMIN_COMMANDS, ...ROLLOUT_COMMANDS, ...GATEWAY_COMMANDS];
 
 const USAGE_TEXT = `usage: xs-fota <command> [options]
 
@@ -30,6 +31,8 @@ commands:
   provision  write a device's flash file (sim or lin): first image and device config
   mcsim    run a lin device in Moddable's desktop simulator, as its bootloader
   fleet-sim  run thousands of virtual devices against a server (load tests, demos), with a live summary
+  gateway  run a gateway: an update server to the devices behind it, a client of the cloud (README "Gateways")
+  gateways register|show   which devices a gateway may act for (admin API)
 
 xs-fota <command> --help describes a command. The format is in docs/format.md.`;
 

@@ -8,6 +8,8 @@
 //   POST /v1/admin/rollouts                                RolloutSpec -> RolloutView (201)
 //   GET  /v1/admin/rollouts/<id>                           RolloutView with events
 //   POST /v1/admin/rollouts/<id>/pause|resume|abort        RolloutView
+//   GET  /v1/admin/gateways/<id>/devices                   GatewayDevices
+//   POST /v1/admin/gateways/<id>/devices {devices?, remove?}   GatewayDevices (after the change)
 //   (products, keys and releases: see tools/server/server.ts)
 export const ADMIN_PREFIX = "/v1/admin";
 
@@ -18,6 +20,8 @@ export const adminPaths = {
 	rollouts: () => `${ADMIN_PREFIX}/rollouts`,
 	rollout: (id: number) => `${ADMIN_PREFIX}/rollouts/${id}`,
 	rolloutAction: (id: number, action: RolloutAction) => `${ADMIN_PREFIX}/rollouts/${id}/${action}`,
+	/** GET: the devices registered behind the gateway; POST {devices?, remove?}: registers and removes (GatewayDevices) */
+	gatewayDevices: (id: string) => `${ADMIN_PREFIX}/gateways/${encodeURIComponent(id)}/devices`,
 };
 
 export const ROLLOUT_ACTIONS = ["pause", "resume", "abort"] as const;
@@ -123,4 +127,11 @@ export interface RolloutView {
 export interface FleetSummary {
 	devices: number;
 	products: { product: string; devices: number; versions: Record<string, number>; states: Record<string, number> }[];
+}
+
+/** The devices registered behind a gateway: the gateway may act for these, and only these (tools/server/gateway-authority.ts).
+ * Device rows (GET /v1/admin/devices and /devices/<id>) carry `gateway`: the gateway the device is behind, or null. */
+export interface GatewayDevices {
+	gateway: string;
+	devices: string[];
 }

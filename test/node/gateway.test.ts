@@ -19,24 +19,13 @@ import type { Gateway } from "../../tools/gateway/gateway.js";
 import { deviceId, startFleet, type Fleet } from "../../tools/fleet/fleet.js";
 import { fleetImage } from "../../tools/fleet/image.js";
 import { makeDeviceCertificate } from "../../tools/server/certificates.js";
-import { GATEWAY_FOR_HEADER, GATEWAY_VIA_HEADER, VERSION_HEADER } from "../../modules/fota/protocol.js";
+import { VERSION_HEADER } from "../../modules/fota/protocol.js";
 import { Link } from "./lib/link.js";
-import { HostileServer, type Behaviour } from "../e2e/hostile.js";
+import { HostileServer } from "../e2e/hostile.js";
+import { allValidAtCloud, asDevice, gatewayHeaders, until } from "../e2e/gateway-lib.js";
 
 const IMAGE = fleetImage("2.0.0", 64 * 1024);
 const IMAGE_PATH = `/v1/products/${PRODUCT}/firmware-2.0.0.bin`;
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-	const deadline = Date.now() + ms;
-	for (;;) {
-		const value = await probe();
-		if (value !== undefined && value !== false)
-			return value;
-		if (Date.now() > deadline)
-			throw new Error(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 100));
-	}
-}
 
 interface Rig {
 	w: World;
@@ -82,30 +71,6 @@ async function rig(t: ExecutionContext, count: number, front?: (w: World) => Pro
 	return made;
 }
 
-/** A GET to the gateway as a device (its own certificate from the fleet's device CA). */
-function get(site: GatewaySite, w: World, path: string, device: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }> {
-	const identity = makeDeviceCertificate({ caCert: w.deviceCa.cert, caKey: w.deviceCa.key, deviceId: device });
-	return new Promise((resolve, reject) => {
-		const outgoing = request(`${site.url}${path}`, { ca: site.localCa, key: identity.key, cert: identity.cert, agent: false, headers }, (response) => {
-			const chunks: Buffer[] = [];
-			response.on("data", (chunk: Buffer) => chunks.push(chunk));
-			response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks), headers: response.headers }));
-			response.on("error", reject);
-		});
-		outgoing.on("error", reject);
-		outgoing.end();
-	});
-}
-
-const allValidAtCloud = async (w: World, ids: string[], version: string) => {
-	for (const id of ids) {
-		const device = await w.store.device(id);
-		if (device?.version !== version || device.state !== "valid")
-			return undefined;
-	}
-	return true;
-};
-
 test.serial("ten devices behind a gateway: one upstream download, the manifest unchanged, every report at the cloud", async (t) => {
 	t.timeout(120_000);
 	const r = await rig(t, 10);
@@ -119,7 +84,7 @@ test.serial("ten devices behind a gateway: one upstream download, the manifest u
 	t.is(r.gateway.servedBytes, 10 * IMAGE.length, "each device got the image once, whole, from the gateway");
 	// the manifest a device gets from the gateway is the cloud's signed bytes
 	const release = (await r.w.store.releases(PRODUCT))[0]!;
-	const manifest = await get(r.site, r.w, `/v1/products/${PRODUCT}/manifest`, r.ids[0]!, { [VERSION_HEADER]: "2.0.0" });
+	const manifest = await asDevice(r.site, r.w, r.ids[0]!, `/v1/products/${PRODUCT}/manifest`, { headers: { [VERSION_HEADER]: "2.0.0" } });
 	t.is(manifest.status, 200);
 	t.deepEqual(new Uint8Array(manifest.body), release.manifest);
 	// the cloud's inventory: each device behind gw-1, and its history came through it
@@ -137,15 +102,6 @@ test.serial("ten devices behind a gateway: one upstream download, the manifest u
 	t.is(await r.gateway.queued(), 0);
 });
 
-/** Passes the gateway's requests on to the cloud with the gateway's headers (HostileServer passes only a few). */
-function withGatewayHeaders(exchange: Parameters<Behaviour>[0]): Record<string, string> {
-	const kept: Record<string, string> = {};
-	for (const name of ["range", "if-range", "content-type", GATEWAY_FOR_HEADER, GATEWAY_VIA_HEADER, VERSION_HEADER])
-		if (exchange.headers[name] !== undefined)
-			kept[name] = exchange.headers[name]!;
-	return kept;
-}
-
 test.serial("an image altered on its way to the gateway is never served; the honest copy is", async (t) => {
 	t.timeout(120_000);
 	let hostile!: HostileServer;
@@ -154,7 +110,7 @@ test.serial("an image altered on its way to the gateway is never served; the hon
 		hostile = new HostileServer({ upstream: w.url, ca: readFileSync(w.certs.ca), cert: readFileSync(w.certs.cert), key: readFileSync(w.certs.key),
 			identity: (id) => makeDeviceCertificate({ caCert: w.deviceCa.cert, caKey: w.deviceCa.key, deviceId: id }) });
 		hostile.behaviour = async (exchange, server) => {
-			const answer = await server.upstream(exchange, withGatewayHeaders(exchange));
+			const answer = await server.upstream(exchange, gatewayHeaders(exchange));
 			if (tamper && exchange.path === IMAGE_PATH && answer.body.length > 1000) {
 				answer.body = Buffer.from(answer.body);
 				answer.body[1000] ^= 0x40; // one bit, inside the image
@@ -172,7 +128,7 @@ test.serial("an image altered on its way to the gateway is never served; the hon
 	t.is(r.gateway.servedBytes, 0, "bytes of an unverified image were served");
 	t.false(r.gateway.cache.ready(sha256));
 	t.false(existsSync(r.gateway.cache.path(sha256)));
-	const asked = await get(r.site, r.w, `/v1/products/${PRODUCT}/firmware-2.0.0.bin`, r.ids[0]!);
+	const asked = await asDevice(r.site, r.w, r.ids[0]!, `/v1/products/${PRODUCT}/firmware-2.0.0.bin`);
 	t.is(asked.status, 503);
 	t.regex(asked.body.toString(), /fetching/);
 	t.true(fleet.devices.every((device) => device.version === "1.0.0"));

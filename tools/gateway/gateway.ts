@@ -110,7 +110,7 @@ export class Gateway {
 			});
 		});
 		this.#log(`gateway ${this.config.id}: serving at ${address.url}, upstream ${this.config.upstream.url}, ${await this.state.queued()} reports queued`);
-		this.forward();
+		void this.forward();
 		if (this.config.syncSeconds > 0)
 			this.#every(this.config.syncSeconds * 1000, () => this.sync());
 		return address;
@@ -330,7 +330,7 @@ export class Gateway {
 		this.#log(`report ${deviceId}: ${report.state} ${report.version}${report.error ? ` (${report.error})` : ""}, queued`);
 		response.writeHead(204);
 		response.end();
-		this.forward();
+		void this.forward();
 	}
 
 	/** A child gateway's batch: each report queued here once (its seq above the last taken from that gateway). */
@@ -357,17 +357,17 @@ export class Gateway {
 		const newest = items.at(-1)?.seq;
 		await this.state.enqueue(taken, newest !== undefined && newest > last ? { sender: client, seq: newest } : undefined);
 		this.#json(response, 200, { results });
-		this.forward();
+		void this.forward();
 	}
 
 	/** Forwards the queue upstream, in order, a batch at a time, until it is empty or the upstream is away (then again
-	 * after a back-off). Safe to call often: one run at a time. */
-	forward(): void {
+	 * after a back-off). Safe to call often: one run at a time. Resolves when this run ends. */
+	forward(): Promise<void> {
 		if (this.#closed)
-			return;
+			return Promise.resolve();
 		if (this.#forwarding) {
 			this.#forwardAgain = true;
-			return;
+			return this.#forwarding;
 		}
 		this.#forwarding = this.#drain().finally(() => {
 			this.#forwarding = undefined;
@@ -378,9 +378,10 @@ export class Gateway {
 				this.forward();
 			} else if (this.#backoffMs > 0) {
 				this.#forwardAgain = false;
-				this.#timers.push(setTimeout(() => this.forward(), this.#backoffMs));
+				this.#timers.push(setTimeout(() => void this.forward(), this.#backoffMs));
 			}
 		});
+		return this.#forwarding;
 	}
 
 	async #drain(): Promise<void> {

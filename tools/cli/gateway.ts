@@ -1,4 +1,6 @@
-// xs-fota gateway: runs a gateway (tools/gateway/gateway.ts) from its config file until SIGINT or SIGTERM; and
+// xs-fota gateway: runs a gateway (tools/gateway/gateway.ts) from its config file until SIGINT or SIGTERM (or until a
+// new version of itself is pending: then it exits with RESTART_EXIT for its launcher); xs-fota gateway-launch: the
+// launcher (tools/gateway/launcher.ts), which keeps the gateway on a good version of itself; and
 // xs-fota gateways register|show: an admin's say over which devices a gateway may act for, through the admin API.
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -8,6 +10,9 @@ import type { Command } from "./options.js";
 import { Gateway } from "../gateway/gateway.js";
 import { GatewayConfigError, parseGatewayConfig } from "../gateway/config.js";
 import { adminPaths } from "../server/admin-api.js";
+import { launch } from "../gateway/launcher.js";
+import { RESTART_EXIT } from "../gateway/self-update.js";
+import { fileURLToPath } from "node:url";
 
 export const gateway: Command = {
 	name: "gateway",
@@ -24,7 +29,7 @@ has them. The config (JSON; paths relative to it; README "Gateways"):
   state         folder for state.db (queue, devices, cache index) and the images
   products      {"<product>": [{keyId, publicKey}]}: the products it serves and their trusted keys
   cacheBytes (1 GiB), maxDownloads (100), syncSeconds (60), batchSize (50), timeoutSeconds (10)`,
-	options: { config: { required: true }, quiet: { flag: true } },
+	options: { config: { required: true }, quiet: { flag: true }, "self-version": {} },
 	async run(values) {
 		const file = resolve(values.config!);
 		let config;
@@ -35,7 +40,14 @@ has them. The config (JSON; paths relative to it; README "Gateways"):
 				throw new CliError(`${file}: ${(error as Error).message}`);
 			throw error;
 		}
-		const running = new Gateway({ config, ...(values.quiet === "true" ? {} : { log: (line: string) => console.log(line) }) });
+		let restart = false;
+		let stopped: () => void = () => {};
+		const running = new Gateway({ config, ...(values.quiet === "true" ? {} : { log: (line: string) => console.log(line) }),
+			...(values["self-version"] !== undefined ? { version: values["self-version"] } : {}),
+			restart: () => {
+				restart = true;
+				stopped();
+			} });
 		let address;
 		try {
 			address = await running.start();
@@ -45,10 +57,39 @@ has them. The config (JSON; paths relative to it; README "Gateways"):
 		}
 		console.log(`gateway ${config.id} serving at ${address.url}`);
 		await new Promise<void>((done) => {
+			stopped = done;
 			for (const signal of ["SIGINT", "SIGTERM"] as const)
 				process.once(signal, () => done());
 		});
 		await running.close();
+		if (restart) // a new version of the gateway is pending: its launcher starts it
+			throw new CliError("restarting into the pending version", RESTART_EXIT);
+	},
+};
+
+const gatewayLaunch: Command = {
+	name: "gateway-launch",
+	usage: `usage: xs-fota gateway-launch --config FILE
+
+Runs the gateway (xs-fota gateway) as a child and keeps it on a good version of itself: the config's "self"
+({product, keys, installed, trialSeconds}) names the gateway's own product, whose releases are gzipped tars of the
+program, signed and verified like any other. A new version is fetched, verified and unpacked by the gateway, which
+then exits for this launcher to start it; one that does not come up within trialSeconds (default 60) is rolled back.
+Run this under the host's process supervisor (systemd Restart=always, runit, s6, ...): README "Gateways".`,
+	options: { config: { required: true } },
+	async run(values) {
+		const file = resolve(values.config!);
+		let config;
+		try {
+			config = parseGatewayConfig(JSON.parse(readFileSync(file, "utf8")), dirname(file));
+		} catch (error) {
+			throw new CliError(`${file}: ${(error as Error).message}`);
+		}
+		if (!config.self)
+			throw new CliError(`${file}: the config has no "self": nothing for the launcher to update; run xs-fota gateway`);
+		const code = await launch({ config, configFile: file, installed: fileURLToPath(new URL("../../../../bin/xs-fota.js", import.meta.url)), log: (line) => console.log(line) });
+		if (code !== 0)
+			throw new CliError(`the gateway exited with ${code}`, code);
 	},
 };
 
@@ -77,4 +118,4 @@ const gatewaysShow: Command = {
 	},
 };
 
-export const GATEWAY_COMMANDS: Command[] = [gateway, gatewaysRegister, gatewaysShow];
+export const GATEWAY_COMMANDS: Command[] = [gateway, gatewayLaunch, gatewaysRegister, gatewaysShow];

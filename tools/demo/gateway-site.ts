@@ -21,6 +21,8 @@ export interface SiteOptions {
 	batchSize?: number;
 	maxDownloads?: number;
 	timeoutSeconds?: number;
+	/** the gateway's own product (its software's releases, signed with the world's key) and installed version */
+	self?: { product: string; installed: string; trialSeconds?: number };
 }
 
 export class GatewaySite {
@@ -67,6 +69,7 @@ export class GatewaySite {
 			...(options.cacheBytes !== undefined ? { cacheBytes: options.cacheBytes } : {}),
 			...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
 			...(options.maxDownloads !== undefined ? { maxDownloads: options.maxDownloads } : {}),
+			...(options.self ? { self: { ...options.self, keys: [{ keyId: world.keyId, publicKey: Buffer.from(world.publicKey).toString("hex") }] } } : {}),
 		};
 		writeFileSync(join(dir, "gateway.json"), JSON.stringify(config, null, 2));
 		return new GatewaySite(world, id, dir, port, readFileSync(local.ca, "utf8"));

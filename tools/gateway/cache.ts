@@ -32,6 +32,8 @@ export interface CacheOptions {
 export interface FetchFor {
 	deviceId: string;
 	via: string[];
+	/** for the gateway itself (its own software): asked in its own name, no x-fota-for */
+	own?: boolean;
 }
 
 export class ImageCache {
@@ -143,7 +145,7 @@ export class ImageCache {
 			truncateSync(part, 0);
 			offset = 0;
 		}
-		const headers: [string, string][] = [[GATEWAY_FOR_HEADER, on.deviceId], ...(on.via.length ? [[GATEWAY_VIA_HEADER, on.via.join(",")] as [string, string]] : [])];
+		const headers: [string, string][] = on.own ? [] : [[GATEWAY_FOR_HEADER, on.deviceId], ...(on.via.length ? [[GATEWAY_VIA_HEADER, on.via.join(",")] as [string, string]] : [])];
 		let lastError = "";
 		for (let attempt = 0; attempt < ATTEMPTS && offset < size; attempt++) {
 			const ranged = offset > 0 && row.etag !== undefined;

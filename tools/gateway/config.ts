@@ -29,6 +29,9 @@ export interface GatewayConfig {
 	batchSize: number;
 	/** connect and stall timeout upstream, s (default 10) */
 	timeoutSeconds: number;
+	/** the gateway's own software, a release of its own product (./self-update.ts): the product, its trusted keys, the
+	 * version installed by hand (what runs before any self-update), and how long a new version has to come up, s */
+	self: { product: string; keys: TrustedKey[]; installed: string; trialSeconds: number } | undefined;
 }
 
 const PRODUCT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -59,7 +62,7 @@ export function parseGatewayConfig(raw: unknown, base: string): GatewayConfig {
 	if (typeof raw !== "object" || raw === null || Array.isArray(raw))
 		fail("", "must be a JSON object");
 	const r = raw as Record<string, unknown>;
-	const known = ["upstream", "upstreamCa", "key", "cert", "listen", "state", "products", "cacheBytes", "maxDownloads", "syncSeconds", "batchSize", "timeoutSeconds"];
+	const known = ["upstream", "upstreamCa", "key", "cert", "listen", "state", "products", "cacheBytes", "maxDownloads", "syncSeconds", "batchSize", "timeoutSeconds", "self"];
 	for (const field of Object.keys(r))
 		if (!known.includes(field))
 			fail(field, "is not a gateway config field");
@@ -96,17 +99,20 @@ export function parseGatewayConfig(raw: unknown, base: string): GatewayConfig {
 	for (const [product, keys] of Object.entries(r.products as Record<string, unknown>)) {
 		if (!PRODUCT.test(product))
 			fail(`products.${product}`, "is not a product name");
-		if (!Array.isArray(keys) || keys.length === 0 || keys.length > 16)
-			fail(`products.${product}`, "must be 1 to 16 keys");
-		products.set(product, keys.map((key, index) => {
-			const k = key as Record<string, unknown>;
-			if (typeof k?.publicKey !== "string" || !/^[0-9a-f]{64}$/.test(k.publicKey))
-				fail(`products.${product}[${index}].publicKey`, "must be 64 lower-case hex digits");
-			const publicKey = new Uint8Array(Buffer.from(k.publicKey, "hex"));
-			if (k.keyId !== keyIdOf(publicKey))
-				fail(`products.${product}[${index}].keyId`, `must be the key's id, ${keyIdOf(publicKey)}`);
-			return { keyId: k.keyId as string, publicKey };
-		}));
+		products.set(product, trustedKeys(keys, `products.${product}`));
+	}
+	let self: GatewayConfig["self"];
+	if (r.self !== undefined) {
+		const own = r.self as Record<string, unknown>;
+		if (typeof own !== "object" || own === null || Array.isArray(own) || Object.keys(own).some((field) => !["product", "keys", "installed", "trialSeconds"].includes(field)))
+			fail("self", "must be {product, keys, installed, trialSeconds?}");
+		const product = string(own, "product", 64);
+		if (!PRODUCT.test(product) || products.has(product))
+			fail("self.product", "must be a product name, not one of the products served");
+		const installed = string(own, "installed", 128);
+		if (!/^[\x21-\x7e]{1,128}$/.test(installed))
+			fail("self.installed", "must be a version (printable, no spaces)");
+		self = { product, keys: trustedKeys(own.keys, "self.keys"), installed, trialSeconds: integer(own, "trialSeconds", 60, 1, 3600) };
 	}
 	return {
 		id,
@@ -125,5 +131,21 @@ export function parseGatewayConfig(raw: unknown, base: string): GatewayConfig {
 		syncSeconds: integer(r, "syncSeconds", 60, 0, 86400),
 		batchSize: integer(r, "batchSize", 50, 1, 100),
 		timeoutSeconds: integer(r, "timeoutSeconds", 10, 1, 600),
+		self,
 	};
+}
+
+/** 1 to 16 trusted Ed25519 keys, each {keyId, publicKey} with the id derived from the key. */
+function trustedKeys(keys: unknown, field: string): TrustedKey[] {
+	if (!Array.isArray(keys) || keys.length === 0 || keys.length > 16)
+		fail(field, "must be 1 to 16 keys");
+	return keys.map((key, index) => {
+		const k = key as Record<string, unknown>;
+		if (typeof k?.publicKey !== "string" || !/^[0-9a-f]{64}$/.test(k.publicKey))
+			fail(`${field}[${index}].publicKey`, "must be 64 lower-case hex digits");
+		const publicKey = new Uint8Array(Buffer.from(k.publicKey, "hex"));
+		if (k.keyId !== keyIdOf(publicKey))
+			fail(`${field}[${index}].keyId`, `must be the key's id, ${keyIdOf(publicKey)}`);
+		return { keyId: k.keyId as string, publicKey };
+	});
 }

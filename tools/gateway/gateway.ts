@@ -16,7 +16,8 @@
 // The cloud decides which manifest each device gets and whether this gateway may act for it; the device still checks
 // the vendor's signature itself, so a gateway cannot install anything the vendor did not sign.
 import { createHash } from "node:crypto";
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, realpathSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -32,6 +33,7 @@ import { ImageCache } from "./cache.js";
 import type { GatewayConfig } from "./config.js";
 import { GatewayState, type LocalDevice } from "./state.js";
 import { Upstream, UpstreamUnreachable, type Answer } from "./upstream.js";
+import { SelfUpdater } from "./self-update.js";
 import {
 	deviceRoute, GATEWAY_FOR_HEADER, GATEWAY_VIA_HEADER, gatewayReportsPath, manifestPath, MAX_GATEWAY_BATCH_BYTES,
 	VERSION_HEADER, type ForwardedResult,
@@ -56,6 +58,10 @@ interface Asker {
 export interface GatewayOptions {
 	config: GatewayConfig;
 	log?: (line: string) => void;
+	/** the version of the gateway's own software this process runs (default: config.self.installed) */
+	version?: string;
+	/** with config.self: called when a new version of the gateway is pending (the CLI closes and exits for its launcher) */
+	restart?: () => void;
 }
 
 export class Gateway {
@@ -74,8 +80,12 @@ export class Gateway {
 	#forwardAgain = false;
 	#backoffMs = 0;
 	#syncing: Promise<void> | undefined;
+	readonly #options: GatewayOptions;
+	/** the gateway's own updates, with config.self */
+	self: SelfUpdater | undefined;
 
 	constructor(options: GatewayOptions) {
+		this.#options = options;
 		this.config = options.config;
 		this.#log = options.log ?? (() => {});
 		this.gate = new DownloadGate({ limit: this.config.maxDownloads });
@@ -113,6 +123,14 @@ export class Gateway {
 		void this.forward();
 		if (this.config.syncSeconds > 0)
 			this.#every(this.config.syncSeconds * 1000, () => this.sync());
+		if (this.config.self) {
+			this.self = new SelfUpdater({ config: this.config, version: this.#options.version ?? this.config.self.installed, upstream: this.upstream, cache: this.cache,
+				nodeModules: realpathSync(fileURLToPath(new URL("../../../../node_modules", import.meta.url))), log: this.#log,
+				restart: this.#options.restart ?? (() => this.#log("self-update: a new version is pending; restart the gateway to apply it")) });
+			const check = () => this.self!.check().catch((error) => this.#log(`self-update: ${(error as Error).message}`));
+			void check();
+			this.#every(Math.max(1, this.config.syncSeconds) * 1000, check);
+		}
 		return address;
 	}
 

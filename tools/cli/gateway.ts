@@ -2,8 +2,9 @@
 // new version of itself is pending: then it exits with RESTART_EXIT for its launcher); xs-fota gateway-launch: the
 // launcher (tools/gateway/launcher.ts), which keeps the gateway on a good version of itself; and
 // xs-fota gateways register|show: an admin's say over which devices a gateway may act for, through the admin API.
-import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { makeDeviceCertificate } from "../server/certificates.js";
 import { CliError, USAGE } from "./errors.js";
 import { CLIENT_OPTIONS, CLIENT_USAGE, client, show } from "./admin.js";
 import type { Command } from "./options.js";
@@ -118,4 +119,36 @@ const gatewaysShow: Command = {
 	},
 };
 
-export const GATEWAY_COMMANDS: Command[] = [gateway, gatewayLaunch, gatewaysRegister, gatewaysShow];
+const gatewaysCert: Command = {
+	name: "gateways cert",
+	positionals: ["gateway"],
+	usage: `usage: xs-fota gateways cert GATEWAY --device-ca DIR --out DIR
+
+The gateway's identity at its upstream: a new key (OUT/GATEWAY.key, mode 0600) and a certificate for it
+(OUT/GATEWAY.pem, CN=GATEWAY) from the fleet's device CA (DIR holds device-ca.pem and device-ca.key, as xs-fota init
+writes them), like a device's. Refuses to overwrite.`,
+	options: { "device-ca": { required: true }, out: { required: true } },
+	run(values) {
+		const id = values.gateway!;
+		const caCert = join(values["device-ca"]!, "device-ca.pem"), caKey = join(values["device-ca"]!, "device-ca.key");
+		for (const path of [caCert, caKey])
+			if (!existsSync(path))
+				throw new CliError(`${path} is missing: --device-ca names the folder where xs-fota init wrote device-ca.pem and device-ca.key`);
+		const key = join(values.out!, `${id}.key`), cert = join(values.out!, `${id}.pem`);
+		for (const path of [key, cert])
+			if (existsSync(path))
+				throw new CliError(`${path} exists; refusing to overwrite it`);
+		let made;
+		try {
+			made = makeDeviceCertificate({ caCert, caKey, deviceId: id });
+		} catch (error) {
+			throw new CliError(`gateways cert ${id}: ${(error as Error).message}`);
+		}
+		mkdirSync(values.out!, { recursive: true });
+		writeFileSync(key, made.key, { mode: 0o600 });
+		writeFileSync(cert, made.cert);
+		console.log(`wrote ${key} and ${cert}`);
+	},
+};
+
+export const GATEWAY_COMMANDS: Command[] = [gateway, gatewayLaunch, gatewaysRegister, gatewaysShow, gatewaysCert];

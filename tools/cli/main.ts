@@ -32,7 +32,8 @@ commands:
   mcsim    run a lin device in Moddable's desktop simulator, as its bootloader
   fleet-sim  run thousands of virtual devices against a server (load tests, demos), with a live summary
   gateway  run a gateway: an update server to the devices behind it, a client of the cloud (README "Gateways")
-  gateways register|show   which devices a gateway may act for (admin API)
+  gateway-launch  run the gateway under a launcher that applies its own updates and rolls back bad ones
+  gateways register|show   which devices a gateway may act for (admin API); gateways cert: its identity
 
 xs-fota <command> --help describes a command. The format is in docs/format.md.`;
 

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { PRODUCT, World } from "../../tools/demo/world.js";
 import { GatewaySite } from "../../tools/demo/gateway-site.js";
 import type { Gateway } from "../../tools/gateway/gateway.js";
+import { GatewayState } from "../../tools/gateway/state.js";
 import { deviceId, startFleet, type Fleet } from "../../tools/fleet/fleet.js";
 import { fleetImage } from "../../tools/fleet/image.js";
 import { makeDeviceCertificate } from "../../tools/server/certificates.js";
@@ -178,4 +179,21 @@ test.serial("upstream cut for the whole update: devices update from the cache, r
 	const reportsAfter = (await r.w.store.devices()).reduce((sum, device) => sum + device.reports, 0);
 	t.is(reportsAfter - reportsBefore, queued, "every queued report stored at the cloud once: none lost, none twice");
 	t.is(r.w.server.sent.get(IMAGE_PATH), IMAGE.length);
+});
+
+test("a gateway state made again numbers its reports above the old one's, so its upstream takes none for a duplicate", async (t) => {
+	const dir = mkdtempSync(join(tmpdir(), "xs-fota-gateway-state-"));
+	const report = { deviceId: "dev-a", via: [], at: Date.now(), report: { product: PRODUCT, version: "1.0.0", state: "valid" } };
+	const first = await GatewayState.open(join(dir, "first.db"));
+	await first.enqueue([report, report, report]);
+	const old = (await first.oldest(10)).map((item) => item.seq);
+	await first.close();
+	t.deepEqual(old, [old[0]!, old[0]! + 1, old[0]! + 2]);
+	await new Promise((resolve) => setTimeout(resolve, 2));
+	const again = await GatewayState.open(join(dir, "again.db")); // the state folder lost and made anew
+	await again.enqueue([report]);
+	const [made] = await again.oldest(1);
+	await again.close();
+	t.true(made!.seq > old[2]!, `${made!.seq} is not above ${old[2]}`);
+	t.true(Number.isSafeInteger(made!.seq));
 });

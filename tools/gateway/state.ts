@@ -84,6 +84,9 @@ export class GatewayState {
 						.execute();
 					// rowid order: an integer primary key that autoincrement never reuses, so seqs only rise
 					await sql`create table queue (seq integer primary key autoincrement, device_id text not null, via text not null, at integer not null, report text not null)`.execute(trx);
+					// seqs start from the time the state was made (ms × 1000): a gateway whose state was lost and made
+					// again numbers above what its upstream took from it before, so nothing it sends is taken for a duplicate
+					await sql`insert into sqlite_sequence (name, seq) values ('queue', ${Date.now() * 1000})`.execute(trx);
 					await trx.schema.createTable("cursors")
 						.addColumn("sender", "text", (column) => column.primaryKey())
 						.addColumn("last_seq", "integer", (column) => column.notNull())

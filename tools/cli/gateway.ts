@@ -9,11 +9,23 @@ import { CliError, USAGE } from "./errors.js";
 import { CLIENT_OPTIONS, CLIENT_USAGE, client, show } from "./admin.js";
 import type { Command } from "./options.js";
 import { Gateway } from "../gateway/gateway.js";
-import { GatewayConfigError, parseGatewayConfig } from "../gateway/config.js";
+import { GatewayConfigError, parseGatewayConfig, type GatewayConfig } from "../gateway/config.js";
 import { adminPaths } from "../server/admin-api.js";
 import { launch } from "../gateway/launcher.js";
 import { RESTART_EXIT } from "../gateway/self-update.js";
 import { fileURLToPath } from "node:url";
+
+/** The gateway's config from its file, checked; a CliError naming the file and the field otherwise. */
+function loadConfig(path: string): { file: string; config: GatewayConfig } {
+	const file = resolve(path);
+	try {
+		return { file, config: parseGatewayConfig(JSON.parse(readFileSync(file, "utf8")), dirname(file)) };
+	} catch (error) {
+		if (error instanceof GatewayConfigError || error instanceof SyntaxError || (error as NodeJS.ErrnoException).code)
+			throw new CliError(`${file}: ${(error as Error).message}`);
+		throw error;
+	}
+}
 
 export const gateway: Command = {
 	name: "gateway",
@@ -32,15 +44,7 @@ has them. The config (JSON; paths relative to it; README "Gateways"):
   cacheBytes (1 GiB), maxDownloads (100), syncSeconds (60), batchSize (50), timeoutSeconds (10)`,
 	options: { config: { required: true }, quiet: { flag: true }, "self-version": {} },
 	async run(values) {
-		const file = resolve(values.config!);
-		let config;
-		try {
-			config = parseGatewayConfig(JSON.parse(readFileSync(file, "utf8")), dirname(file));
-		} catch (error) {
-			if (error instanceof GatewayConfigError || error instanceof SyntaxError || (error as NodeJS.ErrnoException).code)
-				throw new CliError(`${file}: ${(error as Error).message}`);
-			throw error;
-		}
+		const { file: _, config } = loadConfig(values.config!);
 		let restart = false;
 		let stopped: () => void = () => {};
 		const running = new Gateway({ config, ...(values.quiet === "true" ? {} : { log: (line: string) => console.log(line) }),
@@ -79,13 +83,7 @@ then exits for this launcher to start it; one that does not come up within trial
 Run this under the host's process supervisor (systemd Restart=always, runit, s6, ...): README "Gateways".`,
 	options: { config: { required: true } },
 	async run(values) {
-		const file = resolve(values.config!);
-		let config;
-		try {
-			config = parseGatewayConfig(JSON.parse(readFileSync(file, "utf8")), dirname(file));
-		} catch (error) {
-			throw new CliError(`${file}: ${(error as Error).message}`);
-		}
+		const { file, config } = loadConfig(values.config!);
 		if (!config.self)
 			throw new CliError(`${file}: the config has no "self": nothing for the launcher to update; run xs-fota gateway`);
 		const code = await launch({ config, configFile: file, installed: fileURLToPath(new URL("../../../../bin/xs-fota.js", import.meta.url)), log: (line) => console.log(line) });

@@ -21,12 +21,11 @@ import { fileURLToPath } from "node:url";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { TLSSocket } from "node:tls";
 import { join } from "node:path";
-import { answerRange } from "../server/range.js";
+import { writeRangeHead } from "../server/serve-range.js";
 import { DownloadGate } from "../server/admission.js";
 import { readRange } from "../server/files.js";
-import { HttpError, MAX_REPORT_BYTES, parseReport, readJson } from "../server/server.js";
+import { answeringErrors, certifiedDevice, HttpError, MAX_REPORT_BYTES, parseReport, readJson, writeJson } from "../server/server.js";
 import { parseForwardedBatch, parseVia } from "../server/gateway-authority.js";
 import { checkRelease } from "../release/check.js";
 import { ImageCache } from "./cache.js";
@@ -90,17 +89,7 @@ export class Gateway {
 		this.#log = options.log ?? (() => {});
 		this.gate = new DownloadGate({ limit: this.config.maxDownloads });
 		this.#server = createServer({ cert: this.config.listen.cert, key: this.config.listen.key, ca: this.config.listen.deviceCa, requestCert: true, rejectUnauthorized: false },
-			(request, response) => {
-				this.#handle(request, response).catch((error) => {
-					if (error instanceof HttpError)
-						return this.#json(response, error.status, { error: error.error, ...(error.detail ? { detail: error.detail } : {}) }, error.headers);
-					this.#log(`500 ${request.method} ${request.url}: ${(error as Error).stack ?? error}`);
-					if (!response.headersSent)
-						this.#json(response, 500, { error: "internal-error" });
-					else
-						response.destroy();
-				});
-			});
+			answeringErrors((request, response) => this.#handle(request, response), this.#log));
 		this.#server.keepAliveTimeout = 5000;
 	}
 
@@ -160,15 +149,9 @@ export class Gateway {
 		this.#timers.push(setTimeout(run, ms));
 	}
 
-	#json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-		const json = JSON.stringify(body);
-		response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(json), "cache-control": "no-store", ...headers });
-		response.end(json);
-	}
-
 	async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
 		const url = new URL(request.url ?? "/", "https://gateway");
-		const client = this.#client(request);
+		const client = certifiedDevice(request); // its certificate from the device CA: a device, or a child gateway
 		if (url.pathname === gatewayReportsPath() && request.method === "POST")
 			return this.#forwarded(request, response, client);
 		const route = deviceRoute(request.method ?? "", url.pathname);
@@ -182,17 +165,6 @@ export class Gateway {
 		if (route.kind === "manifest")
 			return this.#manifest(request, response, route.product, asker);
 		return this.#image(request, response, route.product, route.name, asker);
-	}
-
-	/** The client's id: the CN of its certificate from the device CA. */
-	#client(request: IncomingMessage): string {
-		const socket = request.socket as TLSSocket;
-		if (!socket.authorized)
-			throw new HttpError(401, "device-certificate-required", `a client certificate from the fleet's device CA is required (${socket.authorizationError ?? "none presented"})`);
-		const cn = socket.getPeerCertificate().subject?.CN;
-		if (typeof cn !== "string" || !DEVICE_ID.test(cn))
-			throw new HttpError(403, "bad-device-certificate", "the certificate's CN is not a device id");
-		return cn;
 	}
 
 	/** The device a request is for: the client itself, or the device a child gateway names (its chain then ends with it). */
@@ -303,22 +275,9 @@ export class Gateway {
 			done();
 		});
 		const path = this.cache.path(sha256);
-		const size = statSync(path).size;
-		const etag = `"${sha256.slice(0, 32)}"`;
-		const ifRange = request.headers["if-range"];
-		const answer = answerRange(size, request.headers.range, Array.isArray(ifRange) ? ifRange[0] : ifRange, etag);
-		const headers: Record<string, string | number> = { "accept-ranges": "bytes", etag, "content-type": "application/octet-stream", "cache-control": "no-cache" };
-		if (answer.status === 416) {
-			response.writeHead(416, { ...headers, "content-range": `bytes */${size}` });
-			return void response.end();
-		}
-		const length = size === 0 ? 0 : answer.end - answer.start + 1;
-		headers["content-length"] = length;
-		if (answer.status === 206)
-			headers["content-range"] = `bytes ${answer.start}-${answer.end}/${size}`;
-		response.writeHead(answer.status, headers);
-		if (request.method === "HEAD" || length === 0)
-			return void response.end();
+		const answer = writeRangeHead(request, response, statSync(path).size, `"${sha256.slice(0, 32)}"`); // the server's ETag
+		if (!answer)
+			return;
 		for (const piece of readRange(path, answer.start, answer.end)) {
 			if (response.destroyed)
 				return;
@@ -374,7 +333,7 @@ export class Gateway {
 		}
 		const newest = items.at(-1)?.seq;
 		await this.state.enqueue(taken, newest !== undefined && newest > last ? { sender: client, seq: newest } : undefined);
-		this.#json(response, 200, { results });
+		writeJson(response, 200, { results });
 		void this.forward();
 	}
 

@@ -27,7 +27,7 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { answerRange } from "./range.js";
+import { writeRangeHead } from "./serve-range.js";
 import { DownloadGate } from "./admission.js";
 import { readRange } from "./files.js";
 import { servePage } from "./page.js";
@@ -151,17 +151,7 @@ export class UpdateServer {
 		// A client certificate is asked of everyone and checked against the device CA; the device routes insist on it,
 		// the admin routes use a bearer token instead (so an admin needs no device certificate).
 		this.#server = createServer({ cert: options.cert, key: options.key, ca: options.deviceCa, requestCert: true, rejectUnauthorized: false },
-			(request, response) => {
-				this.#handle(request, response).catch((error) => {
-					if (error instanceof HttpError)
-						return this.#json(response, error.status, { error: error.error, ...(error.detail ? { detail: error.detail } : {}) }, error.headers);
-					this.#log(`500 ${request.method} ${request.url}: ${(error as Error).stack ?? error}`);
-					if (!response.headersSent)
-						this.#json(response, 500, { error: "internal-error" });
-					else
-						response.destroy();
-				});
-			});
+			answeringErrors((request, response) => this.#handle(request, response), (line) => this.#log(line)));
 		this.#server.keepAliveTimeout = 5000;
 	}
 
@@ -193,9 +183,7 @@ export class UpdateServer {
 	}
 
 	#json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-		const json = JSON.stringify(body);
-		response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(json), "cache-control": "no-store", ...headers });
-		response.end(json);
+		writeJson(response, status, body, headers);
 	}
 
 	async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -229,13 +217,7 @@ export class UpdateServer {
 
 	/** The device a request comes from: the CN of a client certificate the device CA signed, not revoked. */
 	async #device(request: IncomingMessage): Promise<string> {
-		const socket = request.socket as TLSSocket;
-		if (!socket.authorized)
-			throw new HttpError(401, "device-certificate-required", `a client certificate from the fleet's device CA is required (${socket.authorizationError ?? "none presented"})`);
-		const cn = socket.getPeerCertificate().subject?.CN;
-		const deviceId = Array.isArray(cn) ? undefined : cn;
-		if (!deviceId || !DEVICE_ID.test(deviceId))
-			throw new HttpError(403, "bad-device-certificate", "the certificate's CN is not a device id");
+		const deviceId = certifiedDevice(request);
 		if (await this.store.isRevoked(deviceId))
 			throw new HttpError(403, "revoked", `device ${deviceId} is revoked`);
 		return deviceId;
@@ -307,23 +289,10 @@ export class UpdateServer {
 			response.once("close", admission.release);
 		}
 		const path = imagePath(this.#options.images, release.imageSha256);
-		const size = statSync(path).size;
-		const etag = `"${release.imageSha256.slice(0, 32)}"`;
-		const ifRange = request.headers["if-range"];
-		const answer = answerRange(size, request.headers.range, Array.isArray(ifRange) ? ifRange[0] : ifRange, etag);
-		const headers: Record<string, string | number> = { "accept-ranges": "bytes", etag, "content-type": "application/octet-stream", "cache-control": "no-cache" };
-		if (answer.status === 416) {
-			response.writeHead(416, { ...headers, "content-range": `bytes */${size}` });
-			return void response.end();
-		}
-		const length = size === 0 ? 0 : answer.end - answer.start + 1;
-		headers["content-length"] = length;
-		if (answer.status === 206)
-			headers["content-range"] = `bytes ${answer.start}-${answer.end}/${size}`;
-		response.writeHead(answer.status, headers);
-		this.#log(`${answer.status} ${request.url} ${answer.status === 206 ? `${answer.start}-${answer.end}` : length}`);
-		if (request.method === "HEAD" || length === 0)
-			return void response.end();
+		const answer = writeRangeHead(request, response, statSync(path).size, `"${release.imageSha256.slice(0, 32)}"`);
+		if (!answer)
+			return;
+		this.#log(`${answer.status} ${request.url} ${answer.status === 206 ? `${answer.start}-${answer.end}` : answer.end + 1}`);
 		const key = new URL(request.url ?? "/", "https://server").pathname;
 		const rate = this.#options.rateBytesPerSecond;
 		const started = performance.now();
@@ -551,6 +520,39 @@ function base64Field(body: Record<string, unknown>, name: string, maxBytes: numb
 	if (typeof value !== "string" || value.length === 0 || value.length % 4 !== 0 || !BASE64.test(value) || value.length > Math.ceil(maxBytes / 3) * 4)
 		throw new HttpError(400, `bad-${name}`, `${name} must be base64, at most ${maxBytes} bytes`);
 	return new Uint8Array(Buffer.from(value, "base64"));
+}
+
+/** A request listener that runs handle and answers the HttpError it throws as JSON (anything else: 500, logged). */
+export function answeringErrors(handle: (request: IncomingMessage, response: ServerResponse) => Promise<void>, log: (line: string) => void) {
+	return (request: IncomingMessage, response: ServerResponse): void => {
+		handle(request, response).catch((error) => {
+			if (error instanceof HttpError)
+				return writeJson(response, error.status, { error: error.error, ...(error.detail ? { detail: error.detail } : {}) }, error.headers);
+			log(`500 ${request.method} ${request.url}: ${(error as Error).stack ?? error}`);
+			if (!response.headersSent)
+				writeJson(response, 500, { error: "internal-error" });
+			else
+				response.destroy();
+		});
+	};
+}
+
+export function writeJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+	const json = JSON.stringify(body);
+	response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(json), "cache-control": "no-store", ...headers });
+	response.end(json);
+}
+
+/** The CN of the client certificate the device CA signed (a device's id, or a gateway's); HttpError 401 or 403. */
+export function certifiedDevice(request: IncomingMessage): string {
+	const socket = request.socket as TLSSocket;
+	if (!socket.authorized)
+		throw new HttpError(401, "device-certificate-required", `a client certificate from the fleet's device CA is required (${socket.authorizationError ?? "none presented"})`);
+	const cn = socket.getPeerCertificate().subject?.CN;
+	const deviceId = Array.isArray(cn) ? undefined : cn;
+	if (!deviceId || !DEVICE_ID.test(deviceId))
+		throw new HttpError(403, "bad-device-certificate", "the certificate's CN is not a device id");
+	return deviceId;
 }
 
 /** A request's JSON body, at most maxBytes, as application/json. */

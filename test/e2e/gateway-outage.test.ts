@@ -38,6 +38,7 @@ test.serial("the uplink cut for a whole rollout: devices update from the cache, 
 		boards = flashes.map((flash) => w.boot(flash));
 		const first = await startFleet(fleetOptions);
 		await until("every device known at the cloud", 60_000, async () => (await Promise.all(all.map((id) => w.record(id)))).every(Boolean) || undefined);
+		await until("every device known to the gateway", 30_000, async () => (await gateway.state.devices()).length === all.length || undefined);
 		await first.stop();
 		for (const board of boards)
 			await board.stop();

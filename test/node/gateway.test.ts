@@ -10,13 +10,15 @@
 import test, { type ExecutionContext } from "ava";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
-import { request } from "node:https";
+import { createServer, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PRODUCT, World } from "../../tools/demo/world.js";
 import { GatewaySite } from "../../tools/demo/gateway-site.js";
 import type { Gateway } from "../../tools/gateway/gateway.js";
 import { GatewayState } from "../../tools/gateway/state.js";
+import { Upstream, UpstreamUnreachable } from "../../tools/gateway/upstream.js";
+import { devCertificates } from "./lib/https-fixture.js";
 import { deviceId, startFleet, type Fleet } from "../../tools/fleet/fleet.js";
 import { fleetImage } from "../../tools/fleet/image.js";
 import { makeDeviceCertificate } from "../../tools/server/certificates.js";
@@ -152,6 +154,7 @@ test.serial("upstream cut for the whole update: devices update from the cache, r
 	const fleet = await r.fleet();
 	// every device known to the gateway (no release yet), then the release; the gateway's sync fetches it for them
 	await until("every device to check in at the cloud", 30_000, async () => (await r.w.store.fleetSummary()).devices >= 8 || undefined);
+	await until("every device known to the gateway", 30_000, async () => (await r.gateway.state.devices()).length === 8 || undefined);
 	await fleet.stop();
 	await r.w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: IMAGE });
 	const sha256 = createHash("sha256").update(IMAGE).digest("hex");
@@ -196,4 +199,43 @@ test("a gateway state made again numbers its reports above the old one's, so its
 	await again.close();
 	t.true(made!.seq > old[2]!, `${made!.seq} is not above ${old[2]}`);
 	t.true(Number.isSafeInteger(made!.seq));
+});
+
+test("an upstream that drips an image is cut off by the minimum rate, not waited on until the deadline", async (t) => {
+	const { certs, deviceCa } = devCertificates();
+	const server = createServer({ cert: readFileSync(certs.cert), key: readFileSync(certs.key) }, (_request, response) => {
+		response.writeHead(200, { "content-length": 100000 });
+		const drip = setInterval(() => response.write(Buffer.alloc(1)), 50); // 20 bytes a second
+		response.on("close", () => clearInterval(drip));
+	});
+	await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+	const identity = makeDeviceCertificate({ caCert: deviceCa.cert, caKey: deviceCa.key, deviceId: "gw-drip" });
+	const upstream = new Upstream({ url: `https://localhost:${(server.address() as { port: number }).port}`, ca: readFileSync(certs.ca, "utf8"), key: identity.key, cert: identity.cert, timeoutSeconds: 5 });
+	try {
+		let received = 0;
+		const error = await t.throwsAsync(upstream.stream("/image", [], { response: () => true, data: (chunk) => { received += chunk.length; } },
+			{ minRateBytesPerSecond: 100, windowMs: 500 }));
+		t.true(error instanceof UpstreamUnreachable);
+		t.regex(error!.message, /under 100 bytes a second/);
+		t.true(received > 0 && received < 100000);
+	} finally {
+		upstream.close();
+		server.closeAllConnections();
+		server.close();
+	}
+});
+
+test("a slow answer from before a release does not undo the newer manifest on record for a device", async (t) => {
+	const state = await GatewayState.open(join(mkdtempSync(join(tmpdir(), "xs-fota-gateway-state-")), "state.db"));
+	try {
+		const fields = { product: PRODUCT, version: "1.0.0", via: [] };
+		const manifest = { bytes: new Uint8Array([1, 2, 3]), url: "firmware-2.0.0.bin", sha256: "ab".repeat(32) };
+		await state.saw("dev-a", fields, manifest, 2000); // asked at 2000: the release
+		await state.saw("dev-a", { ...fields, version: "1.0.1" }, null, 1000); // asked at 1000, answered late: no release then
+		t.like(await state.device("dev-a"), { version: "1.0.1", imageUrl: "firmware-2.0.0.bin", manifest: manifest.bytes });
+		await state.saw("dev-a", fields, null, 3000); // a newer answer: the release withdrawn
+		t.like(await state.device("dev-a"), { manifest: undefined, imageUrl: undefined });
+	} finally {
+		await state.close();
+	}
 });

@@ -191,6 +191,7 @@ export class Gateway {
 		const headers = this.#behalf(asker);
 		if (version !== undefined)
 			headers.push([VERSION_HEADER, version]);
+		const askedAt = Date.now();
 		const answer = await this.upstream.fetch(manifestPath(product), { headers, maxBytes: MAX_MANIFEST_BYTES, deadlineMs: this.config.timeoutSeconds * 2000 });
 		if (answer.status >= 500 && answer.status !== 503)
 			throw new UpstreamUnreachable(`the upstream answered ${answer.status} for ${asker.deviceId}'s manifest`);
@@ -198,13 +199,13 @@ export class Gateway {
 		if (answer.status !== 200) {
 			// no release (404), not this gateway's device or revoked (403): nothing cached is served for it any more;
 			// a maintenance window (503) keeps what it had
-			await this.state.saw(asker.deviceId, seen, answer.status === 404 || answer.status === 403 ? null : undefined);
+			await this.state.saw(asker.deviceId, seen, answer.status === 404 || answer.status === 403 ? null : undefined, askedAt);
 			return { answer };
 		}
 		const checked = checkRelease(new Uint8Array(answer.body), undefined, this.config.products.get(product)!, { product, plainImageName: true });
 		if (!checked.ok)
 			throw new HttpError(502, "bad-upstream-manifest", `the upstream's manifest for ${asker.deviceId} does not verify (${checked.reason}: ${checked.detail}); not passed on`);
-		await this.state.saw(asker.deviceId, seen, { bytes: new Uint8Array(answer.body), url: checked.manifest.image.url, sha256: checked.manifest.image.sha256 });
+		await this.state.saw(asker.deviceId, seen, { bytes: new Uint8Array(answer.body), url: checked.manifest.image.url, sha256: checked.manifest.image.sha256 }, askedAt);
 		this.#prefetch(product, checked.manifest, asker);
 		return { answer, manifest: checked.manifest };
 	}
@@ -403,7 +404,9 @@ export class Gateway {
 
 	/** Asks the upstream again for every known device's manifest (a few at a time) and fetches the images they name. */
 	sync(): Promise<void> {
-		this.#syncing ??= (async () => {
+		// one run at a time, and a call made during a run gets a run of its own after it (it sees what changed since)
+		const previous = this.#syncing ?? Promise.resolve();
+		const run: Promise<void> = this.#syncing = previous.then(async () => {
 			const devices = await this.state.devices();
 			let next = 0;
 			const worker = async () => {
@@ -413,8 +416,11 @@ export class Gateway {
 				}
 			};
 			await Promise.all([worker(), worker(), worker(), worker()]);
-		})().finally(() => { this.#syncing = undefined; });
-		return this.#syncing;
+		}).finally(() => {
+			if (this.#syncing === run)
+				this.#syncing = undefined;
+		});
+		return run;
 	}
 
 	async #syncOne(device: LocalDevice): Promise<void> {

@@ -20,6 +20,8 @@ export interface GatewayTables {
 		manifest: Uint8Array | null;
 		image_url: string | null;
 		image_sha256: string | null;
+		/** when the upstream was asked for the manifest on record (ms): an older answer never replaces a newer one */
+		manifest_at: number;
 		updated_at: number;
 	};
 	queue: { seq: number; device_id: string; via: string; at: number; report: string };
@@ -80,6 +82,7 @@ export class GatewayState {
 						.addColumn("manifest", "blob")
 						.addColumn("image_url", "text")
 						.addColumn("image_sha256", "text")
+						.addColumn("manifest_at", "integer", (column) => column.notNull().defaultTo(0))
 						.addColumn("updated_at", "integer", (column) => column.notNull())
 						.execute();
 					// rowid order: an integer primary key that autoincrement never reuses, so seqs only rise
@@ -125,18 +128,21 @@ export class GatewayState {
 		return (await this.#db.selectFrom("local_devices").selectAll().orderBy("device_id").execute()).map(localDevice);
 	}
 
-	/** A device asked: its product, version and chain (kept), and the manifest the upstream gave it (undefined: keep the
-	 * last one; null: it has none now). */
-	async saw(deviceId: string, fields: { product: string; version?: string | undefined; via: string[] }, manifest?: { bytes: Uint8Array; url: string; sha256: string } | null): Promise<void> {
-		const now = Date.now();
-		const values = { product: fields.product, via: JSON.stringify(fields.via), updated_at: now,
-			...(fields.version !== undefined ? { version: fields.version } : {}),
-			...(manifest === null ? { manifest: null, image_url: null, image_sha256: null } : {}),
-			...(manifest ? { manifest: manifest.bytes, image_url: manifest.url, image_sha256: manifest.sha256 } : {}) };
-		await this.#db.insertInto("local_devices")
-			.values({ device_id: deviceId, version: null, manifest: null, image_url: null, image_sha256: null, ...values })
-			.onConflict((conflict) => conflict.column("device_id").doUpdateSet(values))
-			.execute();
+	/** A device asked: its product, version and chain (kept), and the manifest the upstream gave it when asked at
+	 * `askedAt` (undefined: keep the last one; null: it has none now). An answer to an ask older than the one on record
+	 * does not replace it (a slow answer from before a release must not undo the release). */
+	async saw(deviceId: string, fields: { product: string; version?: string | undefined; via: string[] }, manifest?: { bytes: Uint8Array; url: string; sha256: string } | null, askedAt = Date.now()): Promise<void> {
+		await this.#db.transaction().execute(async (trx) => {
+			const known = await trx.selectFrom("local_devices").select("manifest_at").where("device_id", "=", deviceId).executeTakeFirst();
+			const newer = manifest !== undefined && (!known || Number(known.manifest_at) <= askedAt);
+			const values = { product: fields.product, via: JSON.stringify(fields.via), updated_at: Date.now(),
+				...(fields.version !== undefined ? { version: fields.version } : {}),
+				...(newer ? { manifest: manifest?.bytes ?? null, image_url: manifest?.url ?? null, image_sha256: manifest?.sha256 ?? null, manifest_at: askedAt } : {}) };
+			await trx.insertInto("local_devices")
+				.values({ device_id: deviceId, version: null, manifest: null, image_url: null, image_sha256: null, manifest_at: 0, ...values })
+				.onConflict((conflict) => conflict.column("device_id").doUpdateSet(values))
+				.execute();
+		});
 	}
 
 	/** The images some device's manifest names now: the cache keeps them before any other. */

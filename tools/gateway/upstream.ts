@@ -2,7 +2,8 @@
 // (tools/fleet/transport.ts: node:https with the gateway's own key and certificate, mutual TLS, trusting only the
 // upstream's CA, bounded headers, a stall timeout), a few connections of it, and on top of it what the gateway needs:
 // a request read whole up to a bound and a deadline, and an image streamed to a sink. Nothing from the network is
-// held beyond its bound.
+// held beyond its bound. (Each end settles the promise before it aborts the request: the abort's own "aborted" must
+// not be taken for the reason.)
 import { NodeTransport } from "../fleet/transport.js";
 import type { Headers } from "../../modules/fota/ports.js";
 
@@ -76,8 +77,8 @@ export class Upstream {
 				data(chunk) {
 					size += chunk.length;
 					if (size > options.maxBytes) {
-						request.abort();
 						settle(new Error(`${what}: the answer is longer than ${options.maxBytes} bytes`));
+						request.abort();
 						return;
 					}
 					chunks.push(Buffer.from(chunk));
@@ -87,30 +88,42 @@ export class Upstream {
 				},
 			});
 			const deadline = setTimeout(() => {
-				request.abort();
 				settle(new UpstreamUnreachable(`${what}: no whole answer within ${options.deadlineMs} ms`));
+				request.abort();
 			}, options.deadlineMs ?? 30000);
 		});
 	}
 
 	/** Streams an image: `response` gets the status and headers and says whether to take the body (false: the request is
-	 * ended), `data` each piece (it throws to stop). Resolves at the body's end; UpstreamUnreachable on a cut. */
-	stream(path: string, headers: [string, string][], sink: { response(status: number, headers: Headers): boolean; data(chunk: Uint8Array): void }, deadlineMs = 600000): Promise<void> {
+	 * ended), `data` each piece (it throws to stop). Resolves at the body's end; UpstreamUnreachable on a cut, past the
+	 * deadline, or when fewer than minRate bytes a second came over a window (a drip would hold the fetch for ever). */
+	stream(path: string, headers: [string, string][], sink: { response(status: number, headers: Headers): boolean; data(chunk: Uint8Array): void },
+		options: { deadlineMs?: number; minRateBytesPerSecond?: number; windowMs?: number } = {}): Promise<void> {
 		const what = `GET ${this.url}${path}`;
+		const { deadlineMs = 600000, minRateBytesPerSecond = 64, windowMs = 30000 } = options;
 		return new Promise((resolve, reject) => {
 			let settled = false;
+			let windowBytes = 0;
 			const settle = (error?: Error) => {
 				if (settled)
 					return;
 				settled = true;
 				clearTimeout(deadline);
+				clearInterval(rate);
 				if (error) reject(error); else resolve();
 			};
+			const rate = setInterval(() => {
+				if (windowBytes < (minRateBytesPerSecond * windowMs) / 1000) {
+					settle(new UpstreamUnreachable(`${what}: ${windowBytes} bytes in ${windowMs} ms, under ${minRateBytesPerSecond} bytes a second`));
+					request.abort();
+				}
+				windowBytes = 0;
+			}, windowMs);
 			const request = this.#transport().request({ url: `${this.url}${path}`, headers, timeout: this.#timeoutMs }, {
 				response: (status, answered) => {
 					if (!sink.response(status, answered)) {
-						request.abort();
 						settle();
+						request.abort();
 					}
 				},
 				data: (chunk) => {
@@ -119,16 +132,17 @@ export class Upstream {
 					try {
 						sink.data(chunk);
 						this.imageBytes += chunk.length;
+						windowBytes += chunk.length;
 					} catch (error) {
-						request.abort();
 						settle(error as Error);
+						request.abort();
 					}
 				},
 				done: (error) => settle(error === undefined ? undefined : new UpstreamUnreachable(`${what}: ${error}`)),
 			});
 			const deadline = setTimeout(() => {
-				request.abort();
 				settle(new UpstreamUnreachable(`${what}: not done within ${deadlineMs} ms`));
+				request.abort();
 			}, deadlineMs);
 		});
 	}

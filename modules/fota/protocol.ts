@@ -63,6 +63,9 @@ export function deviceRoute(method: string, pathname: string): DeviceRoute | und
 // The cloud answers for each item, in order, and stops at the first it could not take for now (the rest are resent).
 export const GATEWAY_FOR_HEADER = "x-fota-for";
 export const GATEWAY_VIA_HEADER = "x-fota-via";
+/** On a gateway's manifest request for a device: the gateway asks ahead (to fetch what the device will need), not the
+ * device. The server decides as for the device, but records no check: the device was not seen. */
+export const GATEWAY_PREFETCH_HEADER = "x-fota-prefetch";
 /** Gateways between a device and the gateway that talks to the cloud, at most (a chain of MAX_GATEWAY_VIA + 1). */
 export const MAX_GATEWAY_VIA = 3;
 /** Reports in one forwarded batch, at most, and the batch's JSON bytes, at most. */

@@ -15,7 +15,7 @@ import { devCertificates } from "./lib/https-fixture.js";
 import { startPostgres, type PostgresCluster } from "./lib/postgres.js";
 import { bytes, makeKey, signRelease } from "./lib/release.js";
 import { toHex } from "../../modules/fota/hex.js";
-import { GATEWAY_FOR_HEADER, GATEWAY_VIA_HEADER, gatewayReportsPath, manifestPath, VERSION_HEADER } from "../../modules/fota/protocol.js";
+import { GATEWAY_FOR_HEADER, GATEWAY_PREFETCH_HEADER, GATEWAY_VIA_HEADER, gatewayReportsPath, manifestPath, VERSION_HEADER } from "../../modules/fota/protocol.js";
 
 const IMAGE = bytes(20_000, 3);
 const identities = new Map<string, { key: string; cert: string }>();
@@ -118,6 +118,20 @@ for (const dialect of ["sqlite", "postgres"] as const) {
 		const listed = await call(c, "GET", "/v1/admin/devices", { token: true });
 		t.deepEqual(listed.body.map((device: any) => [device.deviceId, device.gateway]), [["dev-a", "gw-1"]]);
 		t.deepEqual((await call(c, "GET", "/v1/admin/gateways/gw-1/devices", { token: true })).body, { gateway: "gw-1", devices: ["dev-a", "gw-2"] });
+	});
+
+	serial("a gateway asking ahead for a device gets its manifest but records no check: the device was not seen", async (t, c) => {
+		const ahead = await call(c, "GET", manifestPath("demo"), { as: "gw-1", headers: { [GATEWAY_FOR_HEADER]: "dev-a", [GATEWAY_PREFETCH_HEADER]: "1" } });
+		t.is(ahead.status, 200);
+		t.is(await c.store.device("dev-a"), undefined);
+		await call(c, "GET", manifestPath("demo"), { as: "gw-1", headers: behalf("dev-a") });
+		const seen = (await c.store.device("dev-a"))!;
+		await new Promise((resolve) => setTimeout(resolve, 5));
+		await call(c, "GET", manifestPath("demo"), { as: "gw-1", headers: { [GATEWAY_FOR_HEADER]: "dev-a", [GATEWAY_PREFETCH_HEADER]: "1", [VERSION_HEADER]: "0.9.0" } });
+		t.deepEqual(await c.store.device("dev-a"), seen, "a prefetch moved the device's record");
+		// the header means nothing from a device itself: its check is recorded
+		await call(c, "GET", manifestPath("demo"), { as: "dev-c", headers: { [GATEWAY_PREFETCH_HEADER]: "1", [VERSION_HEADER]: "1.0.0" } });
+		t.like(await c.store.device("dev-c"), { version: "1.0.0" });
 	});
 
 	serial("a gateway acting for a device not behind it is refused, and nothing is stored", async (t, c) => {

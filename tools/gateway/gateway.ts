@@ -34,7 +34,7 @@ import { GatewayState, type LocalDevice } from "./state.js";
 import { Upstream, UpstreamUnreachable, type Answer } from "./upstream.js";
 import { SelfUpdater } from "./self-update.js";
 import {
-	deviceRoute, GATEWAY_FOR_HEADER, GATEWAY_VIA_HEADER, gatewayReportsPath, manifestPath, MAX_GATEWAY_BATCH_BYTES,
+	deviceRoute, GATEWAY_FOR_HEADER, GATEWAY_PREFETCH_HEADER, GATEWAY_VIA_HEADER, gatewayReportsPath, manifestPath, MAX_GATEWAY_BATCH_BYTES,
 	VERSION_HEADER, type ForwardedResult,
 } from "../../modules/fota/protocol.js";
 import { MAX_MANIFEST_BYTES, type UpdateManifest } from "../../modules/fota/manifest.js";
@@ -187,15 +187,17 @@ export class Gateway {
 
 	/** Asks the upstream for the device's manifest; verifies one that comes and records it (and starts fetching its
 	 * image). The upstream's answer, or UpstreamUnreachable. */
-	async #ask(product: string, asker: Asker, version: string | undefined): Promise<{ answer: Answer; manifest?: UpdateManifest }> {
+	async #ask(product: string, asker: Asker, version: string | undefined, prefetch = false): Promise<{ answer: Answer; manifest?: UpdateManifest }> {
 		const headers = this.#behalf(asker);
-		if (version !== undefined)
+		if (version !== undefined && !prefetch)
 			headers.push([VERSION_HEADER, version]);
+		if (prefetch) // not the device's own check: the cloud records none (its last-seen time and version stay the device's)
+			headers.push([GATEWAY_PREFETCH_HEADER, "1"]);
 		const askedAt = Date.now();
 		const answer = await this.upstream.fetch(manifestPath(product), { headers, maxBytes: MAX_MANIFEST_BYTES, deadlineMs: this.config.timeoutSeconds * 2000 });
 		if (answer.status >= 500 && answer.status !== 503)
 			throw new UpstreamUnreachable(`the upstream answered ${answer.status} for ${asker.deviceId}'s manifest`);
-		const seen = { product, version, via: asker.via };
+		const seen = { product, version: prefetch ? undefined : version, via: asker.via };
 		if (answer.status !== 200) {
 			// no release (404), not this gateway's device or revoked (403): nothing cached is served for it any more;
 			// a maintenance window (503) keeps what it had
@@ -218,9 +220,11 @@ export class Gateway {
 	async #manifest(request: IncomingMessage, response: ServerResponse, product: string, asker: Asker): Promise<void> {
 		const named = request.headers[VERSION_HEADER];
 		const version = typeof named === "string" && /^[\x21-\x7e]{1,128}$/.test(named) ? named : undefined;
+		// a child gateway asking ahead is passed on as asking ahead
+		const prefetch = asker.via.length > 0 && request.headers[GATEWAY_PREFETCH_HEADER] !== undefined;
 		let asked;
 		try {
-			asked = await this.#ask(product, asker, version);
+			asked = await this.#ask(product, asker, version, prefetch);
 		} catch (error) {
 			if (!(error instanceof UpstreamUnreachable))
 				throw error;
@@ -389,6 +393,7 @@ export class Gateway {
 				if (result.status === "refused")
 					this.#log(`forward: report ${result.seq} refused by the upstream for good: ${result.error}`);
 			await this.state.dequeue(answered.map((result) => result.seq));
+			this.#log(`forwarded ${answered.length} of ${batch.length} reports (${answered.filter((result) => result.status === "stored").length} stored)`);
 			if (answered.length < batch.length) { // the upstream stopped part way: the rest after a back-off
 				this.#backoffMs = Math.min(30000, Math.max(500, this.#backoffMs * 2));
 				return;
@@ -427,6 +432,6 @@ export class Gateway {
 		if (!this.config.products.has(device.product))
 			return;
 		const client = device.via.at(-1) ?? device.deviceId;
-		await this.#ask(device.product, { client, deviceId: device.deviceId, via: device.via }, device.version);
+		await this.#ask(device.product, { client, deviceId: device.deviceId, via: device.via }, undefined, true);
 	}
 }

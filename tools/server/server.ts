@@ -39,7 +39,7 @@ import { deviceRoute, REPORT_STATES, VERSION_HEADER } from "../../modules/fota/p
 import { RolloutEngine, RolloutError } from "./rollouts.js";
 import { ROLLOUT_ACTIONS, type RolloutAction } from "./admin-api.js";
 import { actingDevice, takeForwarded } from "./gateway-authority.js";
-import { gatewayReportsPath, MAX_GATEWAY_BATCH_BYTES } from "../../modules/fota/protocol.js";
+import { GATEWAY_FOR_HEADER, GATEWAY_PREFETCH_HEADER, gatewayReportsPath, MAX_GATEWAY_BATCH_BYTES } from "../../modules/fota/protocol.js";
 
 export interface ServerOptions {
 	store: FleetStore;
@@ -209,7 +209,10 @@ export class UpdateServer {
 			const version = typeof named === "string" && /^[\x21-\x7e]{1,128}$/.test(named) ? named : undefined;
 			if (named !== undefined && version === undefined)
 				this.#log(`${deviceId}: ${VERSION_HEADER} is not a version; not taken`);
-			await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100, version ? { product: route.product, version } : undefined);
+			// a gateway asking ahead for a device (./gateway-authority.ts) is not the device: no check is recorded
+			const prefetch = request.headers[GATEWAY_PREFETCH_HEADER] !== undefined && request.headers[GATEWAY_FOR_HEADER] !== undefined;
+			if (!prefetch)
+				await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100, version ? { product: route.product, version } : undefined);
 			return this.#manifest(request, response, route.product, deviceId);
 		}
 		return this.#image(request, response, route.product, route.name, deviceId);

@@ -239,3 +239,39 @@ test("a slow answer from before a release does not undo the newer manifest on re
 		await state.close();
 	}
 });
+
+test.serial("the report queue is bounded: a full queue tells devices to report later, and takes reports again once it drains", async (t) => {
+	t.timeout(120_000);
+	let link!: Link;
+	const w = new World(mkdtempSync(join(tmpdir(), "xs-fota-gateway-full-")));
+	await w.start();
+	link = new Link(Number(new URL(w.url).port));
+	const site = await GatewaySite.make(w, "gw-full", { upstream: { url: await link.listen(), ca: readFileSync(w.certs.ca, "utf8") }, maxQueued: 100, timeoutSeconds: 2 });
+	let gateway = await site.start();
+	t.teardown(async () => {
+		await gateway.close();
+		await link.close();
+		await w.stop();
+	});
+	await site.register(["dev-full"]);
+	link.cut();
+	const identity = makeDeviceCertificate({ caCert: w.deviceCa.cert, caKey: w.deviceCa.key, deviceId: "dev-full" });
+	const post = (n: number) => new Promise<number>((resolve, reject) => {
+		const body = JSON.stringify({ product: PRODUCT, version: "1.0.0", state: "interrupted", error: `report ${n}` });
+		request(`${site.url}/v1/devices/dev-full/report`, { method: "POST", ca: site.localCa, key: identity.key, cert: identity.cert,
+			headers: { "content-type": "application/json" } }, (response) => {
+			response.resume();
+			response.on("end", () => resolve(response.statusCode ?? 0));
+		}).on("error", reject).end(body);
+	});
+	for (let n = 1; n <= 100; n++)
+		t.is(await post(n), 204);
+	t.is(await gateway.queued(), 100);
+	t.is(await post(101), 503, "a report past the bound was taken");
+	t.is(await gateway.queued(), 100);
+	link.restore();
+	await until("the queue to drain", 60_000, async () => (await gateway.queued()) === 0 || undefined);
+	t.is(await post(101), 204);
+	await until("the last report at the cloud", 30_000, async () => (await w.store.history("dev-full"))[0]?.error === "report 101" || undefined);
+	t.is((await w.store.device("dev-full"))!.reports, 101);
+});

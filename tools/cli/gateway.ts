@@ -41,7 +41,8 @@ has them. The config (JSON; paths relative to it; README "Gateways"):
                 configs trust) and the device CA their certificates come from
   state         folder for state.db (queue, devices, cache index) and the images
   products      {"<product>": [{keyId, publicKey}]}: the products it serves and their trusted keys
-  cacheBytes (1 GiB), maxDownloads (100), syncSeconds (60), batchSize (50), timeoutSeconds (10)`,
+  cacheBytes (1 GiB), maxDownloads (100), syncSeconds (60), batchSize (50), maxQueued (100000), timeoutSeconds (10)
+  self          {product, keys, installed, trialSeconds}: the gateway's own software (see xs-fota gateway-launch)`,
 	options: { config: { required: true }, quiet: { flag: true }, "self-version": {} },
 	async run(values) {
 		const { file: _, config } = loadConfig(values.config!);

@@ -20,6 +20,7 @@ export interface SiteOptions {
 	cacheBytes?: number;
 	batchSize?: number;
 	maxDownloads?: number;
+	maxQueued?: number;
 	timeoutSeconds?: number;
 	/** the gateway's own product (its software's releases, signed with the world's key) and installed version */
 	self?: { product: string; installed: string; trialSeconds?: number };
@@ -69,6 +70,7 @@ export class GatewaySite {
 			...(options.cacheBytes !== undefined ? { cacheBytes: options.cacheBytes } : {}),
 			...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
 			...(options.maxDownloads !== undefined ? { maxDownloads: options.maxDownloads } : {}),
+			...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
 			...(options.self ? { self: { ...options.self, keys: [{ keyId: world.keyId, publicKey: Buffer.from(world.publicKey).toString("hex") }] } } : {}),
 		};
 		writeFileSync(join(dir, "gateway.json"), JSON.stringify(config, null, 2));

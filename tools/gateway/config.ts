@@ -27,6 +27,8 @@ export interface GatewayConfig {
 	syncSeconds: number;
 	/** reports per forwarded batch (default 50, at most 100) */
 	batchSize: number;
+	/** reports kept for the upstream, at most (default 100000): past it a device is told to send its report later */
+	maxQueued: number;
 	/** connect and stall timeout upstream, s (default 10) */
 	timeoutSeconds: number;
 	/** the gateway's own software, a release of its own product (./self-update.ts): the product, its trusted keys, the
@@ -62,7 +64,7 @@ export function parseGatewayConfig(raw: unknown, base: string): GatewayConfig {
 	if (typeof raw !== "object" || raw === null || Array.isArray(raw))
 		fail("", "must be a JSON object");
 	const r = raw as Record<string, unknown>;
-	const known = ["upstream", "upstreamCa", "key", "cert", "listen", "state", "products", "cacheBytes", "maxDownloads", "syncSeconds", "batchSize", "timeoutSeconds", "self"];
+	const known = ["upstream", "upstreamCa", "key", "cert", "listen", "state", "products", "cacheBytes", "maxDownloads", "syncSeconds", "batchSize", "maxQueued", "timeoutSeconds", "self"];
 	for (const field of Object.keys(r))
 		if (!known.includes(field))
 			fail(field, "is not a gateway config field");
@@ -130,6 +132,7 @@ export function parseGatewayConfig(raw: unknown, base: string): GatewayConfig {
 		maxDownloads: integer(r, "maxDownloads", 100, 1, 100000),
 		syncSeconds: integer(r, "syncSeconds", 60, 0, 86400),
 		batchSize: integer(r, "batchSize", 50, 1, 100),
+		maxQueued: integer(r, "maxQueued", 100000, 100, 10000000),
 		timeoutSeconds: integer(r, "timeoutSeconds", 10, 1, 600),
 		self,
 	};

@@ -34,7 +34,7 @@ import { GatewayState, type LocalDevice } from "./state.js";
 import { Upstream, UpstreamUnreachable, type Answer } from "./upstream.js";
 import { SelfUpdater } from "./self-update.js";
 import {
-	deviceRoute, GATEWAY_FOR_HEADER, GATEWAY_PREFETCH_HEADER, GATEWAY_VIA_HEADER, gatewayReportsPath, manifestPath, MAX_GATEWAY_BATCH_BYTES,
+	deviceRoute, GATEWAY_FOR_HEADER, GATEWAY_PREFETCH_HEADER, GATEWAY_VIA_HEADER, gatewayReportsPath, manifestPath, MAX_GATEWAY_BATCH, MAX_GATEWAY_BATCH_BYTES,
 	VERSION_HEADER, type ForwardedResult,
 } from "../../modules/fota/protocol.js";
 import { MAX_MANIFEST_BYTES, type UpdateManifest } from "../../modules/fota/manifest.js";
@@ -298,6 +298,7 @@ export class Gateway {
 			throw new HttpError(400, "use-batches", `a gateway forwards reports with POST ${gatewayReportsPath()}`);
 		if (named !== asker.deviceId)
 			throw new HttpError(403, "not-yourself", `device ${asker.deviceId} cannot report as ${named}`);
+		await this.#roomInQueue(1);
 		const body = await readJson(request, MAX_REPORT_BYTES);
 		let report;
 		try {
@@ -315,8 +316,16 @@ export class Gateway {
 		void this.forward();
 	}
 
+	/** The queue is bounded (config maxQueued): when it is full, a report is not taken (503: the device keeps it and
+	 * sends it again later), so no client can fill the gateway's disk while the upstream is away. */
+	async #roomInQueue(reports: number): Promise<void> {
+		if ((await this.state.queued()) + reports > this.config.maxQueued)
+			throw new HttpError(503, "queue-full", `${this.config.maxQueued} reports wait for the upstream already`, { "retry-after": String(RETRY_UNREACHABLE * 6) });
+	}
+
 	/** A child gateway's batch: each report queued here once (its seq above the last taken from that gateway). */
 	async #forwarded(request: IncomingMessage, response: ServerResponse, client: string): Promise<void> {
+		await this.#roomInQueue(MAX_GATEWAY_BATCH);
 		const items = parseForwardedBatch(await readJson(request, MAX_GATEWAY_BATCH_BYTES));
 		if (!Array.isArray(items))
 			throw new HttpError(items.status, items.error, items.detail);

@@ -135,3 +135,8 @@ export interface GatewayDevices {
 	gateway: string;
 	devices: string[];
 }
+
+/** What the device routes add to each device row (DeviceRow, ./store/store.ts): the gateway it is behind, or null. */
+export interface DeviceGateway {
+	gateway: string | null;
+}

@@ -5,7 +5,7 @@ import { paths } from "./api.js";
 import { Freshness, Problem, State, when } from "./format.js";
 import { useLive } from "./live.js";
 
-/** @typedef {import("./api.js").DeviceRow & {history: import("./api.js").ReportRow[]}} DeviceDetail */
+/** @typedef {import("./api.js").DeviceRow & import("../admin-api.ts").DeviceGateway & {history: import("./api.js").ReportRow[]}} DeviceDetail */
 
 /** @param {{id: string}} props */
 export function Device({ id }) {

@@ -5,7 +5,8 @@
 //     version; the cloud sees the gateway on it; the cache is kept (a device behind it updates after the restart with no
 //     new download from the cloud);
 //   - a version that does not come up (its program exits at once): rolled back to the last good one, never tried again,
-//     the cloud told why; the gateway serves its devices again.
+//     the cloud told why; the gateway serves its devices again;
+//   - a signed release of the gateway's product whose kind is not the gateway's: refused, never unpacked.
 import test from "ava";
 import { spawn, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -97,6 +98,16 @@ test.serial("the gateway updates itself by a restart that keeps its cache, and r
 			return now > seen && Date.parse(now) - Date.parse(seen) > 2500 || undefined;
 		});
 		t.is(output.split("\n").filter((line) => /starting gateway 3\.0\.0/.test(line)).length, 1);
+
+		// a release of the gateway's product that is not the gateway's kind (a device image published there by mistake,
+		// signed all the same): refused, never unpacked or run
+		const image4 = gatewayRelease(w, "4.0.0", false);
+		const signed = w.sign({ version: "4.0.0", sequence: 4, securityVersion: 1, image: image4, kind: "sim", file: "gateway-4.0.0.tgz" }, { product: GATEWAY_PRODUCT });
+		t.true((await publishRelease(w.store, w.images, GATEWAY_PRODUCT, signed, image4, new Date())).ok);
+		await until("the wrong kind refused", 30_000, () => /self-update: wrong-kind: xs-fota-gateway 4\.0\.0 is a "sim" image/.test(output) || undefined);
+		t.false(/starting gateway 4\.0\.0/.test(output));
+		t.false(existsSync(join(site.dir, "state", "self", "releases", "4.0.0")));
+		t.like(selfState(), { current: { version: "2.0.0" } });
 	} catch (error) {
 		t.log(output.split("\n").slice(-40).join("\n"));
 		throw error;

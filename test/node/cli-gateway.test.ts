@@ -75,3 +75,18 @@ test("gateway refuses a config it cannot run, naming the field", (t) => {
 	}
 	t.false(existsSync(join(dir, "state")), "a refused config made the state folder");
 });
+
+test("sign takes the gateway's own kind, node, for a release of the gateway's software", (t) => {
+	const dir = mkdtempSync(join(tmpdir(), "xs-fota-cli-gateway-"));
+	t.is(cli(["keygen", "--out", join(dir, "keys"), "--name", "release"]).status, 0);
+	writeFileSync(join(dir, "gateway-2.0.0.tgz"), Buffer.alloc(5000, 3));
+	const signed = cli(["sign", "--key", join(dir, "keys/release.key"), "--image", join(dir, "gateway-2.0.0.tgz"), "--product", "xs-fota-gateway",
+		"--version", "2.0.0", "--security-version", "1", "--sequence", "2", "--kind", "node", "--out", join(dir, "out")]);
+	t.is(signed.status, 0, signed.stderr);
+	const verified = cli(["verify", "--pub", join(dir, "keys/release.pub"), "--manifest", join(dir, "out/manifest.xfm"), "--image", join(dir, "out/gateway-2.0.0.tgz")]);
+	t.is(verified.status, 0, verified.stderr);
+	const other = cli(["sign", "--key", join(dir, "keys/release.key"), "--image", join(dir, "gateway-2.0.0.tgz"), "--product", "p",
+		"--version", "2.0.0", "--security-version", "1", "--sequence", "2", "--kind", "python", "--out", join(dir, "other")]);
+	t.is(other.status, 2);
+	t.regex(other.stderr, /--kind must be one of esp32, lin, sim, node/);
+});

@@ -18,6 +18,9 @@ import type { Upstream } from "./upstream.js";
 import { manifestPath, reportPath, VERSION_HEADER } from "../../modules/fota/protocol.js";
 import { MAX_MANIFEST_BYTES } from "../../modules/fota/manifest.js";
 
+/** The image kind of a gateway's own software (`xs-fota sign --kind node`): a gateway takes no other for itself. */
+export const GATEWAY_KIND = "node";
+
 /** The exit code with which a gateway asks its launcher to start the pending version. */
 export const RESTART_EXIT = 75;
 
@@ -132,6 +135,8 @@ export class SelfUpdater {
 		if (!checked.ok)
 			throw new Error(`self-update: the upstream's manifest for ${product} does not verify (${checked.reason}: ${checked.detail})`);
 		const manifest = checked.manifest;
+		if (manifest.image.kind !== GATEWAY_KIND)
+			throw new Error(`self-update: wrong-kind: ${product} ${manifest.version} is a "${manifest.image.kind}" image, not the gateway's "${GATEWAY_KIND}"`);
 		const state = readSelfState(config);
 		if (manifest.version === version || state.failed.includes(manifest.version) || state.pending?.version === manifest.version)
 			return;

@@ -4,8 +4,8 @@
 //     through the gateway's queue; one that alters the image: the device refuses it (digest-mismatch) and says so;
 //   - a gateway whose certificate is revoked at the cloud: the cloud refuses it; its devices get the refusal, not
 //     a manifest, and it no longer hands out what it had cached for them.
-// (A gateway reporting for a device not registered behind it is refused in test/node/server-gateways.test.ts, with
-// the gateway's real requests.)
+//   - a device not registered behind the gateway: its report, queued and forwarded by the gateway, is refused by the
+//     cloud and nothing of it stored; its manifest request is refused (more cases in test/node/server-gateways.test.ts).
 import test from "ava";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -66,7 +66,7 @@ test.serial("a gateway that alters the manifest or the image: the devices refuse
 	}
 });
 
-test.serial("a gateway whose certificate is revoked is refused by the cloud, and stops serving what it cached", async (t) => {
+test.serial("a device not behind the gateway is refused by the cloud; a revoked gateway is refused, and stops serving what it cached", async (t) => {
 	t.timeout(120_000);
 	const w = await world();
 	const site = await GatewaySite.make(w, "gw-lost");
@@ -85,6 +85,14 @@ test.serial("a gateway whose certificate is revoked is refused by the cloud, and
 			await fleet.stop();
 		}
 		await until("the reports at the cloud", 30_000, () => allValidAtCloud(w, [ids[0]!], "2.0.0"));
+		// a device the gateway may not act for (not registered behind it) reports through it: the gateway queues it (it
+		// cannot know), the cloud refuses it for good, and stores nothing of it
+		const stranger = await asDevice(site, w, "stranger", "/v1/devices/stranger/report", { method: "POST", json: { product: PRODUCT, version: "1.0.0", state: "valid" } });
+		t.is(stranger.status, 204);
+		await until("the stranger's report answered by the cloud", 30_000, async () => (await gateway.queued()) === 0 || undefined);
+		t.is(await w.store.device("stranger"), undefined, "the cloud took a report from a device not behind the gateway");
+		t.is((await asDevice(site, w, "stranger", manifestPath(PRODUCT), { headers: { "x-fota-version": "1.0.0" } })).status, 403);
+
 		// the gateway is lost: revoked at the cloud
 		await w.store.revoke("gw-lost", new Date());
 		const before = await w.store.devices();

@@ -11,6 +11,7 @@ try {
 	process.exit(1);
 }
 // The demo: build v1, v2 and a bad v3, sign, serve, provision a sim device and watch it update and roll back.
-const demo = process.argv[2] === "mcsim" ? "mcsim.js" : "main.js";
+// `node scripts/start.mjs gateway` (npm run demo:gateway): a cloud, a gateway and devices behind it (tools/demo/gateway.ts).
+const demo = process.argv[2] === "mcsim" ? "mcsim.js" : process.argv[2] === "gateway" ? "gateway.js" : "main.js";
 const run = spawnSync(process.execPath, [join(ROOT, "build/js/tools/demo", demo)], { stdio: "inherit" });
 process.exit(run.status ?? 1);

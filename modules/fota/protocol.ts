@@ -82,3 +82,44 @@ export function deviceRoute(method: string, pathname: string): DeviceRoute | und
 	}
 	return undefined;
 }
+
+// Gateways (tools/gateway): a gateway is a client of its upstream (the cloud, or another gateway) with its own device
+// certificate, and an update server to the devices behind it. It asks on a device's behalf with the device routes
+// above and names the device in GATEWAY_FOR_HEADER; a gateway behind it is named, nearest the device first, in
+// GATEWAY_VIA_HEADER (the receiving gateway adds the one it authenticated). It forwards the reports it stored in
+// batches, in order:
+//   POST /v1/gateway/reports   {reports: [{seq, deviceId, via, at, report}]}  ->  {results: [{seq, status, error?}]}
+// The cloud answers for each item, in order, and stops at the first it could not take for now (the rest are resent).
+export const GATEWAY_FOR_HEADER = "x-fota-for";
+export const GATEWAY_VIA_HEADER = "x-fota-via";
+/** On a gateway's manifest request for a device: the gateway asks ahead (to fetch what the device will need), not the
+ * device. The server decides as for the device, but records no check: the device was not seen. */
+export const GATEWAY_PREFETCH_HEADER = "x-fota-prefetch";
+/** Gateways between a device and the gateway that talks to the cloud, at most (a chain of MAX_GATEWAY_VIA + 1). */
+export const MAX_GATEWAY_VIA = 3;
+/** Reports in one forwarded batch, at most, and the batch's JSON bytes, at most. */
+export const MAX_GATEWAY_BATCH = 100;
+export const MAX_GATEWAY_BATCH_BYTES = MAX_GATEWAY_BATCH * 6 * 1024;
+
+export function gatewayReportsPath(): string {
+	return `${API_PREFIX}/gateway/reports`;
+}
+
+/** One stored report, as a gateway forwards it: its queue number (rising), the device, the gateways between the
+ * device and the sender (nearest the device first), when the first gateway took it (ms since 1970), and the report. */
+export interface ForwardedReport {
+	seq: number;
+	deviceId: string;
+	via: string[];
+	at: number;
+	report: Record<string, unknown>;
+}
+
+/** stored: taken now; duplicate: taken before (its seq is not above the last taken from this sender); refused: never
+ * to be taken (the error says why: the sender may not act for the device, or the report is bad). */
+export type ForwardedStatus = "stored" | "duplicate" | "refused";
+export interface ForwardedResult {
+	seq: number;
+	status: ForwardedStatus;
+	error?: string;
+}

@@ -110,7 +110,7 @@ test("bad input: clear messages and non-zero exits; --help works for every comma
 		[["frobnicate"], 2, /unknown command "frobnicate"/],
 		[["sign", "--key", "k"], 2, /missing --image/],
 		[["verify", "--pub", s.pub, "--manifest", s.manifest, "--colour"], 2, /Unknown option '--colour'/],
-		[base.map((arg) => (arg === "esp32" ? "esp8266" : arg)), 2, /--kind must be one of esp32, lin, sim, not "esp8266"/],
+		[base.map((arg) => (arg === "esp32" ? "esp8266" : arg)), 2, /--kind must be one of esp32, lin, sim, node, not "esp8266"/],
 		[base.map((arg, i) => (base[i - 1] === "--sequence" ? "1.5" : arg)), 2, /--sequence must be an integer/],
 		[base.map((arg, i) => (base[i - 1] === "--security-version" ? "4294967296" : arg)), 2, /--security-version must be an integer from 0 to 4294967295/],
 		[base.map((arg) => (arg === "1.0.0" ? "1.0" : arg)), 2, /invalid manifest \(wrong-type\): version must be a semantic version/],

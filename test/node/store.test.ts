@@ -16,6 +16,9 @@ import { startPostgres, type PostgresCluster } from "./lib/postgres.js";
 import { openStore, StoreConflict, StoreNotFound, type ConfigDocRow, type DeviceReport, type FleetStore, type ReleaseRow } from "../../tools/server/store/store.js";
 import { MIGRATIONS } from "../../tools/server/store/schema.js";
 
+/** Every migration's version, in order: what a store applies at its first open. */
+const ALL_VERSIONS = MIGRATIONS.map((migration) => migration.version);
+
 type Dialect = "sqlite" | "postgres";
 
 let cluster: PostgresCluster | undefined;
@@ -409,8 +412,8 @@ both("migrations are recorded once; opening again changes nothing; a newer schem
 	t.like(await again.device("d"), { reports: 1 });
 	const raw = await fx.raw();
 	const versions = (await raw.query("select version from schema_migrations order by version")).map((row) => Number(row.version));
-	t.deepEqual(versions, MIGRATIONS.map((migration) => migration.version));
-	t.deepEqual(await raw.tables(), ["config_docs", "config_failures", "config_history", "device_configs", "devices", "keys", "products", "releases", "reports", "revocations", "rollout_devices", "rollout_events", "rollouts", "schema_migrations", "tokens"]);
+	t.deepEqual(versions, ALL_VERSIONS);
+	t.deepEqual(await raw.tables(), ["config_docs", "config_failures", "config_history", "device_configs", "devices", "gateway_cursors", "gateway_devices", "keys", "products", "releases", "reports", "revocations", "rollout_devices", "rollout_events", "rollouts", "schema_migrations", "tokens"]);
 	await again.close();
 	await raw.query("insert into schema_migrations (version, applied_at) values (999, 0)");
 	await t.throwsAsync(fx.open(), { message: /schema version 999/ });
@@ -455,7 +458,7 @@ both("a database of schema 1 moves to the newest schema at open, its releases ke
 		"thermo", 4, "1.0.4", 1, "full", "ab".repeat(32), 1000, Buffer.from([1, 2, 3]), 5);
 	const store = await fx.open();
 	t.like(await store.latestRelease("thermo", { unstaged: true }), { sequence: 4, version: "1.0.4", staged: false });
-	t.deepEqual((await raw.query("select version from schema_migrations order by version")).map((row) => Number(row.version)), MIGRATIONS.map((migration) => migration.version));
+	t.deepEqual((await raw.query("select version from schema_migrations order by version")).map((row) => Number(row.version)), ALL_VERSIONS);
 	t.deepEqual(await store.rollouts(), []);
 });
 
@@ -537,7 +540,7 @@ both("config documents, each device's config, its history, failures and last kno
 both("servers opening one database at once apply the migrations once, and publish each sequence once", async (t, fx) => {
 	const stores = await Promise.all([fx.open(), fx.open(), fx.open(), fx.open()]);
 	const raw = await fx.raw();
-	t.deepEqual((await raw.query("select version from schema_migrations order by version")).map((row) => Number(row.version)), MIGRATIONS.map((migration) => migration.version));
+	t.deepEqual((await raw.query("select version from schema_migrations order by version")).map((row) => Number(row.version)), ALL_VERSIONS);
 	await stores[0]!.addProduct("thermo", at(0));
 	// Every server tries every sequence, all at once: each is published once and the rest are refused.
 	const outcomes = await Promise.all(stores.flatMap((store, s) => Array.from({ length: 10 }, async (_, i) => {

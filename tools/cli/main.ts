@@ -13,8 +13,9 @@ import { verify } from "./verify.js";
 import { ADMIN_COMMANDS } from "./admin.js";
 import { ROLLOUT_COMMANDS } from "./rollout.js";
 import { CONFIG_COMMANDS } from "./config.js";
+import { GATEWAY_COMMANDS } from "./gateway.js";
 
-const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim, fleetSim, ...ADMIN_COMMANDS, ...ROLLOUT_COMMANDS, ...CONFIG_COMMANDS];
+const COMMANDS: Command[] = [keygen, build, sign, verify, init, serve, provision, mcsim, fleetSim, ...ADMIN_COMMANDS, ...ROLLOUT_COMMANDS, ...CONFIG_COMMANDS, ...GATEWAY_COMMANDS];
 
 const USAGE_TEXT = `usage: xs-fota <command> [options]
 
@@ -33,6 +34,9 @@ commands:
   provision  write a device's flash file (sim or lin): first image and device config
   mcsim    run a lin device in Moddable's desktop simulator, as its bootloader
   fleet-sim  run thousands of virtual devices against a server (load tests, demos), with a live summary
+  gateway  run a gateway: an update server to the devices behind it, a client of the cloud (README "Gateways")
+  gateway-launch  run the gateway under a launcher that applies its own updates and rolls back bad ones
+  gateways register|show   which devices a gateway may act for (admin API); gateways cert: its identity
 
 xs-fota <command> --help describes a command. The format is in docs/format.md.`;
 

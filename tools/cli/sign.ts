@@ -4,6 +4,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { frameBody, frameBody2, joinEnvelope, MAX_BODY_BYTES } from "../../modules/fota/envelope.js";
 import { IMAGE_KINDS, openSignedManifest, type UpdateManifest } from "../../modules/fota/manifest.js";
+import { GATEWAY_KIND } from "../gateway/self-update.js";
 import { CliError, USAGE } from "./errors.js";
 import { keyIdOf, rawPublicKey, readPrivateKey } from "./keys.js";
 import { integerOption, type Command } from "./options.js";
@@ -23,7 +24,7 @@ function readImage(path: string): Buffer {
 export const sign: Command = {
 	name: "sign",
 	usage: `usage: xs-fota sign --key K.key --image FILE --product P --version V --security-version N
-                    --sequence N --kind esp32|lin|sim [--url URL] [--expires SECONDS] [--envelope 2|1] --out DIR
+                    --sequence N --kind esp32|lin|sim|node [--url URL] [--expires SECONDS] [--envelope 2|1] --out DIR
 
 Computes the image's size and SHA-256, writes DIR/manifest.xfm (see docs/format.md) signed with K.key,
 and copies the image into DIR. --url is where the device fetches the image: relative to the manifest's
@@ -37,8 +38,9 @@ URL (default: the image's file name) or an absolute https:// URL. --expires is a
 		if (values.envelope !== undefined && values.envelope !== "1" && values.envelope !== "2")
 			throw new CliError(`--envelope must be 2 (the default) or 1, not ${JSON.stringify(values.envelope)}`, USAGE);
 		const kind = values.kind!;
-		if (!IMAGE_KINDS.includes(kind))
-			throw new CliError(`--kind must be one of ${IMAGE_KINDS.join(", ")}, not ${JSON.stringify(kind)}`, USAGE);
+		const kinds = [...IMAGE_KINDS, GATEWAY_KIND]; // the devices' kinds, and a gateway's own software (README "Gateways")
+		if (!kinds.includes(kind))
+			throw new CliError(`--kind must be one of ${kinds.join(", ")}, not ${JSON.stringify(kind)}`, USAGE);
 		const securityVersion = integerOption("security-version", values["security-version"]!, MAX_U32);
 		const sequence = integerOption("sequence", values.sequence!, Number.MAX_SAFE_INTEGER);
 		const expires = values.expires === undefined ? undefined : integerOption("expires", values.expires, Number.MAX_SAFE_INTEGER);

@@ -11,6 +11,8 @@
 //   POST /v1/admin/configs                                 ConfigUpload -> ConfigDocView (201)
 //   GET  /v1/admin/configs[?product=]                      ConfigDocView[] (newest first)
 //   GET  /v1/admin/devices/<id>/config                     DeviceConfigView
+//   GET  /v1/admin/gateways/<id>/devices                   GatewayDevices
+//   POST /v1/admin/gateways/<id>/devices {devices?, remove?}   GatewayDevices (after the change)
 //   (products, keys and releases: see tools/server/server.ts)
 export const ADMIN_PREFIX = "/v1/admin";
 
@@ -23,6 +25,8 @@ export const adminPaths = {
 	rolloutAction: (id: number, action: RolloutAction) => `${ADMIN_PREFIX}/rollouts/${id}/${action}`,
 	configs: () => `${ADMIN_PREFIX}/configs`,
 	deviceConfig: (id: string) => `${ADMIN_PREFIX}/devices/${encodeURIComponent(id)}/config`,
+	/** GET: the devices registered behind the gateway; POST {devices?, remove?}: registers and removes (GatewayDevices) */
+	gatewayDevices: (id: string) => `${ADMIN_PREFIX}/gateways/${encodeURIComponent(id)}/devices`,
 };
 
 export const ROLLOUT_ACTIONS = ["pause", "resume", "abort"] as const;
@@ -175,4 +179,16 @@ export interface DeviceConfigView {
 	pending: { sequence: number; sha256: string; staged: boolean } | null;
 	/** documents rolled back on it or refused by it: never given to it again */
 	failed: { sequence: number; state: string; reason: string | null; at: string }[];
+}
+
+/** The devices registered behind a gateway: the gateway may act for these, and only these (tools/server/gateway-authority.ts).
+ * Device rows (GET /v1/admin/devices and /devices/<id>) carry `gateway`: the gateway the device is behind, or null. */
+export interface GatewayDevices {
+	gateway: string;
+	devices: string[];
+}
+
+/** What the device routes add to each device row (DeviceRow, ./store/store.ts): the gateway it is behind, or null. */
+export interface DeviceGateway {
+	gateway: string | null;
 }

@@ -31,7 +31,7 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { answerRange } from "./range.js";
+import { writeRangeHead } from "./serve-range.js";
 import { DownloadGate } from "./admission.js";
 import { readRange } from "./files.js";
 import { servePage } from "./page.js";
@@ -44,6 +44,8 @@ import { CONFIG_HEADER, CONFIG_PENDING_HEADER, CONFIG_SOURCES, deviceRoute, REPO
 import { acceptConfigDoc, configDocView, deviceConfigView, pendingConfig, withPendingConfigs } from "./configs.js";
 import { RolloutEngine, RolloutError } from "./rollouts.js";
 import { ROLLOUT_ACTIONS, type RolloutAction } from "./admin-api.js";
+import { actingDevice, takeForwarded } from "./gateway-authority.js";
+import { GATEWAY_FOR_HEADER, GATEWAY_PREFETCH_HEADER, gatewayReportsPath, MAX_GATEWAY_BATCH_BYTES } from "../../modules/fota/protocol.js";
 
 export interface ServerOptions {
 	store: FleetStore;
@@ -79,7 +81,7 @@ const PRODUCT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-class HttpError extends Error {
+export class HttpError extends Error {
 	constructor(readonly status: number, readonly error: string, readonly detail?: string, readonly headers: Record<string, string> = {}) {
 		super(detail ? `${error}: ${detail}` : error);
 	}
@@ -178,17 +180,7 @@ export class UpdateServer {
 		// A client certificate is asked of everyone and checked against the device CA; the device routes insist on it,
 		// the admin routes use a bearer token instead (so an admin needs no device certificate).
 		this.#server = createServer({ cert: options.cert, key: options.key, ca: options.deviceCa, requestCert: true, rejectUnauthorized: false },
-			(request, response) => {
-				this.#handle(request, response).catch((error) => {
-					if (error instanceof HttpError)
-						return this.#json(response, error.status, { error: error.error, ...(error.detail ? { detail: error.detail } : {}) }, error.headers);
-					this.#log(`500 ${request.method} ${request.url}: ${(error as Error).stack ?? error}`);
-					if (!response.headersSent)
-						this.#json(response, 500, { error: "internal-error" });
-					else
-						response.destroy();
-				});
-			});
+			answeringErrors((request, response) => this.#handle(request, response), (line) => this.#log(line)));
 		this.#server.keepAliveTimeout = 5000;
 	}
 
@@ -220,9 +212,7 @@ export class UpdateServer {
 	}
 
 	#json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-		const json = JSON.stringify(body);
-		response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(json), "cache-control": "no-store", ...headers });
-		response.end(json);
+		writeJson(response, status, body, headers);
 	}
 
 	async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -231,10 +221,12 @@ export class UpdateServer {
 			return;
 		if (url.pathname.startsWith("/v1/admin/"))
 			return this.#admin(request, response, url);
+		if (url.pathname === gatewayReportsPath() && request.method === "POST") // a gateway's stored reports (./gateway-authority.ts)
+			return this.#forwarded(request, response, await this.#device(request));
 		const route = deviceRoute(request.method ?? "", url.pathname);
 		if (!route)
 			throw new HttpError(404, "not-found", `${request.method} ${url.pathname}`);
-		const deviceId = await this.#device(request);
+		const deviceId = await this.#acting(request, await this.#device(request));
 		if (route.kind === "report")
 			return this.#report(request, response, deviceId, route.deviceId);
 		if (route.kind === "config")
@@ -248,7 +240,10 @@ export class UpdateServer {
 			const version = typeof named === "string" && /^[\x21-\x7e]{1,128}$/.test(named) ? named : undefined;
 			if (named !== undefined && version === undefined)
 				this.#log(`${deviceId}: ${VERSION_HEADER} is not a version; not taken`);
-			await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100, version ? { product: route.product, version } : undefined);
+			// a gateway asking ahead for a device (./gateway-authority.ts) is not the device: no check is recorded
+			const prefetch = request.headers[GATEWAY_PREFETCH_HEADER] !== undefined && request.headers[GATEWAY_FOR_HEADER] !== undefined;
+			if (!prefetch)
+				await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100, version ? { product: route.product, version } : undefined);
 			await this.#configPending(request, response, route.product, deviceId);
 			return this.#manifest(request, response, route.product, deviceId);
 		}
@@ -257,16 +252,34 @@ export class UpdateServer {
 
 	/** The device a request comes from: the CN of a client certificate the device CA signed, not revoked. */
 	async #device(request: IncomingMessage): Promise<string> {
-		const socket = request.socket as TLSSocket;
-		if (!socket.authorized)
-			throw new HttpError(401, "device-certificate-required", `a client certificate from the fleet's device CA is required (${socket.authorizationError ?? "none presented"})`);
-		const cn = socket.getPeerCertificate().subject?.CN;
-		const deviceId = Array.isArray(cn) ? undefined : cn;
-		if (!deviceId || !DEVICE_ID.test(deviceId))
-			throw new HttpError(403, "bad-device-certificate", "the certificate's CN is not a device id");
+		const deviceId = certifiedDevice(request);
 		if (await this.store.isRevoked(deviceId))
 			throw new HttpError(403, "revoked", `device ${deviceId} is revoked`);
 		return deviceId;
+	}
+
+	/** The device a request acts for: its certificate's, or the one a gateway names and may act for (./gateway-authority.ts). */
+	async #acting(request: IncomingMessage, certified: string): Promise<string> {
+		const acting = await actingDevice(this.store, certified, request.headers);
+		if (!acting.ok)
+			throw new HttpError(acting.status, acting.error, acting.detail);
+		if (acting.deviceId !== certified)
+			this.#log(`gateway ${certified} acts for ${acting.deviceId}${acting.via.length ? ` via ${acting.via.join(",")}` : ""}`);
+		return acting.deviceId;
+	}
+
+	async #forwarded(request: IncomingMessage, response: ServerResponse, gatewayId: string): Promise<void> {
+		const body = await readJson(request, MAX_GATEWAY_BATCH_BYTES);
+		const taken = await takeForwarded(this.store, gatewayId, body, {
+			parse: parseReport,
+			historyLimit: this.#options.historyLimit ?? 100,
+			now: () => Date.now(),
+			stored: (report, at) => this.rollouts.onReport(report, new Date(this.#options.now?.() ?? at.getTime())),
+			log: (line) => this.#log(line),
+		});
+		if (!taken.ok)
+			throw new HttpError(taken.status, taken.error, taken.detail);
+		this.#json(response, 200, { results: taken.results });
 	}
 
 	async #manifest(request: IncomingMessage, response: ServerResponse, product: string, deviceId: string): Promise<void> {
@@ -359,23 +372,10 @@ export class UpdateServer {
 			response.once("close", admission.release);
 		}
 		const path = imagePath(this.#options.images, release.imageSha256);
-		const size = statSync(path).size;
-		const etag = `"${release.imageSha256.slice(0, 32)}"`;
-		const ifRange = request.headers["if-range"];
-		const answer = answerRange(size, request.headers.range, Array.isArray(ifRange) ? ifRange[0] : ifRange, etag);
-		const headers: Record<string, string | number> = { "accept-ranges": "bytes", etag, "content-type": "application/octet-stream", "cache-control": "no-cache" };
-		if (answer.status === 416) {
-			response.writeHead(416, { ...headers, "content-range": `bytes */${size}` });
-			return void response.end();
-		}
-		const length = size === 0 ? 0 : answer.end - answer.start + 1;
-		headers["content-length"] = length;
-		if (answer.status === 206)
-			headers["content-range"] = `bytes ${answer.start}-${answer.end}/${size}`;
-		response.writeHead(answer.status, headers);
-		this.#log(`${answer.status} ${request.url} ${answer.status === 206 ? `${answer.start}-${answer.end}` : length}`);
-		if (request.method === "HEAD" || length === 0)
-			return void response.end();
+		const answer = writeRangeHead(request, response, statSync(path).size, `"${release.imageSha256.slice(0, 32)}"`);
+		if (!answer)
+			return;
+		this.#log(`${answer.status} ${request.url} ${answer.status === 206 ? `${answer.start}-${answer.end}` : answer.end + 1}`);
 		const key = new URL(request.url ?? "/", "https://server").pathname;
 		const rate = this.#options.rateBytesPerSecond;
 		const started = performance.now();
@@ -447,17 +447,22 @@ export class UpdateServer {
 			return this.#rolloutRoute(request, response, method, url, id, sub, admin.name);
 		if (collection === "configs")
 			return this.#configRoute(request, response, method, url, id, admin.name);
+		if (collection === "gateways")
+			return this.#gatewayRoute(request, response, method, id, sub);
 		if (collection === "devices") {
-			if (id === undefined && method === "GET")
-				return this.#json(response, 200, await withPendingConfigs(this.store, await this.store.devices(deviceFilter(url.searchParams)),
-					(device, doc) => this.rollouts.configOffered(device, doc)));
+			if (id === undefined && method === "GET") {
+				const devices = await withPendingConfigs(this.store, await this.store.devices(deviceFilter(url.searchParams)),
+					(device, doc) => this.rollouts.configOffered(device, doc));
+				const gateways = await this.store.gateways.gatewaysOf(devices.map((device) => device.deviceId));
+				return this.#json(response, 200, devices.map((device) => ({ ...device, gateway: gateways.get(device.deviceId) ?? null })));
+			}
 			if (id !== undefined && !DEVICE_ID.test(id))
 				throw new HttpError(400, "bad-device-id", "a device id is 1 to 64 of [A-Za-z0-9._-]");
 			if (id !== undefined && sub === undefined && method === "GET") {
 				const device = await this.store.device(id);
 				if (!device)
 					throw new HttpError(404, "not-found", `no device ${id}`);
-				return this.#json(response, 200, { ...device, history: await this.store.history(id) });
+				return this.#json(response, 200, { ...device, gateway: (await this.store.gateways.gatewayOf(id)) ?? null, history: await this.store.history(id) });
 			}
 			if (id !== undefined && sub === "config" && method === "GET") {
 				const device = await this.store.device(id);
@@ -527,6 +532,28 @@ export class UpdateServer {
 	async #configRoute(request: IncomingMessage, response: ServerResponse, method: string, url: URL, id: string | undefined, by: string): Promise<void> {
 		const answer = await configRoute({ store: this.store, log: (line) => this.#log(line) }, request, method, url, id, by);
 		return this.#json(response, answer.status, answer.body);
+	}
+
+	/** GET /v1/admin/gateways/<id>/devices; POST ... {devices: [ids]} registers them behind the gateway, {remove: [ids]} removes them. */
+	async #gatewayRoute(request: IncomingMessage, response: ServerResponse, method: string, id: string | undefined, sub: string | undefined): Promise<void> {
+		if (id === undefined || !DEVICE_ID.test(id) || sub !== "devices")
+			throw new HttpError(404, "not-found", "the gateway routes are /v1/admin/gateways/<gateway id>/devices");
+		if (method === "POST") {
+			const body = await readJson(request, MAX_ADMIN_BYTES) as Record<string, unknown>;
+			const ids = (name: string) => {
+				const value = body?.[name] ?? [];
+				if (!Array.isArray(value) || value.length > 10000 || value.some((device) => typeof device !== "string" || !DEVICE_ID.test(device) || device === id))
+					throw new HttpError(400, "bad-devices", `${name} must be a list of up to 10000 device ids other than the gateway's`);
+				return value as string[];
+			};
+			const devices = ids("devices"), remove = ids("remove");
+			await this.store.gateways.register(id, devices, new Date());
+			await this.store.gateways.unregister(id, remove);
+			this.#log(`gateway ${id}: ${devices.length} devices registered behind it, ${remove.length} removed`);
+		}
+		else if (method !== "GET")
+			throw new HttpError(404, "not-found", `${method} /v1/admin/gateways/${id}/devices`);
+		return this.#json(response, 200, { gateway: id, devices: await this.store.gateways.devicesBehind(id) });
 	}
 
 	async #rolloutRoute(request: IncomingMessage, response: ServerResponse, method: string, url: URL, id: string | undefined, action: string | undefined, by: string): Promise<void> {
@@ -627,8 +654,41 @@ function base64Field(body: Record<string, unknown>, name: string, maxBytes: numb
 	return new Uint8Array(Buffer.from(value, "base64"));
 }
 
+/** A request listener that runs handle and answers the HttpError it throws as JSON (anything else: 500, logged). */
+export function answeringErrors(handle: (request: IncomingMessage, response: ServerResponse) => Promise<void>, log: (line: string) => void) {
+	return (request: IncomingMessage, response: ServerResponse): void => {
+		handle(request, response).catch((error) => {
+			if (error instanceof HttpError)
+				return writeJson(response, error.status, { error: error.error, ...(error.detail ? { detail: error.detail } : {}) }, error.headers);
+			log(`500 ${request.method} ${request.url}: ${(error as Error).stack ?? error}`);
+			if (!response.headersSent)
+				writeJson(response, 500, { error: "internal-error" });
+			else
+				response.destroy();
+		});
+	};
+}
+
+export function writeJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+	const json = JSON.stringify(body);
+	response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(json), "cache-control": "no-store", ...headers });
+	response.end(json);
+}
+
+/** The CN of the client certificate the device CA signed (a device's id, or a gateway's); HttpError 401 or 403. */
+export function certifiedDevice(request: IncomingMessage): string {
+	const socket = request.socket as TLSSocket;
+	if (!socket.authorized)
+		throw new HttpError(401, "device-certificate-required", `a client certificate from the fleet's device CA is required (${socket.authorizationError ?? "none presented"})`);
+	const cn = socket.getPeerCertificate().subject?.CN;
+	const deviceId = Array.isArray(cn) ? undefined : cn;
+	if (!deviceId || !DEVICE_ID.test(deviceId))
+		throw new HttpError(403, "bad-device-certificate", "the certificate's CN is not a device id");
+	return deviceId;
+}
+
 /** A request's JSON body, at most maxBytes, as application/json. */
-async function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> {
+export async function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> {
 	const type = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
 	if (type !== "application/json")
 		throw new HttpError(415, "unsupported-media-type", "send application/json");

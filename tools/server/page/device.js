@@ -6,7 +6,7 @@ import { Freshness, Problem, State, when } from "./format.js";
 import { useLive } from "./live.js";
 import { DeviceConfig } from "./config.js";
 
-/** @typedef {import("./api.js").DeviceRow & {history: import("./api.js").ReportRow[]}} DeviceDetail */
+/** @typedef {import("./api.js").DeviceRow & import("../admin-api.ts").DeviceGateway & {history: import("./api.js").ReportRow[]}} DeviceDetail */
 
 /** @param {{id: string}} props */
 export function Device({ id }) {
@@ -27,6 +27,7 @@ export function Device({ id }) {
 					<div><dt>Version</dt><dd><span class="version">${d.version}</span>${d.target && d.target !== d.version && html` → <span class="version">${d.target}</span>`}</dd></div>
 					<div><dt>State</dt><dd><${State} state=${d.state} />${d.revoked && html` <span class="badge bad">revoked</span>`}</dd></div>
 					<div><dt>Last error</dt><dd class=${d.lastError ? "error-text" : ""}>${d.lastError ?? "none"}</dd></div>
+					<div><dt>Behind gateway</dt><dd>${d.gateway ? html`<span class="mono">${d.gateway}</span>` : "none (talks to the cloud)"}</dd></div>
 					<div><dt>Last seen</dt><dd>${when(d.lastSeen)}</dd></div>
 					<div><dt>First seen</dt><dd>${when(d.firstSeen)}</dd></div>
 					<div><dt>Reports</dt><dd>${d.reports}</dd></div>

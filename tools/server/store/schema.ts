@@ -80,6 +80,10 @@ export interface Tables {
 		kind: Generated<string>;
 	};
 	rollout_events: { id: Generated<number>; rollout: number; at: number; state: string; cause: string };
+	/** Which gateway a device is registered behind (an admin's decision): that gateway, and only it, acts for it. */
+	gateway_devices: { device_id: string; gateway_id: string; registered_at: number };
+	/** The last forwarded report's seq taken from each gateway: a report resent after a cut is taken once. */
+	gateway_cursors: { gateway_id: string; last_seq: number };
 	/** A device a rollout offered its release to, and how that went. */
 	rollout_devices: {
 		rollout: number;
@@ -329,6 +333,22 @@ export const MIGRATIONS: readonly Migration[] = [
 				.addColumn("reason", "text")
 				.addColumn("at", "bigint", (column) => column.notNull())
 				.addPrimaryKeyConstraint("config_failures_pk", ["device_id", "sequence"])
+				.execute();
+		},
+	},
+	{
+		version: 4,
+		description: "gateways: the devices registered behind each gateway, and the last report taken from each",
+		async up(db) {
+			await db.schema.createTable("gateway_devices")
+				.addColumn("device_id", "text", (column) => column.primaryKey())
+				.addColumn("gateway_id", "text", (column) => column.notNull())
+				.addColumn("registered_at", "bigint", (column) => column.notNull())
+				.execute();
+			await db.schema.createIndex("gateway_devices_by_gateway").on("gateway_devices").column("gateway_id").execute();
+			await db.schema.createTable("gateway_cursors")
+				.addColumn("gateway_id", "text", (column) => column.primaryKey())
+				.addColumn("last_seq", "bigint", (column) => column.notNull())
 				.execute();
 		},
 	},

@@ -13,6 +13,7 @@ import { insertConfigDoc, noteSequence, recordConfigState, selectConfigDocs, sel
 	type ConfigDocRow, type ConfigHistoryRow, type DeviceConfigRow, type KeyRole } from "./config-store.js";
 
 export type { ConfigDocRow, ConfigHistoryRow, DeviceConfigRow, KeyRole } from "./config-store.js";
+import { GatewayRegistry } from "./gateways.js";
 
 export interface DeviceReport {
 	deviceId: string;
@@ -144,9 +145,11 @@ export interface DeviceFilter {
 
 export interface FleetStore {
 	readonly dialect: "sqlite" | "postgres";
+	/** gateways: the devices behind each, and the forwarded reports taken (./gateways.ts) */
+	readonly gateways: GatewayRegistry;
 	close(): Promise<void>;
 	/** One transaction: upsert the device (first/last seen, running version, state, counters, last error: kept while state != "valid" unless a new one comes, cleared by "valid"), insert the report into the history, trim the history to the newest historyLimit. Durable when it resolves. */
-	recordReport(report: DeviceReport, at: Date, historyLimit: number): Promise<DeviceRow>;
+	recordReport(report: DeviceReport, at: Date, historyLimit: number, guard?: (trx: Transaction<Tables>) => Promise<void>): Promise<DeviceRow>;
 	/** A device fetched its manifest: its last-seen time moves (and its version, when it named the one it runs), and
 	 * its history gets a "checked" entry unless its newest entry is one already (a polling device does not push its
 	 * reports out of the history). A device never seen is added (state "checked") when it named its product and
@@ -333,17 +336,19 @@ async function lockProduct(db: Transaction<Tables>, product: string): Promise<bo
 class KyselyFleetStore implements FleetStore {
 	readonly dialect: "sqlite" | "postgres";
 	readonly #db: Kysely<Tables>;
+	readonly gateways: GatewayRegistry;
 
 	constructor(db: Kysely<Tables>, dialect: "sqlite" | "postgres") {
 		this.#db = db;
 		this.dialect = dialect;
+		this.gateways = new GatewayRegistry(db);
 	}
 
 	async close(): Promise<void> {
 		await this.#db.destroy();
 	}
 
-	async recordReport(report: DeviceReport, at: Date, historyLimit: number): Promise<DeviceRow> {
+	async recordReport(report: DeviceReport, at: Date, historyLimit: number, guard?: (trx: Transaction<Tables>) => Promise<void>): Promise<DeviceRow> {
 		const now = at.getTime();
 		exact("securityVersion", report.securityVersion);
 		exact("sequence", report.sequence);
@@ -351,6 +356,7 @@ class KyselyFleetStore implements FleetStore {
 		exact("configTarget", report.configTarget);
 		exact("config.sequence", report.config?.sequence);
 		return this.#db.transaction().execute(async (trx) => {
+			await guard?.(trx); // the caller's own check in the same transaction (a gateway's cursor): a throw takes nothing
 			const { id } = await trx.insertInto("devices")
 				.values({
 					device_id: report.deviceId,

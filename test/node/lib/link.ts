@@ -4,6 +4,16 @@
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 
+/** Ends a socket as an unplugged cable does, with a reset; one whose graceful end has begun is only destroyed: a reset
+ * racing a pending shutdown leaves the TCP handle referenced, and Node then spins at exit in its handle cleanup
+ * (seen: the ava worker of e2e/gateway-kill at 100% CPU after its test passed; libp2p/js-libp2p#3597 has the same). */
+function unplug(socket: Socket): void {
+	if (socket.writableEnded || socket.destroyed)
+		socket.destroy();
+	else
+		socket.resetAndDestroy();
+}
+
 export class Link {
 	readonly #server: Server;
 	readonly #pairs = new Set<[Socket, Socket]>();
@@ -15,7 +25,7 @@ export class Link {
 	constructor(readonly targetPort: number) {
 		this.#server = createServer((client) => {
 			if (this.#cut)
-				return void client.resetAndDestroy();
+				return void unplug(client);
 			const target = createConnection({ host: "127.0.0.1", port: targetPort });
 			const pair: [Socket, Socket] = [client, target];
 			this.#pairs.add(pair);
@@ -43,7 +53,7 @@ export class Link {
 	cut(): void {
 		this.#cut = true;
 		for (const [client, target] of this.#pairs) {
-			client.resetAndDestroy();
+			unplug(client);
 			target.destroy();
 		}
 		this.#pairs.clear();

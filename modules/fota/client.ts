@@ -614,7 +614,17 @@ export class FotaClient {
 		if (deferred)
 			return deferred;
 		records.configTrial = undefined;
-		const written = writeTrialCopy(configFlash, loaded, opened.raw, sequence);
+		let written;
+		try {
+			written = writeTrialCopy(configFlash, loaded, opened.raw, sequence);
+		}
+		catch (error) {
+			// a record that does not fit its area is refused before the area is erased (the natives' RangeError): the
+			// copy in use is untouched and the document is refused for good, with the reason; other errors propagate
+			if (!(error instanceof RangeError))
+				throw error;
+			return this.#refuseConfig("oversized", `write the trial copy of config ${sequence}: ${error.message}`, sequence);
+		}
 		this.#event("config-activate", { sequence, area: written.area, count: written.count });
 		await this.#settleConfig({ state: "config-trying", target: sequence });
 		if (this.#holds.held)

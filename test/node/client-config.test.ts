@@ -33,9 +33,9 @@ class Device {
 	/** the app's checks, given the config it runs */
 	appChecks: (loaded: LoadedConfig) => SelfTestCheck[] = () => [];
 
-	constructor(seed = 1, raw = factory()) {
+	constructor(seed = 1, raw = factory(), areaBytes = 8192) {
 		this.power = new PowerClock(seed);
-		this.configFlash = new FakeConfigFlash(this.power);
+		this.configFlash = new FakeConfigFlash(this.power, areaBytes);
 		this.store = new PowerStore(this.power);
 		this.configFlash.poke("factory", encodeRecord("good", 0, { schema: BODY_SCHEMA, sequence: 0, config: raw }));
 		this.server.hosts = ["updates.test", "updates2.test"];
@@ -210,6 +210,17 @@ test("refused documents change nothing: no copy written, the reason reported", a
 	t.like(device.configReports().at(-1), { state: "config-rejected", configTarget: 4, error: "replay" });
 	t.is(device.configFlash.writes, writes);
 	t.is(device.loaded().config.pollSeconds, 30);
+});
+
+test("a document whose record does not fit the config area is refused, and the config in use is untouched", async (t) => {
+	const device = new Device(1, factory(), 2048);
+	device.offer(sealConfig(docBody(5, { app: { note: "x".repeat(1800) } })), 5);
+	t.deepEqual(await device.settle(), ["rejected"]);
+	const refused = device.configReports().at(-1);
+	t.like(refused, { state: "config-rejected", configTarget: 5, error: "oversized" });
+	t.regex(String(device.events.find((e) => e.type === "config-reject")?.detail), /^write the trial copy of config 5: .*do not fit 2048/);
+	t.is(device.configFlash.erases + device.configFlash.writes, 0);
+	t.like(device.loaded(), { source: "factory", sequence: 0 });
 });
 
 test("both working copies destroyed: the factory copy serves, the report says so, and the server's document restores it", async (t) => {

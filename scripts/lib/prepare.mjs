@@ -1,7 +1,7 @@
 // Gets a fresh clone ready: Debian packages, npm packages, the XS engine sources, the sim host,
 // the compiled TypeScript and the sim module map. Each step is skipped when it is already done.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +22,9 @@ function ensureNodeModules(log) {
 	const stamp = join(ROOT, "node_modules/.package-lock.json");
 	if (mtime(stamp) >= mtime(join(ROOT, "package-lock.json")))
 		return;
+	// a worktree that borrows another checkout's packages through a symlink: npm ci would empty that checkout's folder
+	if (lstatSync(join(ROOT, "node_modules"), { throwIfNoEntry: false })?.isSymbolicLink())
+		throw new Error(`node_modules is a symlink (${realpathSync(join(ROOT, "node_modules"))}) and its packages are older than package-lock.json: run npm ci where it points, not through it`);
 	log("installing npm packages (npm ci)");
 	execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
 }

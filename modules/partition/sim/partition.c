@@ -150,11 +150,12 @@ void xs_partition_activate(xsMachine* the)
 	const simPartition* partition = targetSlot(the, board, "Partition.activate", 0, &index);
 	if (!(board->verified & (1u << index))) { /* not verified, or changed since: check it here */
 		char why[160];
-		simImage* image = simImageLoad(board, index, why, sizeof(why));
+		simImage* image;
+		simEvent(board, "activate-check", "\"slot\":%d", index);
+		image = simImageLoad(board, index, why, sizeof(why));
 		if (!image)
 			xsUnknownError("Partition.activate: %s holds no valid image: %s", partition->label, why);
 		simImageFree(image);
-		simEvent(board, "activate-check", "\"slot\":%d", index);
 	}
 	if (simOtaSetBoot(board, index))
 		xsUnknownError("Partition.activate: %s: cannot write otadata", partition->label);

@@ -316,6 +316,8 @@ export class FotaClient {
 					else
 						this.#event("retry-later", { sequence: manifest.sequence, reason: error.reason, count, max: MAX_BAD_TRANSFERS });
 				}
+				else if (manifest && error.reason === "not-bootable")
+					records.failedSequence = manifest.sequence; // the signed bytes themselves: as #activate decides
 				await this.#settle({ state: "rejected", version: manifest?.version ?? "", error: error.reason }, manifest?.version);
 				return { result: "rejected", reason: error.reason, detail: error.message };
 			}
@@ -364,6 +366,8 @@ export class FotaClient {
 			stage: "activated",
 		};
 		try {
+			// verified in the download's one pass, so this reads nothing again, unless the slot changed since (or the
+			// ESP32's esp_ota_set_boot_partition, which always checks): then it checks the image itself
 			flash.activate(slot);
 		} catch (error) {
 			// the bytes are the signed ones (the digest matched), yet the bootloader's checks refuse them

@@ -3,13 +3,14 @@
 // resume re-erases whatever a cut left half-written and loses at most one chunk. Nothing is ever written
 // past the signed size, and a server that ignores Range cannot make us write its bytes at the wrong place.
 // Before the slot changes, any otadata entry left from the image it held before is invalidated, so the new bytes
-// can only ever boot through an activation, into a trial.
+// can only ever boot through an activation, into a trial. At the end the slot is read back once (verifySlot): the
+// signed SHA-256 and the activation's image check from the same reads, so the activation reads nothing again.
 import { TransientError, UpdateRejected } from "./errors.js";
-import { toHex } from "./hex.js";
+import { fromHex } from "./hex.js";
 import type { Progress, Records } from "./records.js";
 import { watchTransfer, type TransferLimits } from "./transfer.js";
 import { retryAfter } from "./schedule.js";
-import type { Clock, EventSink, Flash, Headers, Slot, Transport } from "./ports.js";
+import type { Clock, EventSink, Flash, Headers, Slot, SlotVerdict, Transport } from "./ports.js";
 
 export interface DownloadPlan {
 	url: string;
@@ -180,9 +181,13 @@ function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, p
 	});
 }
 
-/** Reads the slot back and checks size and SHA-256 against the manifest. */
-export function verifySlot(flash: Flash, slot: Slot, size: number, sha256: string): boolean {
-	return toHex(flash.sha256(slot, size)) === sha256;
+/** Reads the slot back once: its SHA-256 against the manifest's and, from the same pass, the activation's image
+ * check. Changes nothing; the flash remembers an accepted slot so that activate need not read it again. */
+export function verifySlot(flash: Flash, slot: Slot, size: number, sha256: string): SlotVerdict {
+	const expected = fromHex(sha256);
+	if (!expected || expected.length !== 32)
+		return { ok: false, reason: "digest-mismatch", detail: `${slot.label}: the signed SHA-256 is not 32 bytes of hex` };
+	return flash.verify(slot, size, expected);
 }
 
 /** Downloads (or resumes) the image into plan.slot and verifies it. Throws TransientError or UpdateRejected. */
@@ -214,8 +219,10 @@ export async function downloadImage(ports: DownloadPorts, records: Records, plan
 			records.progress = undefined;
 		throw error;
 	}
-	if (!verifySlot(ports.flash, plan.slot, plan.size, plan.sha256)) {
+	const verdict = verifySlot(ports.flash, plan.slot, plan.size, plan.sha256);
+	if (!verdict.ok) {
 		records.progress = undefined;
-		throw new UpdateRejected("digest-mismatch", "the image in the slot does not match the signed SHA-256");
+		throw new UpdateRejected(verdict.reason, verdict.reason === "digest-mismatch"
+			? `the image in the slot does not match the signed SHA-256 (${verdict.detail})` : verdict.detail);
 	}
 }

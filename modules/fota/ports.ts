@@ -38,6 +38,9 @@ export type SlotState = "new" | "pending-verify" | "valid" | "invalid" | "aborte
 /** Why the device last started (ESP-IDF's esp_reset_reason, grouped): "power-on" covers a power cut. */
 export type ResetCause = "power-on" | "brownout" | "software" | "watchdog" | "crash" | "external" | "unknown";
 
+/** What Flash.verify found: the slot may be activated, or why not (each reported with its own reason). */
+export type SlotVerdict = { ok: true } | { ok: false; reason: "digest-mismatch" | "not-bootable"; detail: string };
+
 /** The OTA slots (ESP-IDF's app partitions and otadata) and the boot. */
 export interface Flash {
 	readonly sectorSize: number;
@@ -48,9 +51,15 @@ export interface Flash {
 	read(slot: Slot, offset: number, length: number): Uint8Array;
 	/** The SHA-256 of the slot's first length bytes, computed where the flash is (as esp_partition_get_sha256) */
 	sha256(slot: Slot, length: number): Uint8Array;
+	/** One pass over the slot's first size bytes: their SHA-256 against the signed one, and from the same reads the
+	 * image check that activate makes (the bootloader's). Validation only: nothing changes state. A slot it accepts,
+	 * and that is not written, erased or invalidated afterwards (nor reset), activates without being read again. */
+	verify(slot: Slot, size: number, sha256: Uint8Array): SlotVerdict;
 	/** Makes sure no otadata entry can boot this (inactive) slot, before it is rewritten: an entry left from an
 	 * image it held before would otherwise boot the new bytes without a trial (esp_ota_invalidate_inactive_ota_data_slot). */
 	invalidate(slot: Slot): void;
+	/** Makes the slot boot next (otadata NEW). Reads nothing when verify accepted the slot and it has not changed
+	 * since; otherwise checks the image itself (fail closed). Throws when the image check refuses it. */
 	activate(slot: Slot): void;
 	markValid(): void;
 	markInvalidAndReboot(): void;

@@ -10,6 +10,12 @@ export interface Slot {
 
 export type Bytes = ArrayBuffer | Uint8Array;
 
+/** Why verify refuses a slot: its bytes are not the signed ones, or the activation's image check refuses them. */
+export interface SlotRefusal {
+	reason: "digest-mismatch" | "not-bootable";
+	detail: string;
+}
+
 export default class Partition {
 	static readonly sectorSize: number = 4096;
 
@@ -36,12 +42,21 @@ export default class Partition {
 	static sha256(slot: Slot, length: number): ArrayBuffer {
 		return native("xs_partition_sha256")(slot.index, slot.label, length);
 	}
+	/** One pass over the slot's first `length` bytes: their SHA-256 against `sha256` (32 bytes) and, from the same
+	 * reads, the image check activate makes (on the sim board all of it; on the ESP32 the app image's magic, since
+	 * esp_ota_set_boot_partition checks the rest again). undefined when both pass, else why not. A slot that passes
+	 * and is then not written, erased or invalidated activates without being read again (sim board; RAM only). */
+	static verify(slot: Slot, length: number, sha256: Bytes): SlotRefusal | undefined {
+		return native("xs_partition_verify")(slot.index, slot.label, length, sha256);
+	}
 	/** Erases any otadata entry that would boot this inactive slot, before the slot is rewritten (as ESP-IDF's
 	 * esp_ota_invalidate_inactive_ota_data_slot, which esp_ota_begin calls). Throws if an entry still would. */
 	static invalidate(slot: Slot): void {
 		native("xs_partition_invalidate")(slot.index, slot.label);
 	}
-	/** Validates the slot's image and makes it the boot slot in otadata, in state NEW. */
+	/** Makes the slot the boot slot in otadata, in state NEW, once its image passes the check: a slot that verify
+	 * accepted and that has not changed since is not read again on the sim board; any other is checked here (the
+	 * ESP32's esp_ota_set_boot_partition always checks). Throws when the image is refused. */
 	static activate(slot: Slot): void {
 		native("xs_partition_activate")(slot.index, slot.label);
 	}

@@ -35,6 +35,24 @@ test("partition on the ESP32: slots, NOR writes, the slot hash, and activation o
 	t.like(seen.after, { boot: 1, states: [VALID, NEW] });
 });
 
+test("Partition.verify on the ESP32: one pass for the SHA-256 and the app magic, reasons kept apart; esp_ota_set_boot_partition reads the image again", (t) => {
+	const result = run("verify");
+	t.is(result.status, 0, result.stderr);
+	const seen = JSON.parse(result.lines.at(-1)!);
+	t.like(seen.notBootable, { reason: "not-bootable" });
+	t.regex(seen.notBootable.detail, /ota_1 holds no ESP app image \(magic 0x00, not 0xe9\)/);
+	t.like(seen.wrongDigest, { reason: "digest-mismatch" });
+	t.regex(seen.wrongDigest.detail, /ota_1: the SHA-256 of its first 10000 bytes is not the signed one/);
+	t.regex(seen.shortDigest, /Partition\.verify: ota_1: the SHA-256 must be 32 bytes, not 16/);
+	t.regex(seen.tooLong, /Partition\.verify: 262145 bytes do not fit ota_1/);
+	t.is(seen.good, "ok");
+	t.is(seen.verifyReads, 10000, "verify read the image once");
+	t.is(seen.activate, "ok");
+	t.is(seen.validations, 1);
+	t.is(seen.activateReads, 10000, "esp_ota_set_boot_partition validates the image again (docs/format.md)");
+	t.like(seen.after, { boot: 1, states: [VALID, NEW] });
+});
+
 test("the watchdog keeps the idle tasks the sdkconfig subscribes, armed and after disarm (a mask of 0 unsubscribed them)", (t) => {
 	const result = run("trial", { XSFOTA_FAKE_STATE: PENDING_VERIFY, XSFOTA_FAKE_CONFIG: JSON.stringify({ deviceId: "esp-1" }) });
 	t.is(result.status, 0, result.stderr);

@@ -39,7 +39,7 @@ function boot(flash: string, log: string, extra: string[] = []) {
 
 const events = (log: string) => readFileSync(log, "utf8").trim().split("\n").map((line) => JSON.parse(line));
 
-test("the lin board: the running slot, a sim image refused by activate, the running slot protected, the config", (t) => {
+test("the lin board: the running slot, a sim image refused by verify (not-bootable) and by activate, the running slot protected, the config", (t) => {
 	const { flash, log } = linDevice();
 	writeImage(flash, "ota_1", simImage("2.0.0"));
 	const run = runLin("partition", { XSFOTA_FLASH: flash, XSFOTA_SLOT: "0", XSFOTA_LOG: log });
@@ -47,6 +47,9 @@ test("the lin board: the running slot, a sim image refused by activate, the runn
 	const seen = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
 	t.like(seen.running, { label: "ota_0", index: 0 });
 	t.like(seen.next, { label: "ota_1", index: 1 });
+	t.like(seen.verifySim, { reason: "not-bootable" });
+	t.regex(seen.verifySim.detail, /ota_1 holds no valid image: the image is for sim, this board runs lin/);
+	t.like(seen.verifyWrong, { reason: "digest-mismatch" });
 	t.regex(seen.activateSim, /ota_1 holds no valid image: the image is for sim, this board runs lin/);
 	t.regex(seen.eraseRunning, /ota_0 is the running slot/);
 	t.like(seen.config, { deviceId: "lin-1" });

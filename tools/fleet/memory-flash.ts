@@ -3,10 +3,13 @@
 // markValid aborts it, so the bootloader falls back to the other slot. One model of those rules, for the fleet
 // simulator's virtual devices and, with power cuts added, for the client's tests (test/node/fakes/flash.ts).
 //
+// verify reads a slot once for the signed SHA-256 and the image check (here: imageCheck, which accepts anything unless
+// a subclass says otherwise); activate trusts a slot verified since its last change and checks any other itself.
+//
 // Thousands of devices share one process, so a slot keeps only the sectors written since their last erase: an
 // erased (or never written) sector is no memory at all, and reads as 0xFF.
 import { createHash } from "node:crypto";
-import type { Flash, ResetCause, Slot, SlotState } from "../../modules/fota/ports.js";
+import type { Flash, ResetCause, Slot, SlotState, SlotVerdict } from "../../modules/fota/ports.js";
 
 /** What a reboot throws when no handler is given: it unwinds the client, as a reset would end its code. */
 export class Reboot extends Error {
@@ -41,6 +44,12 @@ export class MemoryFlash implements Flash {
 	runningIndex = 0;
 	writes = 0;
 	erases = 0;
+	/** bytes read from each slot (read, sha256, verify, and activate's own image check) */
+	readonly bytesRead = [0, 0];
+	/** activations that had to check the image themselves (no verification, or the slot changed since) */
+	activationChecks = 0;
+	/** the slots verify accepted, unchanged since; a reset forgets them */
+	readonly verified = new Set<number>();
 	/** why the running image started: set by boot() */
 	cause: ResetCause = "power-on";
 	/** each slot's written sectors; undefined is erased */
@@ -95,6 +104,7 @@ export class MemoryFlash implements Flash {
 			throw new RangeError("erase past the slot");
 		this.operation();
 		this.erases++;
+		this.verified.delete(slot.index);
 		const sectors = this.#sectors[slot.index]!;
 		for (let at = offset / SECTOR; at < (offset + length) / SECTOR && at < sectors.length; at++)
 			sectors[at] = undefined;
@@ -112,10 +122,16 @@ export class MemoryFlash implements Flash {
 		this.checkWrite(slot, offset, data);
 		this.operation();
 		this.writes++;
+		this.verified.delete(slot.index);
 		this.program(slot.index, offset, data);
+	}
+	/** The slot changed behind verify's back (a subclass's torn write, a test's poke): its verification is void. */
+	protected changed(index: number): void {
+		this.verified.delete(index);
 	}
 	/** NOR programming: each byte ANDed into the flash; no checks, no counting. */
 	protected program(index: number, offset: number, data: Uint8Array): void {
+		this.changed(index);
 		this.#apply(index, offset, data, (sector, at, from, to) => {
 			for (let i = from; i < to; i++)
 				sector[at++]! &= data[i]!;
@@ -123,6 +139,7 @@ export class MemoryFlash implements Flash {
 	}
 	/** Bytes set as they are, whatever was there (no NOR rule): for tests that corrupt a slot behind the client's back. */
 	protected overwrite(index: number, offset: number, data: Uint8Array): void {
+		this.changed(index);
 		this.#apply(index, offset, data, (sector, at, from, to) => sector.set(data.subarray(from, to), at));
 	}
 	#apply(index: number, offset: number, data: Uint8Array, put: (sector: Uint8Array, at: number, from: number, to: number) => void): void {
@@ -143,6 +160,7 @@ export class MemoryFlash implements Flash {
 		const end = Math.min(size, offset + length);
 		const out = new Uint8Array(Math.max(0, end - offset)).fill(0xff);
 		const sectors = this.#sectors[slot.index]!;
+		this.bytesRead[slot.index]! += out.length;
 		for (let address = offset; address < end;) {
 			const number = Math.floor(address / SECTOR), at = address % SECTOR;
 			const take = Math.min(end - address, SECTOR - at);
@@ -156,9 +174,27 @@ export class MemoryFlash implements Flash {
 	sha256(slot: Slot, length: number): Uint8Array {
 		const hash = createHash("sha256");
 		const sectors = this.#sectors[this.entry(slot).slot.index]!;
+		this.bytesRead[slot.index]! += length;
 		for (let address = 0; address < length; address += SECTOR)
 			hash.update((sectors[address / SECTOR] ?? ERASED).subarray(0, Math.min(SECTOR, length - address)));
 		return new Uint8Array(hash.digest());
+	}
+	/** The image check an activation makes (the bootloader's): undefined when the slot would boot, else why not.
+	 * Here every image boots; a subclass may refuse some. It counts no reads: its callers do. */
+	protected imageCheck(_slot: Slot): string | undefined {
+		return undefined;
+	}
+	/** One pass: sha256 and imageCheck from the same reads; an accepted slot is remembered until it changes. */
+	verify(slot: Slot, size: number, sha256: Uint8Array): SlotVerdict {
+		this.verified.delete(slot.index);
+		const digest = this.sha256(slot, size);
+		if (digest.length !== sha256.length || digest.some((byte, i) => byte !== sha256[i]))
+			return { ok: false, reason: "digest-mismatch", detail: `${slot.label}: the SHA-256 of its first ${size} bytes is not the signed one` };
+		const refused = this.imageCheck(slot);
+		if (refused !== undefined)
+			return { ok: false, reason: "not-bootable", detail: `${slot.label} holds no valid image: ${refused}` };
+		this.verified.add(slot.index);
+		return { ok: true };
 	}
 	/** The slot's otadata entry goes (one flash operation, when it has one). Its bytes stay, as on a real flash: a
 	 * download that resumes keeps what it wrote. */
@@ -166,6 +202,7 @@ export class MemoryFlash implements Flash {
 		if (slot.index === this.runningIndex)
 			throw new Error("invalidating the running slot");
 		const entry = this.entry(slot);
+		this.verified.delete(slot.index);
 		if (entry.seq === 0 && entry.state === "undefined")
 			return;
 		this.operation();
@@ -176,6 +213,13 @@ export class MemoryFlash implements Flash {
 		return this.cause;
 	}
 	activate(slot: Slot): void {
+		if (!this.verified.has(slot.index)) { // not verified, or changed since: the image is checked here
+			this.activationChecks++;
+			this.bytesRead[slot.index]! += this.entry(slot).slot.size;
+			const refused = this.imageCheck(slot);
+			if (refused !== undefined)
+				throw new Error(`activate ${slot.label}: holds no valid image: ${refused}`);
+		}
 		this.operation();
 		const entry = this.entry(slot);
 		entry.state = "new";
@@ -200,6 +244,7 @@ export class MemoryFlash implements Flash {
 	/** What ESP-IDF's bootloader does at reset: a pending image is aborted, a new one becomes pending. */
 	boot(cause: ResetCause = "software"): void {
 		this.cause = cause;
+		this.verified.clear();
 		const pending = this.slots.find((s) => s.state === "pending-verify");
 		if (pending)
 			pending.state = "aborted";

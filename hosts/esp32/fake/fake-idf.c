@@ -3,7 +3,9 @@
  * those natives in our host (build/sim/xsfota-esp32) without ESP-IDF. Written by us; its prototypes are
  * ESP-IDF v6.0's (hosts/esp32/fake/include). It models what the natives rely on:
  *   flash     two 256 KB OTA slots with NOR rules (erase to 0xFF by 4 KB sector; a write only clears bits);
- *   otadata   a state per slot and a boot slot; esp_ota_set_boot_partition accepts only an ESP app image (magic 0xE9);
+ *   otadata   a state per slot and a boot slot; esp_ota_set_boot_partition accepts only an ESP app image (magic 0xE9),
+ *             and reads the slot as esp_image_verify does (counted as the image's bytes up to the last non-0xFF one);
+ *   counters  bytes read from each slot (esp_partition_read and the image check), sector erases of each slot;
  *   NVS       the fotacfg partition's "xsfota" blobs: "config" (from XSFOTA_FAKE_CONFIG), "config1", "config2";
  *   task WDT  its configuration and users, as esp_task_wdt_* leave them.
  * The device it starts as comes from the environment: XSFOTA_FAKE_RUNNING (0 or 1), XSFOTA_FAKE_STATE (the running
@@ -38,6 +40,7 @@ static esp_ota_img_states_t gxStates[2];
 static int gxRunning = -1, gxBoot = -1;
 static esp_task_wdt_config_t gxWdt = { CONFIG_ESP_TASK_WDT_TIMEOUT_S * 1000, 3, true }; /* as the startup code leaves it */
 static int gxWdtReconfigures = 0, gxWdtUsers = 0, gxWdtResets = 0, gxNvsReads = 0;
+static unsigned long gxReads[2], gxErases[2], gxValidations[2];
 
 static void start(void)
 {
@@ -69,9 +72,9 @@ static int indexOf(const esp_partition_t* partition)
 
 static void printState(FILE* out)
 {
-	fprintf(out, "{\"running\":%d,\"boot\":%d,\"states\":[%u,%u],\"wdt\":{\"timeout_ms\":%u,\"idle_core_mask\":%u,"
+	fprintf(out, "{\"running\":%d,\"boot\":%d,\"states\":[%u,%u],\"reads\":[%lu,%lu],\"erases\":[%lu,%lu],\"validations\":[%lu,%lu],\"wdt\":{\"timeout_ms\":%u,\"idle_core_mask\":%u,"
 		"\"trigger_panic\":%s,\"reconfigures\":%d,\"users\":%d,\"resets\":%d}}\n", gxRunning, gxBoot, (unsigned)gxStates[0],
-		(unsigned)gxStates[1], (unsigned)gxWdt.timeout_ms, (unsigned)gxWdt.idle_core_mask, gxWdt.trigger_panic ? "true" : "false",
+		(unsigned)gxStates[1], gxReads[0], gxReads[1], gxErases[0], gxErases[1], gxValidations[0], gxValidations[1], (unsigned)gxWdt.timeout_ms, (unsigned)gxWdt.idle_core_mask, gxWdt.trigger_panic ? "true" : "false",
 		gxWdtReconfigures, gxWdtUsers, gxWdtResets);
 }
 
@@ -120,6 +123,7 @@ esp_err_t esp_partition_read(const esp_partition_t* partition, size_t src_offset
 	if ((index < 0) || (src_offset > SLOT_SIZE) || (size > SLOT_SIZE - src_offset))
 		return ESP_ERR_INVALID_ARG;
 	memcpy(dst, gxFlash[index] + src_offset, size);
+	gxReads[index] += size;
 	return ESP_OK;
 }
 
@@ -141,6 +145,7 @@ esp_err_t esp_partition_erase_range(const esp_partition_t* partition, size_t off
 	if ((index < 0) || (offset % SECTOR) || (size % SECTOR) || (offset > SLOT_SIZE) || (size > SLOT_SIZE - offset))
 		return ESP_ERR_INVALID_ARG;
 	memset(gxFlash[index] + offset, 0xFF, size);
+	gxErases[index] += size / SECTOR;
 	return ESP_OK;
 }
 
@@ -182,10 +187,17 @@ esp_err_t esp_ota_invalidate_inactive_ota_data_slot(void)
 esp_err_t esp_ota_set_boot_partition(const esp_partition_t* partition)
 {
 	int index = indexOf(partition);
+	size_t end = SLOT_SIZE;
 	if (index < 0)
 		return ESP_ERR_INVALID_ARG;
-	if (gxFlash[index][0] != 0xE9) /* esp_image_verify: not an app image */
+	gxValidations[index]++;
+	if (gxFlash[index][0] != 0xE9) { /* esp_image_verify: not an app image (it read the header) */
+		gxReads[index] += 24;
 		return ESP_ERR_OTA_VALIDATE_FAILED;
+	}
+	while (end && (gxFlash[index][end - 1] == 0xFF))
+		end--;
+	gxReads[index] += end; /* esp_image_verify reads every segment and the appended digest */
 	gxBoot = index;
 	if (index != gxRunning)
 		gxStates[index] = ESP_OTA_IMG_NEW;

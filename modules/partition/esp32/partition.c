@@ -3,7 +3,10 @@
  * The update is written with esp_partition_erase_range/esp_partition_write at the offsets the client chooses,
  * so a download resumes anywhere (as esp_ota_write_with_offset allows) and the slot is erased sector by sector
  * as data arrives, never all at once (a whole-slot erase trips the task watchdog: esp-idf#578, #5591).
- * esp_ota_set_boot_partition verifies the image before it touches otadata.
+ * esp_ota_set_boot_partition verifies the image before it touches otadata, always: ESP-IDF has no public way to
+ * write otadata without that check, and writing otadata behind its back would bypass what it checks (segments,
+ * the appended SHA-256, Secure Boot's signature when enabled). So on the ESP32 an update reads the slot twice: once
+ * in verify (our SHA-256, the one the manifest signs) and once in esp_ota_set_boot_partition (docs/format.md).
  * Includes are written as Moddable's own modules write them: Moddable's module include list has components/ but
  * not app_update/include. The slot hash: on ESP-IDF 6, whose Mbed TLS 4 publishes no mbedtls_sha256_* and whose
  * PSA headers are not on Moddable's include list, libsodium (the crypto module's dependency, whose SHA-256 runs on
@@ -202,6 +205,82 @@ void xs_partition_sha256(xsMachine* the)
 	xsmcSetArrayBuffer(xsResult, digest, sizeof(digest));
 }
 
+/* verify(index, label, length, sha256): one pass over the slot's first length bytes, hashed in C. undefined when
+ * the SHA-256 matches and the image starts as an ESP app image does (magic 0xE9, the first check of
+ * esp_image_verify); otherwise {reason: "digest-mismatch" | "not-bootable", detail}. The full image check stays
+ * esp_ota_set_boot_partition's, in activate: nothing here lets activate skip it. */
+#define ESP_APP_IMAGE_MAGIC 0xE9
+void xs_partition_verify(xsMachine* the)
+{
+	const esp_partition_t* partition = targetOf(the, 0);
+	uint32_t length = rangeOf(the, &xsArg(2), "length"), at, where = 0;
+	uint8_t block[1024], digest[32], expected[32], magic = 0;
+	const char* reason = NULL;
+	char detail[200];
+	esp_err_t err = ESP_OK;
+	void* data;
+	xsUnsignedValue size;
+#if ESP_IDF_VERSION_MAJOR >= 6
+	crypto_hash_sha256_state sha;
+#else
+	mbedtls_sha256_context sha;
+#endif
+	if (xsmcArgc < 4)
+		xsTypeError("Partition.verify: expects a SHA-256");
+	xsmcGetBufferReadable(xsArg(3), &data, &size);
+	if (size != sizeof(expected))
+		xsRangeError("Partition.verify: %s: the SHA-256 must be 32 bytes, not %u", partition->label, (unsigned)size);
+	memcpy(expected, data, sizeof(expected));
+	if (length > partition->size)
+		xsRangeError("Partition.verify: %u bytes do not fit %s", (unsigned)length, partition->label);
+#if ESP_IDF_VERSION_MAJOR >= 6
+	crypto_hash_sha256_init(&sha);
+#else
+	mbedtls_sha256_init(&sha);
+	mbedtls_sha256_starts(&sha, 0);
+#endif
+	for (at = 0; (at < length) && (err == ESP_OK); at += sizeof(block)) {
+		uint32_t count = (length - at < sizeof(block)) ? length - at : sizeof(block);
+		where = at;
+		err = esp_partition_read(partition, at, block, count);
+		if (err == ESP_OK) {
+			if (at == 0)
+				magic = block[0];
+#if ESP_IDF_VERSION_MAJOR >= 6
+			crypto_hash_sha256_update(&sha, block, count);
+#else
+			mbedtls_sha256_update(&sha, block, count);
+#endif
+		}
+	}
+#if ESP_IDF_VERSION_MAJOR >= 6
+	crypto_hash_sha256_final(&sha, digest);
+#else
+	mbedtls_sha256_finish(&sha, digest);
+	mbedtls_sha256_free(&sha);
+#endif
+	if (err != ESP_OK)
+		xsUnknownError("Partition.verify: %s at %u: %s", partition->label, (unsigned)where, esp_err_to_name(err));
+	if (memcmp(digest, expected, sizeof(digest))) {
+		reason = "digest-mismatch";
+		snprintf(detail, sizeof(detail), "%s: the SHA-256 of its first %u bytes is not the signed one", partition->label, (unsigned)length);
+	}
+	else if (magic != ESP_APP_IMAGE_MAGIC) {
+		reason = "not-bootable";
+		snprintf(detail, sizeof(detail), "%s holds no ESP app image (magic 0x%02x, not 0x%02x)", partition->label, magic, ESP_APP_IMAGE_MAGIC);
+	}
+	if (!reason) {
+		xsmcSetUndefined(xsResult);
+		return;
+	}
+	xsmcVars(1);
+	xsmcSetNewObject(xsResult);
+	xsmcSetString(xsVar(0), (char*)reason);
+	xsmcSet(xsResult, xsID("reason"), xsVar(0));
+	xsmcSetString(xsVar(0), detail);
+	xsmcSet(xsResult, xsID("detail"), xsVar(0));
+}
+
 /* Before the inactive slot is rewritten: esp_ota_invalidate_inactive_ota_data_slot erases the otadata sector
  * whose entry selects it (ESP_FAIL when there is none: nothing to do). Then no entry may still boot the slot. */
 void xs_partition_invalidate(xsMachine* the)
@@ -218,7 +297,8 @@ void xs_partition_invalidate(xsMachine* the)
 void xs_partition_activate(xsMachine* the)
 {
 	const esp_partition_t* partition = targetOf(the, 0);
-	esp_err_t err = esp_ota_set_boot_partition(partition); /* verifies the image, then writes otadata (NEW) */
+	/* verifies the image (reads it again, even after verify: see the top of this file), then writes otadata (NEW) */
+	esp_err_t err = esp_ota_set_boot_partition(partition);
 	if (err != ESP_OK)
 		xsUnknownError("Partition.activate: %s: %s", partition->label, esp_err_to_name(err));
 }

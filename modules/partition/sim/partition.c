@@ -2,6 +2,10 @@
  * `partition` on the simulated board: the OTA slots of the board's flash file (hosts/sim/c/board), with
  * ESP-IDF's otadata rules. The same C serves our sim host (platform xsfota-sim) and Moddable's desktop
  * simulator (platform lin), which both keep the flash in a file; each target's glue gives simBoardCurrent().
+ * verify reads the slot once: the manifest's SHA-256 and the image check that activate would make, from the same
+ * bytes. A slot it accepts is marked verified in RAM (board->verified); the board forgets that when the slot is
+ * written, erased or invalidated, or at a reset. activate trusts the mark and reads nothing; without it, it loads
+ * the image itself (fail closed).
  */
 #include "xsmc.h"
 #include "../../../hosts/sim/c/board/board.h" /* the sim board (flash, otadata, images), shared with lin */
@@ -132,6 +136,7 @@ void xs_partition_invalidate(xsMachine* the)
 	simBoard* board = boardOf(the, "Partition.invalidate");
 	int index, result;
 	const simPartition* partition = targetSlot(the, board, "Partition.invalidate", 1, &index);
+	board->verified &= ~(1u << index);
 	result = simOtaInvalidateSlot(board, index);
 	if (result < 0)
 		xsUnknownError("Partition.invalidate: %s: cannot erase otadata", partition->label);
@@ -143,11 +148,15 @@ void xs_partition_activate(xsMachine* the)
 	simBoard* board = boardOf(the, "Partition.activate");
 	int index;
 	const simPartition* partition = targetSlot(the, board, "Partition.activate", 0, &index);
-	char why[160];
-	simImage* image = simImageLoad(board, index, why, sizeof(why));
-	if (!image)
-		xsUnknownError("Partition.activate: %s holds no valid image: %s", partition->label, why);
-	simImageFree(image);
+	if (!(board->verified & (1u << index))) { /* not verified, or changed since: check it here */
+		char why[160];
+		simImage* image;
+		simEvent(board, "activate-check", "\"slot\":%d", index);
+		image = simImageLoad(board, index, why, sizeof(why));
+		if (!image)
+			xsUnknownError("Partition.activate: %s holds no valid image: %s", partition->label, why);
+		simImageFree(image);
+	}
 	if (simOtaSetBoot(board, index))
 		xsUnknownError("Partition.activate: %s: cannot write otadata", partition->label);
 }
@@ -189,4 +198,49 @@ void xs_partition_sha256(xsMachine* the)
 	}
 	crypto_hash_sha256_final(&state, digest);
 	xsmcSetArrayBuffer(xsResult, digest, (xsIntegerValue)sizeof(digest));
+}
+
+/* verify(index, label, length, sha256): one pass over the slot's first length bytes. undefined when their SHA-256 is
+ * sha256 and the image would activate; otherwise {reason: "digest-mismatch" | "not-bootable", detail}. The digest is
+ * judged first: bytes that are not the signed ones say nothing about the release. */
+void xs_partition_verify(xsMachine* the)
+{
+	simBoard* board = boardOf(the, "Partition.verify");
+	int index, result;
+	const simPartition* partition = targetSlot(the, board, "Partition.verify", 0, &index);
+	uint32_t length = rangeArgument(the, "Partition.verify", 2, "length");
+	unsigned char digest[32], expected[32];
+	char why[200], detail[300];
+	void* data;
+	xsUnsignedValue size;
+	if (xsmcArgc < 4)
+		xsTypeError("Partition.verify: expects a SHA-256");
+	xsmcGetBufferReadable(xsArg(3), &data, &size);
+	if (size != sizeof(expected))
+		xsRangeError("Partition.verify: %s: the SHA-256 must be 32 bytes, not %u", partition->label, (unsigned)size);
+	memcpy(expected, data, sizeof(expected));
+	board->verified &= ~(1u << index);
+	result = simImageVerify(board, index, length, digest, why, sizeof(why));
+	if (result == -2)
+		xsUnknownError("Partition.verify: %s: %s", partition->label, why);
+	xsmcSetUndefined(xsResult);
+	if (memcmp(digest, expected, sizeof(digest))) {
+		snprintf(detail, sizeof(detail), "%s: the SHA-256 of its first %u bytes is not the signed one", partition->label, (unsigned)length);
+		xsmcVars(1);
+		xsmcSetNewObject(xsResult);
+		xsmcSetString(xsVar(0), "digest-mismatch");
+	}
+	else if (result) {
+		snprintf(detail, sizeof(detail), "%s holds no valid image: %s", partition->label, why);
+		xsmcVars(1);
+		xsmcSetNewObject(xsResult);
+		xsmcSetString(xsVar(0), "not-bootable");
+	}
+	else {
+		board->verified |= 1u << index;
+		return;
+	}
+	xsmcSet(xsResult, xsID("reason"), xsVar(0));
+	xsmcSetString(xsVar(0), detail);
+	xsmcSet(xsResult, xsID("detail"), xsVar(0));
 }

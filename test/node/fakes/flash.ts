@@ -1,5 +1,6 @@
 // The client tests' flash: the fleet's in-memory model of the OTA slots and ESP-IDF's rollback rules
-// (tools/fleet/memory-flash.ts), plus power cuts after the Nth flash operation, with the write in progress torn.
+// (tools/fleet/memory-flash.ts), plus power cuts after the Nth flash operation, with the write in progress torn, and
+// an image check that refuses what a test says (notBootable: the bootloader's verdict on the bytes).
 // Reboots throw Reboot to unwind the client.
 import { MemoryFlash, Reboot } from "../../../tools/fleet/memory-flash.js";
 import type { ResetCause, Slot } from "../../../modules/fota/ports.js";
@@ -13,6 +14,8 @@ export class PowerCut extends Error {
 export class FakeFlash extends MemoryFlash {
 	operations = 0;
 	cutAfter = Infinity;
+	/** When set, the image check (verify's and activate's) refuses every image with this reason. */
+	notBootable: string | undefined;
 
 	constructor(slotSize = 1536 * 1024) {
 		super({ slotSize });
@@ -29,6 +32,9 @@ export class FakeFlash extends MemoryFlash {
 			throw new PowerCut(`power cut in flash write ${this.operations}`);
 		}
 		super.write(slot, offset, data);
+	}
+	protected override imageCheck(_slot: Slot): string | undefined {
+		return this.notBootable;
 	}
 	/** Sets a slot's bytes behind the client's back (no NOR rule, no operation counted). */
 	poke(index: number, offset: number, data: Uint8Array): void {

@@ -43,6 +43,7 @@ __attribute__((weak)) void simBoardReset(const char* reason, const char* message
 	char text[1100];
 	simBoard* board = gxBoard;
 	simJsonString(text, sizeof(text), message ? message : "");
+	simFlashStats(board);
 	if (!strcmp(reason, "watchdog"))
 		simEvent(board, "watchdog", "\"slot\":%d,\"message\":%s", board->running, text);
 	simEvent(board, "reboot", "\"reason\":\"%s\",\"slot\":%d%s%s", reason, board->running, (message && *message) ? ",\"message\":" : "",
@@ -248,6 +249,7 @@ int simBoardMain(int argc, char* argv[])
 				simOtaSlot(board, slot)->label, version, simOtaStateName(simOtaStateOf(board, slot)));
 		}
 		simBoardRun(board);
+		simFlashStats(board);
 		simEvent(board, "halt", "\"slot\":%d", slot);
 		simBoardTeardown(board);
 		return 0;

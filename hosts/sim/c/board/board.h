@@ -71,6 +71,18 @@ typedef struct {
 	jmp_buf reset;          /* every reset jumps here */
 	char resetReason[32];   /* the reason of the reset that started this boot ("restart", "power-cut", ...); "" at power-on */
 	char resetMessage[1024];
+	/* What the flash went through, for benches and tests (flash.c; logged as "flash-stats" at every reset and at
+	 * halt). Per boot, reset by the bootloader: bytes read from each OTA slot by the firmware (slotReads) and by the
+	 * bootloader (bootReads), sector erases in each slot (slotErases). Since the board started: erases of each
+	 * flash sector (sectorErases, one counter per 4 KB). */
+	unsigned long long slotReads[SIM_MAX_PARTITIONS];
+	unsigned long long bootReads[SIM_MAX_PARTITIONS];
+	long slotErases[SIM_MAX_PARTITIONS];
+	uint32_t* sectorErases;
+	int inBootloader;       /* reads now are the bootloader's */
+	/* OTA slots (bit n for ota_n) whose image Partition.verify accepted during this boot, not written, erased or
+	 * invalidated since: their activation need not read them again. RAM only: a reset forgets it. */
+	uint32_t verified;
 } simBoard;
 
 extern simBoard* gxBoard; /* NULL unless the host runs as `xsfota-sim board` */
@@ -95,6 +107,11 @@ extern int simFlashRead(simBoard* board, uint32_t address, void* data, uint32_t 
 /* 0 on success; -1 when out of range or misaligned; -2 when a write would have to set a bit (NOR) */
 extern int simFlashErase(simBoard* board, uint32_t address, uint32_t length);
 extern int simFlashWrite(simBoard* board, uint32_t address, const void* data, uint32_t length);
+/* logs "flash-stats": this boot's reads and erases of each OTA slot, and the most erases of any sector of each slot
+ * since the board started */
+extern void simFlashStats(simBoard* board);
+/* a new boot: the per-boot counters start again, and every verification is forgotten */
+extern void simFlashBootStarts(simBoard* board);
 
 /* otadata.c: ESP-IDF's otadata encoding and rules */
 extern uint32_t simOtaCrc(uint32_t seq);
@@ -115,6 +132,10 @@ extern const char* simOtaStateName(uint32_t state);
  * images of its own kind. */
 #define SIM_IMAGE_HEADER 128u
 extern simImage* simImageLoad(simBoard* board, int slot, char* why, size_t whySize);
+/* One pass over the slot's first max(length, image size) bytes: the SHA-256 of the first length bytes into digest,
+ * and from the same reads the check simImageLoad makes. 0: the image loads; -1: it does not (why says why);
+ * -2: the flash could not be read or length does not fit the slot (why). */
+extern int simImageVerify(simBoard* board, int slot, uint32_t length, uint8_t digest[32], char* why, size_t whySize);
 extern void simImageFree(simImage* image);
 extern const char* simImageEntry(simImage* image);
 extern const char* simImageVersion(simImage* image);

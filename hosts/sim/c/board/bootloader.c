@@ -7,6 +7,8 @@
  *  3. load the selected slot's image; if it does not load, try the slots below it, then the ones above;
  *  4. booting with otadata blank or corrupt writes otadata[0] = { seq slot + 1, VALID }.
  * Nothing loadable: the board is bricked.
+ * A boot starts the flash's per-boot counters again and forgets every verification (RAM does not survive a reset);
+ * the bootloader's reads are counted apart from the firmware's.
  */
 #include "board.h"
 #include <string.h>
@@ -31,7 +33,7 @@ static int simInitialOrCorrupt(const simOtaEntry* entry)
 	return (entry->seq == UINT32_MAX) || (entry->crc != simOtaCrc(entry->seq));
 }
 
-int simBootSelect(simBoard* board)
+static int simBootChoose(simBoard* board)
 {
 	simOtaEntry entries[2];
 	int count = simOtaSlotCount(board), start = -1, initial = 0, i, slot;
@@ -94,5 +96,15 @@ int simBootSelect(simBoard* board)
 		if ((state == SIM_OTA_INVALID) || (state == SIM_OTA_ABORTED))
 			simEvent(board, "rollback", "\"from\":%d,\"to\":%d,\"reason\":\"%s\"", board->lastRunning, slot, simOtaStateName(state));
 	}
+	return slot;
+}
+
+int simBootSelect(simBoard* board)
+{
+	int slot;
+	simFlashBootStarts(board);
+	board->inBootloader = 1;
+	slot = simBootChoose(board);
+	board->inBootloader = 0;
 	return slot;
 }

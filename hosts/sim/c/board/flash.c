@@ -3,6 +3,8 @@
  * The layout comes from the binary partition table at 0x8000 (ESP-IDF's format, written by the provisioning
  * tool from partitions.csv). Every write and erase counts as one operation; with a power cut armed, the
  * operation after the cutAfter-th is torn (only its first bytes land) and the board resets.
+ * It also counts, for benches and tests, the bytes read from each OTA slot and the erases of each sector
+ * (simFlashStats), and forgets a slot's verification (board->verified) whenever the slot's bytes change.
  */
 #include "board.h"
 #include <errno.h>
@@ -70,6 +72,12 @@ int simFlashOpen(simBoard* board, const char* path, char* why, size_t whySize)
 	}
 	board->path = path;
 	board->size = (uint32_t)info.st_size;
+	free(board->sectorErases);
+	board->sectorErases = calloc(board->size / SIM_SECTOR, sizeof(uint32_t));
+	if (!board->sectorErases) {
+		snprintf(why, whySize, "flash file %s: out of memory for its counters", path);
+		return -1;
+	}
 	return simReadTable(board, why, whySize);
 }
 
@@ -114,10 +122,77 @@ static int simInRange(simBoard* board, uint32_t address, uint32_t length)
 	return (address <= board->size) && (length <= board->size - address);
 }
 
+/* Calls back for each OTA slot that [address, address + length) overlaps, with the overlap's length. */
+static void simEachSlot(simBoard* board, uint32_t address, uint32_t length, void (*touch)(simBoard*, int, uint32_t))
+{
+	int i;
+	for (i = 0; i < 16; i++) {
+		const simPartition* slot = simOtaSlot(board, i);
+		uint32_t from, to;
+		if (!slot)
+			break;
+		from = (address > slot->offset) ? address : slot->offset;
+		to = ((address + length) < (slot->offset + slot->size)) ? (address + length) : (slot->offset + slot->size);
+		if (from < to)
+			touch(board, i, to - from);
+	}
+}
+
+static void simCountRead(simBoard* board, int slot, uint32_t bytes)
+{
+	if (board->inBootloader)
+		board->bootReads[slot] += bytes;
+	else
+		board->slotReads[slot] += bytes;
+}
+
+static void simChanged(simBoard* board, int slot, uint32_t bytes)
+{
+	board->verified &= ~(1u << slot);
+}
+
+static void simCountErase(simBoard* board, int slot, uint32_t bytes)
+{
+	board->slotErases[slot]++;
+}
+
+void simFlashBootStarts(simBoard* board)
+{
+	memset(board->slotReads, 0, sizeof(board->slotReads));
+	memset(board->bootReads, 0, sizeof(board->bootReads));
+	memset(board->slotErases, 0, sizeof(board->slotErases));
+	board->verified = 0;
+}
+
+void simFlashStats(simBoard* board)
+{
+	char reads[400], bootReads[400], erases[400], most[400];
+	size_t r = 0, b = 0, e = 0, m = 0;
+	int i;
+	for (i = 0; i < 16; i++) {
+		const simPartition* slot = simOtaSlot(board, i);
+		uint32_t max = 0, at;
+		const char* comma = i ? "," : "";
+		if (!slot)
+			break;
+		for (at = slot->offset / SIM_SECTOR; board->sectorErases && (at < (slot->offset + slot->size) / SIM_SECTOR); at++) {
+			if (board->sectorErases[at] > max)
+				max = board->sectorErases[at];
+		}
+		r += (size_t)snprintf(reads + r, sizeof(reads) - r, "%s%llu", comma, board->slotReads[i]);
+		b += (size_t)snprintf(bootReads + b, sizeof(bootReads) - b, "%s%llu", comma, board->bootReads[i]);
+		e += (size_t)snprintf(erases + e, sizeof(erases) - e, "%s%ld", comma, board->slotErases[i]);
+		m += (size_t)snprintf(most + m, sizeof(most) - m, "%s%u", comma, max);
+	}
+	simEvent(board, "flash-stats", "\"slot\":%d,\"reads\":[%s],\"bootReads\":[%s],\"erases\":[%s],\"maxSectorErases\":[%s],\"sector\":%u",
+		board->running, reads, bootReads, erases, most, SIM_SECTOR);
+}
+
 int simFlashRead(simBoard* board, uint32_t address, void* data, uint32_t length)
 {
 	if (!simInRange(board, address, length))
 		return -1;
+	simEachSlot(board, address, length, simCountRead);
 	return (pread(board->fd, data, length, address) == (ssize_t)length) ? 0 : -1;
 }
 
@@ -155,6 +230,10 @@ int simFlashErase(simBoard* board, uint32_t address, uint32_t length)
 	memset(blank, 0xFF, sizeof(blank));
 	for (at = address; at < address + length; at += SIM_SECTOR) {
 		uint32_t landed;
+		simEachSlot(board, at, SIM_SECTOR, simChanged);
+		simEachSlot(board, at, SIM_SECTOR, simCountErase);
+		if (board->sectorErases)
+			board->sectorErases[at / SIM_SECTOR]++;
 		simPowerCutCheck(board, "erase", at, SIM_SECTOR, &landed);
 		if (landed && (pwrite(board->fd, blank, landed, at) != (ssize_t)landed))
 			return -1;
@@ -172,6 +251,7 @@ int simFlashWrite(simBoard* board, uint32_t address, const void* data, uint32_t 
 		return -1;
 	if (length == 0)
 		return 0;
+	simEachSlot(board, address, length, simChanged);
 	merged = malloc(length);
 	if (!merged || (pread(board->fd, merged, length, address) != (ssize_t)length)) {
 		free(merged);

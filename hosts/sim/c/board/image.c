@@ -7,6 +7,7 @@
  * A "sim" image's body is records; a "lin" image's body is an mc.so built by mcconfig, with no records.
  * A record: u8 kind (1 module, 2 alias), u8 0, u16 name length, u32 data length, name, data.
  * A module's name is its path in the build without ".js"; an alias maps a bare specifier to a module name.
+ * simImageVerify makes simImageLoad's checks and hashes what the manifest signs from the same reads: one pass.
  */
 #include "board.h"
 #include <sodium.h>
@@ -100,16 +101,10 @@ static simImage* simParseRecords(simImage* image, char* why, size_t whySize)
 	return image;
 }
 
-simImage* simImageLoad(simBoard* board, int slot, char* why, size_t whySize)
+/* The header's checks: a new image (body not read yet), or NULL with why. */
+static simImage* simImageHeader(simBoard* board, const simPartition* partition, const uint8_t header[HEADER_SIZE], char* why, size_t whySize)
 {
-	const simPartition* partition = simOtaSlot(board, slot);
-	uint8_t header[HEADER_SIZE];
-	uint8_t digest[crypto_hash_sha256_BYTES];
 	simImage* image = NULL;
-	if (!partition)
-		FAIL("no OTA slot %d", slot);
-	if (simFlashRead(board, partition->offset, header, HEADER_SIZE))
-		FAIL("cannot read the header");
 	if (memcmp(header, "XSFI", 4))
 		FAIL("no image (bad magic)");
 	if (simCrc32(0, header, 124) != simLE32(header + 124))
@@ -143,12 +138,92 @@ simImage* simImageLoad(simBoard* board, int slot, char* why, size_t whySize)
 	if (strcmp(image->kind, "sim") && image->count)
 		FAIL("a %s image holds no module records", image->kind);
 	image->body = malloc(image->bodySize ? image->bodySize : 1);
-	if (!image->body || simFlashRead(board, partition->offset + HEADER_SIZE, image->body, image->bodySize))
-		FAIL("cannot read the body");
+	if (!image->body)
+		FAIL("out of memory");
+	return image;
+}
+
+/* The body's checks, once image->body holds it: the header's SHA-256 of the body, then the records. */
+static simImage* simImageBodyCheck(simImage* image, const uint8_t header[HEADER_SIZE], char* why, size_t whySize)
+{
+	uint8_t digest[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256(digest, image->body, image->bodySize);
 	if (memcmp(digest, header + 16, sizeof(digest)))
 		FAIL("body SHA-256 mismatch");
 	return strcmp(image->kind, "sim") ? image : simParseRecords(image, why, whySize);
+}
+
+simImage* simImageLoad(simBoard* board, int slot, char* why, size_t whySize)
+{
+	const simPartition* partition = simOtaSlot(board, slot);
+	uint8_t header[HEADER_SIZE];
+	simImage* image = NULL;
+	if (!partition)
+		FAIL("no OTA slot %d", slot);
+	if (simFlashRead(board, partition->offset, header, HEADER_SIZE))
+		FAIL("cannot read the header");
+	image = simImageHeader(board, partition, header, why, whySize);
+	if (!image)
+		return NULL;
+	if (simFlashRead(board, partition->offset + HEADER_SIZE, image->body, image->bodySize))
+		FAIL("cannot read the body");
+	return simImageBodyCheck(image, header, why, whySize);
+}
+
+/* Hashes the part of [at, at + size) of the slot that lies below length. */
+static void simHashPrefix(crypto_hash_sha256_state* state, const uint8_t* bytes, uint32_t at, uint32_t size, uint32_t length)
+{
+	if (at < length)
+		crypto_hash_sha256_update(state, bytes, (length - at < size) ? length - at : size);
+}
+
+int simImageVerify(simBoard* board, int slot, uint32_t length, uint8_t digest[32], char* why, size_t whySize)
+{
+	const simPartition* partition = simOtaSlot(board, slot);
+	crypto_hash_sha256_state state;
+	uint8_t header[HEADER_SIZE], block[SIM_SECTOR];
+	simImage* image;
+	uint32_t done;
+	int result = 0;
+	char reason[160];
+	if (!partition || (length > partition->size) || (partition->size < HEADER_SIZE)) {
+		snprintf(why, whySize, "%u bytes do not fit OTA slot %d", (unsigned)length, slot);
+		return -2;
+	}
+	crypto_hash_sha256_init(&state);
+	if (simFlashRead(board, partition->offset, header, HEADER_SIZE)) {
+		snprintf(why, whySize, "flash error at 0");
+		return -2;
+	}
+	simHashPrefix(&state, header, 0, HEADER_SIZE, length);
+	done = HEADER_SIZE;
+	image = simImageHeader(board, partition, header, reason, sizeof(reason));
+	if (image) {
+		if (simFlashRead(board, partition->offset + HEADER_SIZE, image->body, image->bodySize)) {
+			simImageFree(image);
+			snprintf(why, whySize, "flash error at %u", (unsigned)HEADER_SIZE);
+			return -2;
+		}
+		simHashPrefix(&state, image->body, HEADER_SIZE, image->bodySize, length);
+		done += image->bodySize;
+		image = simImageBodyCheck(image, header, reason, sizeof(reason));
+	}
+	if (image)
+		simImageFree(image);
+	else {
+		snprintf(why, whySize, "%s", reason);
+		result = -1;
+	}
+	for (; done < length; done += sizeof(block)) { /* what the manifest signs past the image, if anything */
+		uint32_t size = (length - done < sizeof(block)) ? length - done : (uint32_t)sizeof(block);
+		if (simFlashRead(board, partition->offset + done, block, size)) {
+			snprintf(why, whySize, "flash error at %u", (unsigned)done);
+			return -2;
+		}
+		crypto_hash_sha256_update(&state, block, size);
+	}
+	crypto_hash_sha256_final(&state, digest);
+	return result;
 }
 
 const char* simImageEntry(simImage* image) { return image->entry; }

@@ -40,7 +40,7 @@ export function asDevice(site: GatewaySite, w: World, device: string, path: stri
 /** The request headers a test proxy passes on: the ranges, and the gateway's and the device's own. */
 export function gatewayHeaders(exchange: Exchange): Record<string, string> {
 	const kept: Record<string, string> = {};
-	for (const name of ["range", "if-range", "content-type", GATEWAY_FOR_HEADER, GATEWAY_VIA_HEADER, VERSION_HEADER, CONFIG_HEADER])
+	for (const name of ["range", "if-range", "if-none-match", "content-type", GATEWAY_FOR_HEADER, GATEWAY_VIA_HEADER, VERSION_HEADER, CONFIG_HEADER])
 		if (exchange.headers[name] !== undefined)
 			kept[name] = exchange.headers[name]!;
 	return kept;

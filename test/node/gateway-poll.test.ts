@@ -1,0 +1,80 @@
+// Conditional manifest requests through a gateway (tools/gateway/gateway.ts), between a real cloud and a device on
+// loopback: the gateway asks its upstream conditionally on its own copy of the device's manifest, and the cloud's 304
+// comes down as a 304 to a device whose If-None-Match names that manifest (a few bytes across the uplink, the check
+// still recorded at the cloud); with the upstream cut, the gateway answers from its copy, 304 when the tag matches;
+// a new release comes down whole.
+import test from "ava";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PRODUCT, World } from "../../tools/demo/world.js";
+import { GatewaySite } from "../../tools/demo/gateway-site.js";
+import { fleetImage } from "../../tools/fleet/image.js";
+import { manifestEtag } from "../../tools/server/server.js";
+import { VERSION_HEADER } from "../../modules/fota/protocol.js";
+import { Link } from "./lib/link.js";
+import { asDevice, until } from "../e2e/gateway-lib.js";
+import { createHash } from "node:crypto";
+
+test("a 304 passes through the gateway, and the gateway answers 304 from its copy when the upstream is away", async (t) => {
+	t.timeout(120_000);
+	const w = new World(mkdtempSync(join(tmpdir(), "xs-fota-gateway-poll-")));
+	await w.start();
+	const link = new Link(Number(new URL(w.url).port));
+	const site = await GatewaySite.make(w, "gw-1", { upstream: { url: await link.listen(), ca: readFileSync(w.certs.ca, "utf8") }, syncSeconds: 0, timeoutSeconds: 2 });
+	const logs: string[] = [];
+	const gateway = await site.start((line) => logs.push(line));
+	t.teardown(async () => {
+		await gateway.close();
+		await link.close();
+		await w.stop();
+		if (!t.passed)
+			t.log(logs.slice(-30).join("\n"));
+	});
+	await site.register(["unit-1"]);
+	await w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: fleetImage("2.0.0", 4096) });
+	const path = `/v1/products/${PRODUCT}/manifest`;
+	const ask = (headers: Record<string, string> = {}) => asDevice(site, w, "unit-1", path, { headers: { [VERSION_HEADER]: "1.0.0", ...headers } });
+
+	const whole = await ask();
+	t.is(whole.status, 200);
+	const release = (await w.store.releases(PRODUCT))[0]!;
+	t.deepEqual(new Uint8Array(whole.body), release.manifest);
+	const etag = manifestEtag(whole.body);
+
+	// every upstream connection open and the image fetched, so that the uplink then carries only the manifest answers
+	for (let i = 0; i < 5; i++)
+		await ask();
+	await until("the image in the gateway's cache", 30_000, () => gateway.cache.ready(createHash("sha256").update(fleetImage("2.0.0", 4096)).digest("hex")) || undefined);
+	let down = link.down;
+	t.is((await ask()).status, 200);
+	const unconditional = link.down - down;
+	const seenBefore = (await w.store.device("unit-1"))!.lastSeen;
+	await new Promise((resolve) => setTimeout(resolve, 20));
+	down = link.down;
+	const same = await ask({ "if-none-match": etag });
+	t.is(same.status, 304);
+	t.is(same.body.length, 0);
+	const conditional = link.down - down;
+	// the gateway asks conditionally on its own copy whatever the device sent: the manifest does not cross the uplink
+	// again for either (TLS records of the 304 only)
+	t.true(release.manifest.length > 300, `a manifest of ${release.manifest.length} bytes`);
+	t.true(conditional < release.manifest.length && unconditional < release.manifest.length, `the uplink carried ${conditional} and ${unconditional} bytes: the manifest came again`);
+	t.not((await w.store.device("unit-1"))!.lastSeen, seenBefore, "the check reached the cloud (its last-seen time moved)");
+	t.is((await ask({ "if-none-match": "\"0000\"" })).status, 200, "another tag: the whole manifest");
+
+	// the upstream away: the gateway's copy, conditionally
+	link.cut();
+	t.is((await ask({ "if-none-match": etag })).status, 304);
+	const cached = await ask();
+	t.is(cached.status, 200);
+	t.deepEqual(new Uint8Array(cached.body), release.manifest);
+	link.restore();
+
+	// a new release: the old tag gets the new manifest whole
+	await w.publish({ version: "3.0.0", sequence: 3, securityVersion: 1, image: fleetImage("3.0.0", 4096) });
+	const newer = await ask({ "if-none-match": etag });
+	t.is(newer.status, 200);
+	t.not(manifestEtag(newer.body), etag);
+	t.is((await ask({ "if-none-match": manifestEtag(newer.body) })).status, 304);
+});

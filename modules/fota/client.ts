@@ -198,14 +198,14 @@ export class FotaClient {
 	}
 
 	/** Everything a manifest's judgement depends on besides its bytes: the running firmware, the counters, the slot it
-	 * would go to, the config (its sequence and its keys) and whether the clock is known. A judgement recorded in one
-	 * state is not taken for another: a change of any of these sends the next request unconditionally. */
+	 * would go to, the config (its sequence and its keys). A judgement recorded in one state is not taken for another:
+	 * a change of any of these sends the next request unconditionally. (The time counts only for `expired`, which is
+	 * never recorded: with or without a clock, no other outcome that is recorded could become an update.) */
 	#judgedState(): string {
 		const records = this.#records;
 		const keys = this.#config.keys.map((key) => `${key.keyId}:${toHex(key.publicKey)}`).join(",");
 		return [this.#firmware.version, this.#firmware.kind, records.sequence, records.securityVersion, records.failedSequence,
-			this.#ports.flash.next().size, this.#loaded?.sequence ?? "-", crc32(encodeUtf8(keys)).toString(16),
-			this.#ports.clock.wall() === undefined ? "noclock" : "clock"].join("|");
+			this.#ports.flash.next().size, this.#loaded?.sequence ?? "-", crc32(encodeUtf8(keys)).toString(16)].join("|");
 	}
 
 	/** The ETag to name in If-None-Match: the last manifest judged for good, while the state it was judged in holds. */
@@ -394,8 +394,8 @@ export class FotaClient {
 		} catch (error) {
 			if (error instanceof UpdateRejected) {
 				// a manifest refused before its download (its signature, its fields, the device's counters): the same
-				// bytes in the same state would be refused again
-				if (judging !== undefined)
+				// bytes in the same state would be refused again; not `expired`, which a clock set right may undo
+				if (judging !== undefined && error.reason !== "expired")
 					this.#recordJudged(judging);
 				this.#event("reject", { reason: error.reason, detail: error.message });
 				if (manifest && BAD_TRANSFER.includes(error.reason)) {

@@ -169,6 +169,18 @@ test("a refusal because the verifier failed (not the signature) records nothing:
 	t.is(lastAsked(rig), undefined);
 });
 
+test("an expired manifest is judged again at every poll: a clock that was wrong may be set right", async (t) => {
+	const { rig, transport, check } = conditionalRig();
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2, expires: Math.floor(Date.UTC(2026, 0, 1) / 1000) });
+	rig.clock.wallMs = Date.UTC(2030, 0, 1); // a clock years ahead
+	t.like(await check(), { result: "rejected", reason: "expired" });
+	t.is(rig.store.get(JUDGED), undefined);
+	rig.clock.wallMs = Date.UTC(2025, 5, 1);
+	t.is(await check(), "reboot");
+	t.is(lastAsked(rig), undefined);
+	t.is(transport.notModified, 0);
+});
+
 test("a 304 to an unconditional request, or naming another ETag, is a transient error, not 'up to date'", async (t) => {
 	const rig = new Rig();
 	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });

@@ -2,7 +2,8 @@
 // loopback: the gateway asks its upstream conditionally on its own copy of the device's manifest, and the cloud's 304
 // comes down as a 304 to a device whose If-None-Match names that manifest (a few bytes across the uplink, the check
 // still recorded at the cloud); with the upstream cut, the gateway answers from its copy, 304 when the tag matches;
-// a new release comes down whole.
+// a new release comes down whole. An upstream 304 that answers no question the gateway asked (no ETag sent, or
+// another tag named) is the upstream's fault: never passed down as "nothing new".
 import test from "ava";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +14,9 @@ import { fleetImage } from "../../tools/fleet/image.js";
 import { manifestEtag } from "../../tools/server/server.js";
 import { VERSION_HEADER } from "../../modules/fota/protocol.js";
 import { Link } from "./lib/link.js";
-import { asDevice, until } from "../e2e/gateway-lib.js";
+import { asDevice, gatewayHeaders, until } from "../e2e/gateway-lib.js";
+import { HostileServer } from "../e2e/hostile.js";
+import { makeDeviceCertificate } from "../../tools/server/certificates.js";
 import { createHash } from "node:crypto";
 
 test("a 304 passes through the gateway, and the gateway answers 304 from its copy when the upstream is away", async (t) => {
@@ -77,4 +80,42 @@ test("a 304 passes through the gateway, and the gateway answers 304 from its cop
 	t.is(newer.status, 200);
 	t.not(manifestEtag(newer.body), etag);
 	t.is((await ask({ "if-none-match": manifestEtag(newer.body) })).status, 304);
+});
+
+test("an upstream 304 to a question the gateway did not ask is not passed down: the gateway's copy, or 503", async (t) => {
+	t.timeout(120_000);
+	const w = new World(mkdtempSync(join(tmpdir(), "xs-fota-gateway-poll-")));
+	await w.start();
+	const hostile = new HostileServer({ upstream: w.url, ca: readFileSync(w.certs.ca), cert: readFileSync(w.certs.cert), key: readFileSync(w.certs.key),
+		identity: (id) => makeDeviceCertificate({ caCert: w.deviceCa.cert, caKey: w.deviceCa.key, deviceId: id }) });
+	let lie: string | undefined; // the ETag the lying upstream names in its 304s
+	hostile.behaviour = async (exchange, server) => {
+		if (lie !== undefined && exchange.path.endsWith("/manifest"))
+			return server.answer(exchange, { status: 304, headers: { etag: lie }, body: Buffer.alloc(0) });
+		await server.answer(exchange, await server.upstream(exchange, gatewayHeaders(exchange)));
+	};
+	const site = await GatewaySite.make(w, "gw-1", { upstream: { url: await hostile.listen(), ca: readFileSync(w.certs.ca, "utf8") }, syncSeconds: 0, timeoutSeconds: 2 });
+	const gateway = await site.start();
+	t.teardown(async () => {
+		await gateway.close();
+		await hostile.close();
+		await w.stop();
+	});
+	await site.register(["unit-1", "unit-2"]);
+	await w.publish({ version: "2.0.0", sequence: 2, securityVersion: 1, image: fleetImage("2.0.0", 4096) });
+	const path = `/v1/products/${PRODUCT}/manifest`;
+	const ask = (device: string, headers: Record<string, string> = {}) => asDevice(site, w, device, path, { headers: { [VERSION_HEADER]: "1.0.0", ...headers } });
+	const whole = await ask("unit-1");
+	t.is(whole.status, 200);
+
+	lie = "\"not-the-one-asked\"";
+	const kept = await ask("unit-1");
+	t.is(kept.status, 200, "a 304 naming another tag: the gateway's own copy");
+	t.deepEqual(kept.body, whole.body);
+	t.is((await ask("unit-1", { "if-none-match": manifestEtag(whole.body) })).status, 304, "and conditionally, from that copy");
+	const none = await ask("unit-2");
+	t.is(none.status, 503, "a 304 to a gateway that holds no copy (it asked unconditionally) is no answer");
+	t.regex(none.body.toString(), /upstream-unreachable/);
+	t.true(hostile.requests.some((request) => request.path.endsWith("/manifest") && request.headers["if-none-match"] === manifestEtag(whole.body)),
+		"the gateway asked conditionally on its copy");
 });

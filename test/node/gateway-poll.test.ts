@@ -12,7 +12,7 @@ import { PRODUCT, World } from "../../tools/demo/world.js";
 import { GatewaySite } from "../../tools/demo/gateway-site.js";
 import { fleetImage } from "../../tools/fleet/image.js";
 import { manifestEtag } from "../../tools/server/server.js";
-import { VERSION_HEADER } from "../../modules/fota/protocol.js";
+import { CONFIG_HEADER, CONFIG_PENDING_HEADER, VERSION_HEADER } from "../../modules/fota/protocol.js";
 import { Link } from "./lib/link.js";
 import { asDevice, gatewayHeaders, until } from "../e2e/gateway-lib.js";
 import { HostileServer } from "../e2e/hostile.js";
@@ -65,6 +65,11 @@ test("a 304 passes through the gateway, and the gateway answers 304 from its cop
 	t.true(conditional < release.manifest.length && unconditional < release.manifest.length, `the uplink carried ${conditional} and ${unconditional} bytes: the manifest came again`);
 	t.not((await w.store.device("unit-1"))!.lastSeen, seenBefore, "the check reached the cloud (its last-seen time moved)");
 	t.is((await ask({ "if-none-match": "\"0000\"" })).status, 200, "another tag: the whole manifest");
+	// the cloud's config hint rides on its 304, and on the gateway's
+	await w.pushConfig(w.signConfig({ devices: ["unit-1"], sequence: 1, settings: w.settings("unit-1") }));
+	const hinted = await ask({ "if-none-match": etag, [CONFIG_HEADER]: "0" });
+	t.is(hinted.status, 304);
+	t.is(hinted.headers[CONFIG_PENDING_HEADER], "1");
 
 	// the upstream away: the gateway's copy, conditionally
 	link.cut();

@@ -8,10 +8,10 @@
 // the copy confirmed or erased (config-store.ts).
 import { checkWindow, Holds, type Release } from "./policy.js";
 import { evaluate } from "./checks.js";
-import { downloadImage, ImageChanged } from "./download.js";
+import { downloadImage, ImageChanged, usableEtag } from "./download.js";
 import { fetchBounded, TooLarge } from "./fetch.js";
 import { MAX_MANIFEST_BYTES, openSignedManifest, type ImageKind, type UpdateManifest } from "./manifest.js";
-import { Records, type LastResult, type Pending } from "./records.js";
+import { MAX_JUDGED_STATE, Records, type LastResult, type Pending } from "./records.js";
 import { sendReport } from "./report.js";
 import { nextDelay, retryAfter } from "./schedule.js";
 import { runTrial, type SelfTestCheck } from "./selftest.js";
@@ -19,7 +19,9 @@ import { TransientError, UpdateRejected, type InterruptReason } from "./errors.j
 import { toHex } from "./hex.js";
 import type { TransferLimits } from "./transfer.js";
 import { resolveUrl } from "./url.js";
-import { CONFIG_HEADER, CONFIG_PENDING_HEADER, configPath, manifestPath, VERSION_HEADER, type ReportState } from "./protocol.js";
+import { CONFIG_HEADER, CONFIG_PENDING_HEADER, configPath, IF_NONE_MATCH_HEADER, manifestPath, NOT_MODIFIED, VERSION_HEADER, type ReportState } from "./protocol.js";
+import { crc32 } from "./crc32.js";
+import { encodeUtf8 } from "./utf8.js";
 import { MAX_CONFIG_DOC_BYTES } from "./envelope.js";
 import { openConfigDoc, type OpenedConfig } from "./config-doc.js";
 import { writeTrialCopy, type LoadedConfig } from "./config-store.js";
@@ -40,6 +42,13 @@ const POWER_LOSS: readonly ResetCause[] = ["power-on", "brownout"];
  * at fault as much as the image: the release is tried again (MAX_INTERRUPTED times) once the old image, which
  * checks the manifest before it activates anything, finds the server sound. */
 const SERVER_CHECK = "update-server";
+
+/** A manifest request's answer: no release (404, 204), nothing new since the ETag the device named (304, only to a
+ * conditional request), or a body to open, with the ETag the server gave it. */
+type ManifestAnswer =
+	| { kind: "none" }
+	| { kind: "not-modified" }
+	| { kind: "body"; body: Uint8Array; etag: string | undefined };
 
 /** The error code of a JSON error answer ({"error": "device-certificate-required", ...}), read from its first bytes
  * with a pattern rather than parsed: it is unauthenticated, and only a short code of [a-z0-9-] is taken. */
@@ -188,11 +197,47 @@ export class FotaClient {
 		await this.#settle(outcome, target);
 	}
 
-	async #fetchManifest(): Promise<UpdateManifest | undefined> {
+	/** Everything a manifest's judgement depends on besides its bytes: the running firmware, the counters, the slot it
+	 * would go to, the config (its sequence and its keys). A judgement recorded in one state is not taken for another:
+	 * a change of any of these sends the next request unconditionally. (The time counts only for `expired`, which is
+	 * never recorded: with or without a clock, no other outcome that is recorded could become an update.) */
+	#judgedState(): string {
+		const records = this.#records;
+		const keys = this.#config.keys.map((key) => `${key.keyId}:${toHex(key.publicKey)}`).join(",");
+		return [this.#firmware.version, this.#firmware.kind, records.sequence, records.securityVersion, records.failedSequence,
+			this.#ports.flash.next().size, this.#loaded?.sequence ?? "-", crc32(encodeUtf8(keys)).toString(16)].join("|");
+	}
+
+	/** The ETag to name in If-None-Match: the last manifest judged for good, while the state it was judged in holds. */
+	#conditionalEtag(): string | undefined {
+		const judged = this.#records.judged;
+		return judged && judged.state === this.#judgedState() ? judged.etag : undefined;
+	}
+
+	/** A manifest's outcome is final (up to date, declined by policy, rejected for good): its ETag is recorded with the
+	 * state it was judged in, so that the next poll may ask conditionally. Written only when it changes. */
+	#recordJudged(etag: string | undefined): void {
+		if (usableEtag(etag) === undefined)
+			return;
+		const state = this.#judgedState();
+		if (state.length > MAX_JUDGED_STATE)
+			return;
+		const judged = this.#records.judged;
+		if (!judged || judged.etag !== etag || judged.state !== state)
+			this.#records.judged = { etag: etag!, state };
+	}
+
+	/** Asks for the manifest; `conditional`: with If-None-Match when a judgement holds (the trial's check of the
+	 * server never is: it verifies a manifest). A manifest that differs from the recorded judgement drops the record
+	 * before it is judged, so that a power cut before its outcome leaves no ETag to send. */
+	async #fetchManifest(conditional: boolean): Promise<ManifestAnswer> {
 		const timeout = this.#config.timeoutSeconds * 1000;
 		const headers: [string, string][] = [[VERSION_HEADER, this.#firmware.version]];
 		if (this.#loaded)
 			headers.push([CONFIG_HEADER, String(this.#loaded.sequence)]);
+		const sent = conditional ? this.#conditionalEtag() : undefined;
+		if (sent !== undefined)
+			headers.push([IF_NONE_MATCH_HEADER, sent]);
 		let fetched;
 		try {
 			fetched = await fetchBounded(this.#ports.transport, this.#ports.clock, this.manifestUrl, MAX_MANIFEST_BYTES, timeout,
@@ -206,7 +251,17 @@ export class FotaClient {
 		const hint = fetched.headers[CONFIG_PENDING_HEADER];
 		this.#configPending = hint !== undefined && /^[1-9][0-9]{0,15}$/.test(hint) && Number.isSafeInteger(Number(hint)) ? Number(hint) : 0;
 		if (fetched.status === 404 || fetched.status === 204)
-			return undefined;
+			return { kind: "none" };
+		if (fetched.status === NOT_MODIFIED) {
+			// "nothing new" only as the answer to the ETag the device named; unasked, or naming another ETag, it is a
+			// server's mistake and says nothing of the manifest
+			const named = fetched.headers["etag"];
+			if (sent === undefined)
+				throw new TransientError(`HTTP 304 for the manifest, which was asked for unconditionally`);
+			if (named !== undefined && named !== sent)
+				throw new TransientError(`HTTP 304 for the manifest names ETag ${named.slice(0, 40)}, not the ${sent} asked about`);
+			return { kind: "not-modified" };
+		}
 		if (fetched.status !== 200) {
 			const says = serverError(fetched.body);
 			throw new TransientError(`HTTP ${fetched.status} for the manifest${says ? ` (${says})` : ""}`, retryAfter(fetched.headers["retry-after"], this.#ports.clock.wall()));
@@ -214,14 +269,33 @@ export class FotaClient {
 		// nothing at all is a failed transfer (libcurl reports success for a response cut in its headers), not a manifest
 		if (fetched.body.length === 0)
 			throw new TransientError("the manifest response was empty");
-		const opened = openSignedManifest(fetched.body, this.#config.keys, (s, m, k) => this.#ports.verifier.verify(s, m, k));
+		const etag = fetched.headers["etag"];
+		const judged = this.#records.judged;
+		if (judged && judged.etag !== etag)
+			this.#records.judged = undefined;
+		return { kind: "body", body: fetched.body, etag };
+	}
+
+	/** Verifies a manifest's signature and parses it; UpdateRejected when it does not open. `failed` is called when the
+	 * verifier itself threw (out of memory, say): a refusal then says nothing final about the bytes. */
+	#openManifest(body: Uint8Array, failed?: () => void): UpdateManifest {
+		const verifier = this.#ports.verifier;
+		const opened = openSignedManifest(body, this.#config.keys, (s, m, k) => {
+			try {
+				return verifier.verify(s, m, k);
+			} catch (error) {
+				failed?.();
+				throw error;
+			}
+		});
 		if (!opened.ok)
 			throw new UpdateRejected(opened.reason, opened.detail);
 		return opened.manifest;
 	}
 
 	async #serverReachable(): Promise<void> {
-		const manifest = await this.#fetchManifest();
+		const answer = await this.#fetchManifest(false);
+		const manifest = answer.kind === "body" ? this.#openManifest(answer.body) : undefined;
 		if (manifest && manifest.product !== this.#config.product)
 			throw new Error(`the server offers ${manifest.product}, not ${this.#config.product}`);
 	}
@@ -246,12 +320,25 @@ export class FotaClient {
 		await this.#reportConfigAgain();
 		let manifest: UpdateManifest | undefined;
 		let config: Extract<OpenedConfig, { ok: true }> | CheckOutcome | undefined;
+		/** the ETag of the manifest being judged, until its outcome is final (recorded) or its download begins */
+		let judging: string | undefined;
 		try {
 			for (let attempt = 1; ; attempt++) {
-				manifest = await this.#fetchManifest();
+				manifest = undefined;
+				judging = undefined;
+				const answer = await this.#fetchManifest(true);
+				if (answer.kind === "body") {
+					judging = answer.etag;
+					manifest = this.#openManifest(answer.body, () => { judging = undefined; });
+				}
 				if (attempt === 1 && this.#configDue()) { // a config document first: firmware waits for the next round
+					judging = undefined; // the manifest was not judged
 					config = await this.#fetchConfig();
 					break;
+				}
+				if (answer.kind === "not-modified") { // the manifest judged last, in this same state: judged already
+					this.#event("none", { why: "not-modified" });
+					return { result: "none", why: "not-modified" };
 				}
 				if (!manifest) {
 					this.#event("none", { why: "no-release" });
@@ -270,6 +357,7 @@ export class FotaClient {
 					wallMs: clock.wall(),
 				});
 				if (!verdict.update) {
+					this.#recordJudged(judging);
 					this.#event("none", { why: verdict.why, version: manifest.version });
 					return { result: "none", why: verdict.why };
 				}
@@ -278,6 +366,7 @@ export class FotaClient {
 					this.#event("held", { reason: window.reason, waitMs: window.waitMs });
 					return { result: "deferred", reason: window.reason, waitMs: window.waitMs };
 				}
+				judging = undefined; // from here on the outcome is the download's, and no outcome of it is recorded
 				const progress = records.progress;
 				if (attempt === 1 && !(progress && progress.sequence === manifest.sequence && progress.sha256 === manifest.image.sha256))
 					await this.#report("downloading", { target: manifest.version }); // once, when a release's download begins
@@ -304,6 +393,10 @@ export class FotaClient {
 			}
 		} catch (error) {
 			if (error instanceof UpdateRejected) {
+				// a manifest refused before its download (its signature, its fields, the device's counters): the same
+				// bytes in the same state would be refused again; not `expired`, which a clock set right may undo
+				if (judging !== undefined && error.reason !== "expired")
+					this.#recordJudged(judging);
 				this.#event("reject", { reason: error.reason, detail: error.message });
 				if (manifest && BAD_TRANSFER.includes(error.reason)) {
 					// The server's copy was bad, not the release: try again from zero (the download record is gone)

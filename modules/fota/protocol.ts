@@ -49,6 +49,14 @@ export const VERSION_HEADER = "x-fota-version";
 export const CONFIG_HEADER = "x-fota-config";
 export const CONFIG_PENDING_HEADER = "x-fota-config-pending";
 
+/** Conditional manifest requests (tiny idle polls): a device names, in IF_NONE_MATCH_HEADER, the ETag of the last
+ * manifest it judged for good in the state it is still in (client.ts); a server whose manifest for the device has that
+ * ETag (a strong comparison: the hash of the exact bytes it would send) answers NOT_MODIFIED with the ETag and no body,
+ * with every other effect of the poll unchanged (the check recorded, the config hint). A 304 to a request that named no
+ * ETag means nothing and is an error. */
+export const IF_NONE_MATCH_HEADER = "if-none-match";
+export const NOT_MODIFIED = 304;
+
 /** Where a device's config comes from: a working copy, or its factory copy (both working copies unreadable or
  * never written). Reported with the config's digest, its sequence and its non-secret fields. */
 export const CONFIG_SOURCES = ["working", "factory"] as const;

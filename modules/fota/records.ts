@@ -4,6 +4,7 @@
 // only as an int32 on the ESP32 (modules/fota/nvs.ts), so a number would be refused or cut there.
 import type { Store } from "./ports.js";
 import type { ConfigReportState, ReportState } from "./protocol.js";
+import { usableEtag } from "./download.js";
 
 /** A download in progress: enough to resume it after a lost link or a reboot. */
 export interface Progress {
@@ -66,6 +67,18 @@ export interface ConfigResult {
 	unreported?: boolean;
 }
 
+/** The last manifest the device judged for good (verified, and its outcome final: up to date, declined by policy,
+ * rejected for good), named by the ETag the server gave it, and the state it was judged in (client.ts, judgedState):
+ * the next manifest request carries If-None-Match with the ETag only while the state is the same, so that a 304
+ * never stands for a manifest the device has not judged as it is now. */
+export interface JudgedManifest {
+	etag: string;
+	state: string;
+}
+
+/** The longest judged state kept (a version of up to 128 characters and a few counters). */
+export const MAX_JUDGED_STATE = 256;
+
 const KEYS = {
 	securityVersion: "secver",
 	sequence: "seq",
@@ -80,6 +93,7 @@ const KEYS = {
 	configLast: "cfglast",
 	configFailed: "cfgfail",
 	configInterrupted: "cfgintr",
+	judged: "mfjudged",
 } as const;
 
 /** How often something went wrong with one release: bad transfers (the image the server sent did not match the
@@ -162,6 +176,23 @@ export class Records {
 	set configTrial(value: ConfigTrial | undefined) { writeJson(this.#store, KEYS.configTrial, value); }
 	get configLast(): ConfigResult | undefined { return readJson<ConfigResult>(this.#store, KEYS.configLast); }
 	set configLast(value: ConfigResult | undefined) { writeJson(this.#store, KEYS.configLast, value); }
+	/** The last manifest judged for good; a record whose ETag is not usable (download.ts, usableEtag) or whose state
+	 * is out of bounds is dropped, never sent. */
+	get judged(): JudgedManifest | undefined {
+		const value = readJson<JudgedManifest>(this.#store, KEYS.judged);
+		if (value === undefined)
+			return undefined;
+		if (typeof value !== "object" || value === null || usableEtag(value.etag) === undefined || typeof value.state !== "string" || value.state.length > MAX_JUDGED_STATE) {
+			this.#store.delete(KEYS.judged);
+			return undefined;
+		}
+		return { etag: value.etag, state: value.state };
+	}
+	set judged(value: JudgedManifest | undefined) {
+		if (value && (usableEtag(value.etag) === undefined || value.state.length > MAX_JUDGED_STATE))
+			throw new RangeError(`records: a judged manifest needs a usable ETag and a state of at most ${MAX_JUDGED_STATE} characters`);
+		writeJson(this.#store, KEYS.judged, value);
+	}
 	/** A config document sequence whose trial failed here: not tried again. */
 	get configFailed(): number { return readCounter(this.#store, KEYS.configFailed); }
 	set configFailed(value: number) { writeCounter(this.#store, KEYS.configFailed, value); }

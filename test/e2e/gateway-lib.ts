@@ -21,7 +21,7 @@ export async function until<T>(what: string, ms: number, probe: () => Promise<T 
 }
 
 /** A request to a gateway as a device (its own certificate from the world's device CA). */
-export function asDevice(site: GatewaySite, w: World, device: string, path: string, options: { method?: string; headers?: Record<string, string>; json?: unknown } = {}): Promise<{ status: number; body: Buffer }> {
+export function asDevice(site: GatewaySite, w: World, device: string, path: string, options: { method?: string; headers?: Record<string, string>; json?: unknown } = {}): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
 	const identity = makeDeviceCertificate({ caCert: w.deviceCa.cert, caKey: w.deviceCa.key, deviceId: device });
 	const body = options.json === undefined ? undefined : JSON.stringify(options.json);
 	return new Promise((resolve, reject) => {
@@ -29,7 +29,7 @@ export function asDevice(site: GatewaySite, w: World, device: string, path: stri
 			headers: { ...(body ? { "content-type": "application/json" } : {}), ...options.headers } }, (response) => {
 			const chunks: Buffer[] = [];
 			response.on("data", (chunk: Buffer) => chunks.push(chunk));
-			response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
+			response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks), headers: response.headers }));
 			response.on("error", reject);
 		});
 		outgoing.on("error", reject);
@@ -40,7 +40,7 @@ export function asDevice(site: GatewaySite, w: World, device: string, path: stri
 /** The request headers a test proxy passes on: the ranges, and the gateway's and the device's own. */
 export function gatewayHeaders(exchange: Exchange): Record<string, string> {
 	const kept: Record<string, string> = {};
-	for (const name of ["range", "if-range", "content-type", GATEWAY_FOR_HEADER, GATEWAY_VIA_HEADER, VERSION_HEADER, CONFIG_HEADER])
+	for (const name of ["range", "if-range", "if-none-match", "content-type", GATEWAY_FOR_HEADER, GATEWAY_VIA_HEADER, VERSION_HEADER, CONFIG_HEADER])
 		if (exchange.headers[name] !== undefined)
 			kept[name] = exchange.headers[name]!;
 	return kept;

@@ -5,7 +5,10 @@
 //   modules/fota/protocol.ts and asks each client for a certificate from the fleet's device CA (mutual TLS):
 //     GET  /v1/products/<p>/manifest  asked of the upstream on the device's behalf (x-fota-for; a child gateway's chain
 //                                     in x-fota-via), verified with the product's keys, and passed on byte for byte;
-//                                     when the upstream cannot be reached, the last manifest it gave for that device
+//                                     when the upstream cannot be reached, the last manifest it gave for that device;
+//                                     304 when the device's If-None-Match names the manifest's ETag (either way). The
+//                                     upstream is asked conditionally on the gateway's own copy for the device: its
+//                                     304 (with the config hint) means that copy is still the device's manifest
 //     GET  /v1/products/<p>/<file>    the image of the device's manifest, only once it is in the cache and verified
 //                                     (503 + Retry-After while it is fetched), with Range, ETag and If-Range, and the
 //                                     server's download limit (tools/server/admission.ts)
@@ -18,7 +21,6 @@
 //   syncSeconds, fetching what they will need, so that an upstream cut finds the cache ready.
 // The cloud decides which manifest each device gets and whether this gateway may act for it; the device still checks
 // the vendor's signature itself, so a gateway cannot install anything the vendor did not sign.
-import { createHash } from "node:crypto";
 import { mkdirSync, realpathSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createServer, type Server } from "node:https";
@@ -28,7 +30,7 @@ import { join } from "node:path";
 import { writeRangeHead } from "../server/serve-range.js";
 import { DownloadGate } from "../server/admission.js";
 import { readRange } from "../server/files.js";
-import { answeringErrors, certifiedDevice, HttpError, MAX_REPORT_BYTES, parseReport, readJson, writeJson } from "../server/server.js";
+import { answeringErrors, certifiedDevice, HttpError, manifestEtag, MAX_REPORT_BYTES, parseReport, readJson, writeJson, writeManifest } from "../server/server.js";
 import { parseForwardedBatch, parseVia } from "../server/gateway-authority.js";
 import { checkRelease } from "../release/check.js";
 import { ImageCache } from "./cache.js";
@@ -37,8 +39,8 @@ import { GatewayState, type LocalDevice } from "./state.js";
 import { Upstream, UpstreamUnreachable, type Answer } from "./upstream.js";
 import { SelfUpdater } from "./self-update.js";
 import {
-	CONFIG_HEADER, CONFIG_PENDING_HEADER, configPath, deviceRoute, GATEWAY_FOR_HEADER, GATEWAY_PREFETCH_HEADER, GATEWAY_VIA_HEADER, gatewayReportsPath, manifestPath, MAX_GATEWAY_BATCH, MAX_GATEWAY_BATCH_BYTES,
-	VERSION_HEADER, type ForwardedResult,
+	CONFIG_HEADER, CONFIG_PENDING_HEADER, configPath, deviceRoute, GATEWAY_FOR_HEADER, GATEWAY_PREFETCH_HEADER, GATEWAY_VIA_HEADER, gatewayReportsPath, IF_NONE_MATCH_HEADER, manifestPath, MAX_GATEWAY_BATCH, MAX_GATEWAY_BATCH_BYTES,
+	NOT_MODIFIED, VERSION_HEADER, type ForwardedResult,
 } from "../../modules/fota/protocol.js";
 import { MAX_MANIFEST_BYTES, type UpdateManifest } from "../../modules/fota/manifest.js";
 import { MAX_CONFIG_DOC_BYTES } from "../../modules/fota/envelope.js";
@@ -201,10 +203,23 @@ export class Gateway {
 			headers.push([CONFIG_HEADER, configSequence]);
 		if (prefetch) // not the device's own check: the cloud records none (its last-seen time and version stay the device's)
 			headers.push([GATEWAY_PREFETCH_HEADER, "1"]);
+		// conditionally on the copy this gateway holds for the device (through the same chain): a 304 says it is current
+		const known = await this.state.device(asker.deviceId);
+		const held = known?.manifest && known.product === product && known.via.join(",") === asker.via.join(",") ? Buffer.from(known.manifest) : undefined;
+		const heldEtag = held ? manifestEtag(held) : undefined;
+		if (heldEtag !== undefined)
+			headers.push([IF_NONE_MATCH_HEADER, heldEtag]);
 		const askedAt = Date.now();
-		const answer = await this.upstream.fetch(manifestPath(product), { headers, maxBytes: MAX_MANIFEST_BYTES, deadlineMs: this.config.timeoutSeconds * 2000 });
+		let answer = await this.upstream.fetch(manifestPath(product), { headers, maxBytes: MAX_MANIFEST_BYTES, deadlineMs: this.config.timeoutSeconds * 2000 });
 		if (answer.status >= 500 && answer.status !== 503)
 			throw new UpstreamUnreachable(`the upstream answered ${answer.status} for ${asker.deviceId}'s manifest`);
+		if (answer.status === NOT_MODIFIED) {
+			// only the answer to the ETag asked about says anything; any other 304 is the upstream's fault
+			const named = answer.headers["etag"];
+			if (!held || (named !== undefined && named !== heldEtag))
+				throw new UpstreamUnreachable(`the upstream answered 304 for ${asker.deviceId}'s manifest, which was not asked for that ETag`);
+			answer = { ...answer, status: 200, body: held }; // the held copy, verified again below as a fresh one would be
+		}
 		const seen = { product, version: prefetch ? undefined : version, via: asker.via };
 		if (answer.status !== 200) {
 			// no release (404), not this gateway's device or revoked (403): nothing cached is served for it any more;
@@ -281,10 +296,9 @@ export class Gateway {
 		response.end(answer.status === 204 ? undefined : answer.body.subarray(0, answer.status === 200 ? MAX_CONFIG_DOC_BYTES : MAX_RELAYED_BYTES));
 	}
 
+	/** The manifest as the server sends it: 304 when the device's If-None-Match names it (tools/server/server.ts). */
 	#sendManifest(request: IncomingMessage, response: ServerResponse, body: Buffer): void {
-		const etag = `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
-		response.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length, etag, "cache-control": "no-cache" });
-		response.end(request.method === "HEAD" ? undefined : body);
+		writeManifest(request, response, body);
 	}
 
 	async #image(request: IncomingMessage, response: ServerResponse, product: string, name: string, asker: Asker): Promise<void> {

@@ -4,7 +4,8 @@
 //     body never do. A device reports and fetches only as itself, and a revoked device gets nothing.
 //       GET  /v1/products/<product>/manifest   the signed manifest meant for the device: its rollout's release when its
 //                                              stage is open, else the product's release for everyone (./rollouts.ts);
-//                                              503 + Retry-After outside its rollout's maintenance windows
+//                                              503 + Retry-After outside its rollout's maintenance windows; 304 with
+//                                              the ETag and no body when If-None-Match names the bytes it would send
 //       GET  /v1/products/<product>/<file>     a release's image, stored once by SHA-256, with Range, ETag, If-Range
 //                                              (a staged release's only to the devices its rollout offered it to);
 //                                              at most maxDownloads at once, fairly (./admission.ts): 503 + Retry-After
@@ -40,7 +41,7 @@ import { StoreConflict, StoreNotFound, type DeviceFilter, type DeviceReport, typ
 import { checkRelease } from "../release/check.js";
 import { MAX_CONFIG_DOC_BYTES } from "../../modules/fota/envelope.js";
 import { keyIdOf } from "../cli/keys.js";
-import { CONFIG_HEADER, CONFIG_PENDING_HEADER, CONFIG_SOURCES, deviceRoute, REPORT_STATES, VERSION_HEADER } from "../../modules/fota/protocol.js";
+import { CONFIG_HEADER, CONFIG_PENDING_HEADER, CONFIG_SOURCES, deviceRoute, IF_NONE_MATCH_HEADER, NOT_MODIFIED, REPORT_STATES, VERSION_HEADER } from "../../modules/fota/protocol.js";
 import { acceptConfigDoc, configDocView, deviceConfigView, pendingConfig, withPendingConfigs } from "./configs.js";
 import { RolloutEngine, RolloutError } from "./rollouts.js";
 import { ROLLOUT_ACTIONS, type RolloutAction } from "./admin-api.js";
@@ -289,10 +290,7 @@ export class UpdateServer {
 		if (decision.kind === "none")
 			throw new HttpError(404, "no-release", `no release for ${product}`);
 		const release = decision.release;
-		const body = Buffer.from(release.manifest);
-		const etag = `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
-		response.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length, etag, "cache-control": "no-cache" });
-		response.end(request.method === "HEAD" ? undefined : body);
+		writeManifest(request, response, Buffer.from(release.manifest));
 	}
 
 	/** The config sequence a device names in a request (CONFIG_HEADER): undefined when absent, or not a whole number
@@ -667,6 +665,39 @@ export function answeringErrors(handle: (request: IncomingMessage, response: Ser
 				response.destroy();
 		});
 	};
+}
+
+/** The ETag of a manifest: the hash of the exact bytes sent to this device (a rollout's devices get theirs). */
+export function manifestEtag(body: Uint8Array): string {
+	return `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
+}
+
+/** Whether an If-None-Match value names this strong ETag: a list of entity tags (commas may stand inside a tag's
+ * quotes, so tags are matched, not split), compared strongly (a weak W/ tag never matches), or "*" (any current
+ * manifest). Anything else, malformed included, does not match: the answer is then the whole manifest. */
+export function etagMatches(header: string | string[] | undefined, etag: string): boolean {
+	if (typeof header !== "string" || header.length > 4096)
+		return false;
+	if (header.trim() === "*")
+		return true;
+	for (const match of header.matchAll(/(W\/)?"[\x21\x23-\x7e\x80-\xff]*"/g))
+		if (match[1] === undefined && match[0] === etag)
+			return true;
+	return false;
+}
+
+/** A manifest answer (the server's and a gateway's): 304 with the ETag alone when the request's If-None-Match names
+ * it (GET and HEAD alike), else 200 with the bytes (HEAD: the headers). Headers set before (the config hint) ride on
+ * either. The 304 carries nothing else: an up-to-date device's poll is a few hundred bytes. */
+export function writeManifest(request: IncomingMessage, response: ServerResponse, body: Uint8Array): void {
+	const etag = manifestEtag(body);
+	if (etagMatches(request.headers[IF_NONE_MATCH_HEADER], etag)) {
+		response.writeHead(NOT_MODIFIED, { etag });
+		response.end();
+		return;
+	}
+	response.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length, etag, "cache-control": "no-cache" });
+	response.end(request.method === "HEAD" ? undefined : body);
 }
 
 export function writeJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

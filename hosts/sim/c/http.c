@@ -374,7 +374,7 @@ static void simHttpCall(txMachine* the, simHttp* http, const char* event, txSlot
 		mxPushUndefined();
 		mxPushSlot(&http->callback);
 		mxCall();
-		mxPushStringC((txString)event);
+		mxPushStringX((txString)event); /* a static C string, not copied into the heap: no garbage per event */
 		if (a) mxPushSlot(a); else mxPushUndefined();
 		if (b) mxPushSlot(b); else mxPushUndefined();
 		mxRunCount(3);

@@ -13,9 +13,10 @@
  * so a new connection, after the server closed the last one, resumes the session instead of a full handshake.
  * libcurl reuses a connection or a session only for the same host, port and TLS options (the pinned CA, the client
  * certificate and key, TLS 1.2), so nothing here weakens them. A board reset forgets both, as a reboot does.
- * No garbage per chunk: a request's body reaches JS through one ArrayBuffer of `chunk` bytes, made at its first data
- * event and refilled for every later one; a data event hands (buffer, length), valid only during the call (the
- * ResponseSink contract, modules/fota/ports.ts): a sink copies what it keeps.
+ * No garbage per chunk: a request's body reaches JS through one ArrayBuffer, made at its first data event (as large
+ * as that piece, at most `chunk` bytes; `chunk` bytes once if a later piece is larger) and refilled for every later
+ * one; a data event hands (buffer, length), valid only during the call (the ResponseSink contract,
+ * modules/fota/ports.ts): a sink copies what it keeps.
  *   new HttpRequest({url, method: "GET"|"POST", headers: [[name, value]...], body: string, ca: PEM string,
  *                    clientKey: PEM string, clientCertificates: PEM string, timeout: ms, chunk: bytes}, callback)
  */
@@ -42,6 +43,7 @@ struct simHttp {
 	CURLcode result;
 	size_t chunk;             /* largest piece handed to JS, and the size of its buffer */
 	txSlot buffer;            /* the ArrayBuffer refilled for every data event (undefined until the first) */
+	size_t bufferSize;        /* its bytes; 0 before the first */
 	char* head;               /* header lines of the current response */
 	size_t headLength, headCapacity;
 	int headLines;
@@ -433,11 +435,16 @@ static void simDeliverData(txMachine* the, simHttp* http)
 	while ((offset < http->bodyLength) && http->running) {
 		size_t size = http->bodyLength - offset;
 		txSlot length;
-		void* data = mxIsUndefined(&http->buffer) ? C_NULL : fxToArrayBuffer(the, &http->buffer);
-		if (!data) /* the first piece (or JS detached the last buffer): one ArrayBuffer, kept alive by the mark hook */
-			data = fxArrayBuffer(the, &http->buffer, C_NULL, (txInteger)http->chunk, -1);
+		void* data;
 		if (size > http->chunk)
 			size = http->chunk;
+		data = (size <= http->bufferSize) ? fxToArrayBuffer(the, &http->buffer) : C_NULL;
+		if (!data) {
+			/* the request's buffer, kept alive by the mark hook: first as large as the first piece (a manifest or a
+			 * report's answer is short), then, if a later piece is larger, `chunk` bytes, once */
+			http->bufferSize = http->bufferSize ? http->chunk : size;
+			data = fxArrayBuffer(the, &http->buffer, C_NULL, (txInteger)http->bufferSize, -1);
+		}
 		c_memcpy(data, http->body + offset, size);
 		offset += size;
 		length.kind = XS_INTEGER_KIND;

@@ -8,6 +8,12 @@
 //   peak_heap_with_garbage_over_idle_bytes  XS's own peak counter instead: live memory plus the garbage that
 //                                 piles up until XS needs the room (it collects only when the heap is full)
 //   redownload_bytes_after_cut    the most bytes fetched twice after a lost link; chunk_bytes is the checkpoint size
+//   tls_handshakes_per_update     full TLS handshakes the server made for one whole update (the check's manifest, the
+//                                 image ranges, the reports up to the activation's; the reboot then starts afresh):
+//                                 the most over the paced and loopback runs; tls_resumptions_per_update the resumed ones
+//   tls_handshakes_per_update_closing_server, tls_resumptions_per_update_closing_server  the same through the tests'
+//                                 hostile server, which closes the connection after every response (and cuts the
+//                                 image once): the most over the cut runs
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { makeDeviceCertificate } from "../tools/server/certificates.js";
@@ -18,6 +24,7 @@ import type { BoardEvent } from "../tools/demo/board.js";
 import { median, round } from "./lib/stats.js";
 import { hostileFor } from "../test/e2e/lib.js";
 import { cutImageOnce } from "../test/e2e/hostile.js";
+import type { TlsCounts } from "../tools/server/sessions.js";
 
 const MIB = 1024 * 1024;
 const CHUNK = DEVICE_CHUNK_BYTES;
@@ -34,13 +41,19 @@ function curlMs(url: string, ca: string, identity: { cert: string; key: string }
 	});
 }
 
-async function update(world: World, v1: Buffer, name: string, args: string[] = [], config: Record<string, unknown> = {}): Promise<{ ms: number; heap: number; live: number; events: BoardEvent[] }> {
+/** One update; tls: the handshakes and resumptions `counts` (the server's the device talks to) grew by up to its
+ * last request before the reboot, the activating report. */
+async function update(world: World, v1: Buffer, name: string, args: string[] = [], config: Record<string, unknown> = {},
+	counts: TlsCounts = world.server.tls): Promise<{ ms: number; heap: number; live: number; tls: TlsCounts; events: BoardEvent[] }> {
+	const before = { ...counts };
 	const board = world.boot(world.device(name, v1, config), { args });
 	try {
 		const check = await board.waitFor((e) => e.type === "check", 20000, "the check");
 		const activate = await board.waitFor((e) => e.type === "activate", 60000, "the activation");
+		await board.waitFor((e) => e.type === "report" && e.state === "activating", 20000, "the activating report");
+		const tls = { handshakes: counts.handshakes - before.handshakes, resumptions: counts.resumptions - before.resumptions };
 		const live = Math.max(...board.events.filter((e) => e.memoryLive !== undefined && e.t >= check.t).map((e) => e.memoryLive));
-		return { ms: activate.t - check.t, heap: activate.memoryPeak - check.memory, live: live - check.memory, events: board.events };
+		return { ms: activate.t - check.t, heap: activate.memoryPeak - check.memory, live: live - check.memory, tls, events: board.events };
 	} finally {
 		await board.stop();
 	}
@@ -60,12 +73,16 @@ async function compare(rate: number | undefined, runs: number, log: (line: strin
 		writeFileSync(identity.cert, made.cert);
 		writeFileSync(identity.key, made.key, { mode: 0o600 });
 		const device: number[] = [], curl: number[] = [];
+		const tls: TlsCounts = { handshakes: 0, resumptions: 0 };
 		for (let i = 0; i < runs; i++) {
 			curl.push(await curlMs(url, world.certs.ca, identity));
-			device.push((await update(world, v1, `speed-${i}`)).ms);
+			const measured = await update(world, v1, `speed-${i}`);
+			device.push(measured.ms);
+			tls.handshakes = Math.max(tls.handshakes, measured.tls.handshakes);
+			tls.resumptions = Math.max(tls.resumptions, measured.tls.resumptions);
 			log(`${rate ? `${rate / 1e6} MB/s` : "loopback"} run ${i + 1}: device ${round(device.at(-1)!, 1)} ms, curl ${round(curl.at(-1)!, 1)} ms`);
 		}
-		return { device: median(device), curl: median(curl), world, v1, v2 };
+		return { device: median(device), curl: median(curl), tls, world, v1, v2 };
 	} catch (error) {
 		await world.stop();
 		throw error;
@@ -86,12 +103,15 @@ export async function run({ log }: { log: (line: string) => void }): Promise<Rec
 			log(`memory run ${i + 1}: live peak over idle ${live.at(-1)} bytes, with garbage ${heap.at(-1)} bytes`);
 		}
 		let redownload = 0;
+		const closing: TlsCounts = { handshakes: 0, resumptions: 0 };
 		const hostile = await hostileFor(world); // the tests' hostile server cuts the link
 		try {
 			for (const fraction of [0.13, 0.37, 0.61, 0.89]) {
 				hostile.sent.clear();
 				hostile.behaviour = cutImageOnce(Math.floor(v2.length * fraction));
-				await update(world, v1, `cut-${fraction}`, [], { server: hostile.url });
+				const measured = await update(world, v1, `cut-${fraction}`, [], { server: hostile.url }, hostile.tls);
+				closing.handshakes = Math.max(closing.handshakes, measured.tls.handshakes);
+				closing.resumptions = Math.max(closing.resumptions, measured.tls.resumptions);
 				redownload = Math.max(redownload, (hostile.sent.get(`/v1/products/${PRODUCT}/firmware-2.0.0.bin`) ?? 0) - v2.length);
 			}
 		} finally {
@@ -108,6 +128,10 @@ export async function run({ log }: { log: (line: string) => void }): Promise<Rec
 			peak_heap_with_garbage_over_idle_bytes: Math.max(...heap),
 			redownload_bytes_after_cut: redownload,
 			chunk_bytes: CHUNK,
+			tls_handshakes_per_update: Math.max(paced.tls.handshakes, loopback.tls.handshakes),
+			tls_resumptions_per_update: Math.max(paced.tls.resumptions, loopback.tls.resumptions),
+			tls_handshakes_per_update_closing_server: closing.handshakes,
+			tls_resumptions_per_update_closing_server: closing.resumptions,
 		};
 	} finally {
 		await world.stop();

@@ -149,11 +149,13 @@ function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, p
 			if (reached > progress.offset)
 				checkpoint(reached);
 		};
-		const guard = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => {
+		// every event of the response goes through here: after the end, nothing; a throw ends the download. One
+		// argument, not rest parameters: a data event must not allocate (an array per call, per chunk, is garbage)
+		const guard = <T>(fn: (value: T) => void) => (value: T) => {
 			if (settled)
 				return;
 			try {
-				fn(...args);
+				fn(value);
 			} catch (error) {
 				finish(error as Error);
 			}
@@ -162,8 +164,9 @@ function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, p
 		if (start > 0 && progress.etag)
 			headers.push(["If-Range", progress.etag]);
 		const watch = watchTransfer(ports.clock, plan.limits, (why) => finish(new TransientError(`${plan.url} at ${cursor.writeFrom} of ${plan.size} bytes: ${why}`)));
+		const onStatus = guard((response: { status: number; headers: Headers }) => onResponse(response.status, response.headers));
 		const request = ports.transport.request({ url: plan.url, headers, timeout: plan.timeoutMs }, {
-			response: guard(onResponse),
+			response: (status: number, headers: Headers) => onStatus({ status, headers }), // once per request
 			data: guard((chunk: Uint8Array) => {
 				watch.received(chunk.length);
 				onData(chunk);

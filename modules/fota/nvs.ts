@@ -34,7 +34,9 @@ export function checkNvsValue(key: string, value: unknown): void {
 			throw new RangeError(`preference: ${key}: ${value} is not an int32 (NVS on the ESP32 refuses it: float unsupported)`);
 		return;
 	case "string":
-		if (utf8Length(value) > NVS_MAX_STRING_BYTES)
+		// at most 3 bytes a UTF-16 unit: a short string needs no count (in XS each charCodeAt makes garbage, and the
+		// sim's store checks every record the client writes, a download's progress at every checkpoint)
+		if (value.length * 3 > NVS_MAX_STRING_BYTES && utf8Length(value) > NVS_MAX_STRING_BYTES)
 			throw new RangeError(`preference: ${key}: a string of more than ${NVS_MAX_STRING_BYTES} bytes does not fit NVS`);
 		return;
 	default:

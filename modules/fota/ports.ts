@@ -16,7 +16,9 @@ export interface HttpRequest {
 export interface ResponseSink {
 	/** The status line and headers, once. */
 	response(status: number, headers: Headers): void;
-	/** The body, in pieces, in order. */
+	/** The body, in pieces, in order. A piece is valid only during this call: a transport may hand the same buffer,
+	 * refilled, for the next piece (the sim's does, so that a download makes no garbage per chunk). A sink copies
+	 * what it keeps (fetch.ts slices; download.ts writes it to flash at once). */
 	data(chunk: Uint8Array): void;
 	/** The end: no error when the body is complete. */
 	done(error?: string): void;

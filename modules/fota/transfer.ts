@@ -20,35 +20,43 @@ export interface TransferWatch {
 	stop(): void;
 }
 
-/** Calls fail once, with the reason, when the transfer passes its deadline or falls below its rate over a window. */
+/** Calls fail once, with the reason, when the transfer passes its deadline or falls below its rate over a window.
+ * One timer at a time, for whichever comes first, the window's end or the deadline: a request costs one timer and a
+ * few closures, not one timer per bound (each is garbage on a device's heap). */
 export function watchTransfer(clock: Clock, limits: TransferLimits, fail: (why: string) => void): TransferWatch {
 	let stopped = false, bytes = 0;
-	const cancels: (() => void)[] = [];
+	let cancel: (() => void) | undefined;
+	const need = (limits.minBytesPerSecond * limits.windowMs) / 1000;
+	const deadline = clock.now() + limits.deadlineMs;
+	let windowEnd = need > 0 ? clock.now() + limits.windowMs : Infinity;
 	const stop = () => {
 		stopped = true;
-		for (const cancel of cancels.splice(0))
-			cancel();
+		cancel?.();
+		cancel = undefined;
 	};
 	const failWith = (why: string) => {
-		if (stopped)
-			return;
 		stop();
 		fail(why);
 	};
-	cancels.push(clock.after(limits.deadlineMs, () => failWith(`no end within the ${limits.deadlineMs} ms deadline`)));
-	const need = (limits.minBytesPerSecond * limits.windowMs) / 1000;
-	const window = () => {
-		cancels.push(clock.after(limits.windowMs, () => {
-			if (stopped)
-				return;
+	const tick = () => {
+		cancel = undefined;
+		if (stopped)
+			return;
+		const now = clock.now();
+		if (now >= deadline)
+			return failWith(`no end within the ${limits.deadlineMs} ms deadline`);
+		if (now >= windowEnd) {
 			if (bytes < need)
 				return failWith(`${bytes} bytes in ${limits.windowMs} ms, below ${limits.minBytesPerSecond} bytes a second`);
 			bytes = 0;
-			window();
-		}));
+			windowEnd = now + limits.windowMs;
+		}
+		arm(now);
 	};
-	if (need > 0)
-		window();
+	const arm = (now: number) => {
+		cancel = clock.after(Math.max(0, Math.min(deadline, windowEnd) - now), tick);
+	};
+	arm(clock.now());
 	return {
 		received(count) {
 			bytes += count;

@@ -6,6 +6,7 @@
 import { request as httpsRequest } from "node:https";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
+import { offerResumption, type TlsCounts } from "../../tools/server/sessions.js";
 
 export interface Exchange {
 	method: string;
@@ -41,6 +42,8 @@ export class HostileServer {
 	/** body bytes written per path (without the query) */
 	readonly sent = new Map<string, number>();
 	url = "";
+	/** the full TLS handshakes and resumptions devices made here: it offers resumption as the real server does */
+	readonly tls: TlsCounts;
 	readonly #server: Server;
 	readonly #upstream: URL;
 	readonly #ca: string | Buffer;
@@ -57,6 +60,7 @@ export class HostileServer {
 		this.#ca = options.ca;
 		this.#identity = options.identity;
 		this.#server = createServer({ cert: options.cert, key: options.key, requestCert: true, rejectUnauthorized: false }, (socket) => this.#accept(socket));
+		this.tls = offerResumption(this.#server);
 	}
 
 	listen(): Promise<string> {

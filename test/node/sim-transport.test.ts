@@ -240,3 +240,116 @@ await new Promise((resolve) => {
 		await new Promise((resolve) => mutual.server.close(resolve));
 	}
 });
+
+test("a chunk is valid only during sink.data: the transport refills one buffer, so a sink that keeps a chunk without copying sees it overwritten", async (t) => {
+	const served = await serve(IMAGE);
+	const dir = mkdtempSync(join(tmpdir(), "xs-fota-transport-"));
+	const file = join(dir, "keep.js");
+	writeFileSync(file, `
+import { SimTransport } from "sim/fota/transport";
+const options = ${JSON.stringify({ identity: served.identity("dev-1"), request: { url: `${served.url}/v1/products/demo/1.bin`, timeout: 5000 } })};
+const transport = new SimTransport(options.identity, 4096);
+let kept, copy, pieces = 0, buffers = new Set(), length = 0;
+await new Promise((resolve) => {
+	transport.request(options.request, {
+		response() {},
+		data(chunk) {
+			if (!kept && chunk.buffer.byteLength === 4096) { kept = chunk; copy = chunk.slice(); } // in the chunk-sized buffer
+			buffers.add(chunk.buffer);
+			pieces++;
+			length += chunk.length;
+		},
+		done(error) {
+			let same = kept.length === copy.length;
+			for (let i = 0; same && i < copy.length; i++)
+				same = kept[i] === copy[i];
+			trace(JSON.stringify({ error, pieces, buffers: buffers.size, length, keptUnchanged: same }) + "\\n");
+			resolve();
+		},
+	});
+});
+`);
+	try {
+		const run = await runModuleAsync(file);
+		t.is(run.status, 0, run.stderr);
+		const [done] = events(run.stdout);
+		t.is(done.error, undefined);
+		t.is(done.length, IMAGE.length);
+		t.true(done.pieces >= IMAGE.length / 4096, `${done.pieces} pieces`);
+		// one buffer as large as the first piece, and one of 4096 bytes if a later piece is larger: never one per piece
+		t.true(done.buffers <= 2, `${done.buffers} buffers for ${done.pieces} pieces`);
+		t.false(done.keptUnchanged, "a chunk kept without a copy still held its bytes after the body");
+	} finally {
+		await served.close();
+	}
+});
+
+test("the requests of one transport share one TLS connection, and resume the session when the server closed it", async (t) => {
+	const served = await serve(IMAGE);
+	const hostile = new HostileServer({ upstream: served.url, ca: served.caPem, cert: readFileSync(served.certs.cert), key: readFileSync(served.certs.key),
+		identity: (deviceId) => { const made = served.identity(deviceId); return { key: made.clientKey, cert: made.clientCertificates }; } });
+	await hostile.listen();
+	const dir = mkdtempSync(join(tmpdir(), "xs-fota-transport-"));
+	const file = join(dir, "three.js");
+	writeFileSync(file, `
+import { SimTransport } from "sim/fota/transport";
+const options = ${JSON.stringify({ identity: served.identity("dev-1"), urls: [served.url, hostile.url].map((base) => `${base}/v1/products/demo/1.bin`) })};
+const transport = new SimTransport(options.identity, 4096);
+for (const url of options.urls) {
+	for (let i = 0; i < 3; i++) {
+		await new Promise((resolve) => {
+			let length = 0;
+			transport.request({ url, headers: [["Range", "bytes=0-99"]], timeout: 5000 }, {
+				response() {},
+				data(chunk) { length += chunk.length; },
+				done(error) { trace(JSON.stringify({ error, length }) + "\\n"); resolve(); },
+			});
+		});
+	}
+}
+`);
+	try {
+		const run = await runModuleAsync(file);
+		t.is(run.status, 0, run.stderr);
+		t.deepEqual(events(run.stdout), Array(6).fill({ length: 100 }));
+		// the real server keeps the connection alive: one handshake for three requests (the hostile server's own
+		// connections to it pass each request on, with their own handshakes: counted apart below)
+		t.is(hostile.tls.handshakes, 1, "a server that closes after every response: one full handshake ...");
+		t.is(hostile.tls.resumptions, 2, "... and the next two connections resumed the session");
+		t.is(served.server.tls.resumptions, 0);
+		t.is(served.server.tls.handshakes, 1 + 3, "one handshake for the device's three requests, three for the hostile server's (agent: false)");
+	} finally {
+		await hostile.close();
+		await served.close();
+	}
+});
+
+test("a short body (the server's 404 for a product with no release) comes in a buffer of its own size, not one of the chunk size", async (t) => {
+	const served = await serve();
+	const dir = mkdtempSync(join(tmpdir(), "xs-fota-transport-"));
+	const file = join(dir, "short.js");
+	writeFileSync(file, `
+import { SimTransport } from "sim/fota/transport";
+const options = ${JSON.stringify({ identity: served.identity("dev-1"), request: { url: `${served.url}/v1/products/demo/manifest`, timeout: 5000 } })};
+const sizes = [];
+await new Promise((resolve) => {
+	new SimTransport(options.identity, 4096).request(options.request, {
+		response() {},
+		data(chunk) { sizes.push([chunk.length, chunk.buffer.byteLength]); },
+		done(error) { trace(JSON.stringify({ error, sizes }) + "\\n"); resolve(); },
+	});
+});
+`);
+	try {
+		const run = await runModuleAsync(file);
+		t.is(run.status, 0, run.stderr);
+		const [done] = events(run.stdout);
+		t.is(done.error, undefined);
+		t.is(done.sizes.length, 1);
+		const [[length, capacity]] = done.sizes;
+		t.true(length > 0 && length < 4096, `${length} bytes`);
+		t.is(capacity, length);
+	} finally {
+		await served.close();
+	}
+});

@@ -33,6 +33,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { writeRangeHead } from "./serve-range.js";
+import { offerResumption, type TlsCounts } from "./sessions.js";
 import { DownloadGate } from "./admission.js";
 import { readRange } from "./files.js";
 import { servePage } from "./page.js";
@@ -171,6 +172,8 @@ export class UpdateServer {
 	readonly gate: DownloadGate | undefined;
 	/** the staged rollouts: which manifest each device gets, and their state changes */
 	readonly rollouts: RolloutEngine;
+	/** full TLS handshakes and resumptions so far; resumption by id from a bounded cache (./sessions.ts) */
+	readonly tls: TlsCounts;
 
 	constructor(options: ServerOptions) {
 		this.#options = options;
@@ -183,6 +186,7 @@ export class UpdateServer {
 		this.#server = createServer({ cert: options.cert, key: options.key, ca: options.deviceCa, requestCert: true, rejectUnauthorized: false },
 			answeringErrors((request, response) => this.#handle(request, response), (line) => this.#log(line)));
 		this.#server.keepAliveTimeout = 5000;
+		this.tls = offerResumption(this.#server);
 	}
 
 	listen(): Promise<{ port: number; url: string }> {

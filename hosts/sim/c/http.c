@@ -6,7 +6,17 @@
  * SecureSocket speaks it on the device (modules/fota-moddable/transport.ts, protocolVersion 0x303): the client
  * certificate is then sent and judged inside the handshake, and a server that refuses it ends the handshake.
  * Events reach JS from the loop, never from inside libcurl's callbacks: response (status, headers), data
- * (ArrayBuffer), done (error message: a TLS failure starts "TLS handshake failed: ", then libcurl's reason).
+ * (ArrayBuffer, length), done (error message: a TLS failure starts "TLS handshake failed: ", then libcurl's reason).
+ * One TLS session per check, as on a device that pays seconds and tens of KB for a handshake: every request shares
+ * the multi handle's connection cache, so the manifest, the image ranges and the reports of a check go over one
+ * connection while the server keeps it alive; and a share handle keeps the TLS sessions (CURL_LOCK_DATA_SSL_SESSION),
+ * so a new connection, after the server closed the last one, resumes the session instead of a full handshake.
+ * libcurl reuses a connection or a session only for the same host, port and TLS options (the pinned CA, the client
+ * certificate and key, TLS 1.2), so nothing here weakens them. A board reset forgets both, as a reboot does.
+ * No garbage per chunk: a request's body reaches JS through one ArrayBuffer, made at its first data event (as large
+ * as that piece, at most `chunk` bytes; `chunk` bytes once if a later piece is larger) and refilled for every later
+ * one; a data event hands (buffer, length), valid only during the call (the ResponseSink contract,
+ * modules/fota/ports.ts): a sink copies what it keeps.
  *   new HttpRequest({url, method: "GET"|"POST", headers: [[name, value]...], body: string, ca: PEM string,
  *                    clientKey: PEM string, clientCertificates: PEM string, timeout: ms, chunk: bytes}, callback)
  */
@@ -31,7 +41,9 @@ struct simHttp {
 	int paused;
 	int finished;             /* libcurl is done; the done event is pending */
 	CURLcode result;
-	size_t chunk;             /* largest ArrayBuffer handed to JS */
+	size_t chunk;             /* largest piece handed to JS, and the size of its buffer */
+	txSlot buffer;            /* the ArrayBuffer refilled for every data event (undefined until the first) */
+	size_t bufferSize;        /* its bytes; 0 before the first */
 	char* head;               /* header lines of the current response */
 	size_t headLength, headCapacity;
 	int headLines;
@@ -44,6 +56,7 @@ struct simHttp {
 };
 
 static CURLM* gxMulti = NULL;
+static CURLSH* gxShare = NULL;   /* the TLS sessions, for resumption on a new connection */
 static simHttp* gxTransfers = NULL;
 
 static int simAppend(char** buffer, size_t* length, size_t* capacity, const void* data, size_t size)
@@ -96,8 +109,12 @@ static void simHttpStop(txMachine* the, simHttp* http)
 {
 	simHttp** address = &gxTransfers;
 	if (http->running) {
-		curl_multi_remove_handle(gxMulti, http->easy);
+		curl_multi_remove_handle(gxMulti, http->easy); /* its connection goes back to the multi's cache */
 		http->running = 0;
+	}
+	if (http->easy) { /* done with libcurl: let go of the share now, not when the JS object is collected */
+		curl_easy_cleanup(http->easy);
+		http->easy = NULL;
 	}
 	while (*address) {
 		if (*address == http) {
@@ -129,8 +146,10 @@ static void simHttpDestructor(void* data)
 static void simHttpMark(txMachine* the, void* data, txMarkRoot markRoot)
 {
 	simHttp* http = data;
-	if (http)
+	if (http) {
 		(*markRoot)(the, &http->callback);
+		(*markRoot)(the, &http->buffer);
+	}
 }
 
 static const txHostHooks gxHttpHooks = { simHttpDestructor, simHttpMark };
@@ -216,7 +235,8 @@ void xs_http_request(txMachine* the)
 	if ((mxArgc < 2) || !mxIsReference(mxArgv(0)) || !fxIsCallable(the, mxArgv(1)))
 		mxTypeError("HttpRequest: expects (options, callback)");
 	if (!gxMulti) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) || !(gxMulti = curl_multi_init()))
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) || !(gxMulti = curl_multi_init()) || !(gxShare = curl_share_init())
+			|| (curl_share_setopt(gxShare, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK))
 			mxUnknownError("HttpRequest: libcurl failed to initialize");
 	}
 	simGetStringProperty(the, mxArgv(0), "url", url, sizeof(url), 1);
@@ -240,6 +260,7 @@ void xs_http_request(txMachine* the)
 	}
 	http->chunk = (size_t)chunk;
 	http->callback = *mxArgv(1);
+	http->buffer.kind = XS_UNDEFINED_KIND;
 	fxSetHostData(the, mxThis, http);
 	fxSetHostHooks(the, mxThis, &gxHttpHooks);
 	http->self = *mxThis;
@@ -309,6 +330,7 @@ void xs_http_request(txMachine* the)
 	curl_easy_setopt(http->easy, CURLOPT_ERRORBUFFER, http->error);
 	curl_easy_setopt(http->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(http->easy, CURLOPT_PRIVATE, http);
+	curl_easy_setopt(http->easy, CURLOPT_SHARE, gxShare);         /* resume a TLS session of this host and identity */
 	if (curl_multi_add_handle(gxMulti, http->easy) != CURLM_OK)
 		mxUnknownError("HttpRequest: cannot start the transfer");
 	http->running = 1;
@@ -354,7 +376,7 @@ static void simHttpCall(txMachine* the, simHttp* http, const char* event, txSlot
 		mxPushUndefined();
 		mxPushSlot(&http->callback);
 		mxCall();
-		mxPushStringC((txString)event);
+		mxPushStringX((txString)event); /* a static C string, not copied into the heap: no garbage per event */
 		if (a) mxPushSlot(a); else mxPushUndefined();
 		if (b) mxPushSlot(b); else mxPushUndefined();
 		mxRunCount(3);
@@ -406,19 +428,28 @@ static void simDeliverResponse(txMachine* the, simHttp* http)
 	mxPop();
 }
 
+/* The body in pieces of at most http->chunk bytes, each copied into the request's one ArrayBuffer: (buffer, length) */
 static void simDeliverData(txMachine* the, simHttp* http)
 {
 	size_t offset = 0;
 	while ((offset < http->bodyLength) && http->running) {
 		size_t size = http->bodyLength - offset;
-		txSlot buffer;
+		txSlot length;
+		void* data;
 		if (size > http->chunk)
 			size = http->chunk;
-		fxArrayBuffer(the, &buffer, http->body + offset, (txInteger)size, -1);
-		mxPushSlot(&buffer);
+		data = (size <= http->bufferSize) ? fxToArrayBuffer(the, &http->buffer) : C_NULL;
+		if (!data) {
+			/* the request's buffer, kept alive by the mark hook: first as large as the first piece (a manifest or a
+			 * report's answer is short), then, if a later piece is larger, `chunk` bytes, once */
+			http->bufferSize = http->bufferSize ? http->chunk : size;
+			data = fxArrayBuffer(the, &http->buffer, C_NULL, (txInteger)http->bufferSize, -1);
+		}
+		c_memcpy(data, http->body + offset, size);
 		offset += size;
-		simHttpCall(the, http, "data", the->stack, C_NULL);
-		mxPop();
+		length.kind = XS_INTEGER_KIND;
+		length.value.integer = (txInteger)size;
+		simHttpCall(the, http, "data", &http->buffer, &length);
 		if (!http->running)
 			return; /* aborted by the callback */
 	}
@@ -515,7 +546,8 @@ int simHttpDispatch(txMachine* the)
 }
 
 /* Before the machine goes away (a board reset): detach every transfer from libcurl. The machine's
- * destructors free them; no event is delivered. */
+ * destructors free them; no event is delivered. Then the open connections and the TLS sessions go, as in a reboot:
+ * the next firmware starts with a full handshake. */
 void simHttpReset(void)
 {
 	simHttp* http;
@@ -523,6 +555,15 @@ void simHttpReset(void)
 		if (http->running)
 			curl_multi_remove_handle(gxMulti, http->easy);
 		http->running = 0;
+		if (http->easy)
+			curl_easy_cleanup(http->easy);
+		http->easy = NULL;
 	}
 	gxTransfers = NULL;
+	if (gxMulti)
+		curl_multi_cleanup(gxMulti);
+	gxMulti = NULL;
+	if (gxShare)
+		curl_share_cleanup(gxShare);
+	gxShare = NULL;
 }

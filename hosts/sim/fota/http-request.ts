@@ -13,7 +13,8 @@ export interface HttpRequestOptions {
 	chunk?: number;
 }
 
-/** event is "response" (status, headers), "data" (ArrayBuffer) or "done" (error message or undefined, curl code) */
+/** event is "response" (status, headers), "data" (the request's one ArrayBuffer, refilled each time, and the length of
+ * this piece in it: valid only during the call), or "done" (error message or undefined, curl code) */
 export type HttpCallback = (event: string, a?: any, b?: any) => void;
 
 export default class HttpRequest extends Native("xs_http_destructor") {

@@ -1,6 +1,9 @@
 // The transport port on the sim host: HTTPS through libcurl, trusting only the CA from the device config, and
 // presenting the device's own key and certificate (mutual TLS) when the config gives them. They reach libcurl
-// as in-memory PEM, never as files (hosts/sim/c/http.c).
+// as in-memory PEM, never as files (hosts/sim/c/http.c). The requests of a check share one connection (and, when
+// the server closed it, resume its TLS session): that is the native's doing, for every request alike.
+// No garbage per chunk: the native refills one ArrayBuffer per request, and the sink gets one view over it, made
+// once (a shorter piece gets a shorter view). So a chunk is valid only during sink.data (ResponseSink, fota/ports).
 import HttpRequest from "./http-request.js";
 import type { HttpRequest as Request, ResponseSink, Transport } from "fota/ports";
 
@@ -23,20 +26,26 @@ export class SimTransport implements Transport {
 	}
 	request(request: Request, sink: ResponseSink): { abort(): void } {
 		const identity = this.#identity;
+		let view: Uint8Array | undefined; // over the request's one buffer, whole
 		const native = new HttpRequest({
 			url: request.url,
 			method: request.method ?? "GET",
 			headers: request.headers ?? [],
-			...(request.body !== undefined ? { body: request.body } : {}),
+			body: request.body,
 			ca: identity.ca,
-			...(identity.clientKey !== undefined ? { clientKey: identity.clientKey, clientCertificates: identity.clientCertificates } : {}),
+			clientKey: identity.clientKey,
+			clientCertificates: identity.clientCertificates,
 			timeout: request.timeout,
 			chunk: this.#chunk,
 		}, (event: string, a?: any, b?: any) => {
-			if (event === "response")
+			if (event === "data") {
+				if (view === undefined || view.buffer !== a)
+					view = new Uint8Array(a as ArrayBuffer);
+				const whole = view;
+				sink.data(b === whole.length ? whole : whole.subarray(0, b as number));
+			}
+			else if (event === "response")
 				sink.response(a, b ?? {});
-			else if (event === "data")
-				sink.data(new Uint8Array(a));
 			else
 				sink.done(a);
 		});

@@ -26,7 +26,7 @@ import { MAX_CONFIG_DOC_BYTES } from "./envelope.js";
 import { openConfigDoc, type OpenedConfig } from "./config-doc.js";
 import { writeTrialCopy, type LoadedConfig } from "./config-store.js";
 import type { ConfigResult, ConfigTrial } from "./records.js";
-import type { DeviceConfig, Sha256 } from "./config.js";
+import { reportableConfig, type DeviceConfig, type Sha256 } from "./config.js";
 import type { Ports, ResetCause, Slot } from "./ports.js";
 
 /** Rejections caused by the bytes the server sent, not by the signed release. */
@@ -130,6 +130,7 @@ export class FotaClient {
 		this.#loaded = options.loaded;
 		this.#sha256 = options.sha256;
 		this.#checks = [...(options.selfTest ?? []), { name: SERVER_CHECK, run: () => this.#serverReachable() }];
+		reportableConfig(options.config); // made once, at start: every report carries it (config.ts)
 	}
 
 	get manifestUrl(): string {

@@ -43,6 +43,10 @@ const POWER_LOSS: readonly ResetCause[] = ["power-on", "brownout"];
  * checks the manifest before it activates anything, finds the server sound. */
 const SERVER_CHECK = "update-server";
 
+/** The server's config hint: a positive decimal sequence (made once, not per poll: a regular expression literal is
+ * compiled each time it is evaluated). */
+const CONFIG_HINT = /^[1-9][0-9]{0,15}$/;
+
 /** A manifest request's answer: no release (404, 204), nothing new since the ETag the device named (304, only to a
  * conditional request), or a body to open, with the ETag the server gave it. */
 type ManifestAnswer =
@@ -250,7 +254,7 @@ export class FotaClient {
 		}
 		// the server's hint that it holds a newer config document: unauthenticated, it only makes the device ask
 		const hint = fetched.headers[CONFIG_PENDING_HEADER];
-		this.#configPending = hint !== undefined && /^[1-9][0-9]{0,15}$/.test(hint) && Number.isSafeInteger(Number(hint)) ? Number(hint) : 0;
+		this.#configPending = hint !== undefined && CONFIG_HINT.test(hint) && Number.isSafeInteger(Number(hint)) ? Number(hint) : 0;
 		if (fetched.status === 404 || fetched.status === 204)
 			return { kind: "none" };
 		if (fetched.status === NOT_MODIFIED) {

@@ -6,6 +6,7 @@ const charCodeAt = String.prototype.charCodeAt;
 const fromCharCode = String.fromCharCode as (...units: number[]) => string;
 const PIECE = 128; // characters: 64 bytes
 const codes = new Uint16Array(PIECE);
+const HEX = /^[0-9a-fA-F]*$/; // made once: a regular expression literal is compiled each time it is evaluated
 
 function digit(value: number): number {
 	return value < 10 ? 0x30 + value : 0x57 + value; // 0-9, a-f
@@ -34,7 +35,7 @@ function nibble(code: number): number {
 }
 
 export function fromHex(text: string): Uint8Array | undefined {
-	if (typeof text !== "string" || text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text))
+	if (typeof text !== "string" || text.length % 2 !== 0 || !HEX.test(text))
 		return undefined;
 	const bytes = new Uint8Array(text.length / 2);
 	for (let i = 0; i < bytes.length; i++)

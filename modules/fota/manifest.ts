@@ -76,13 +76,18 @@ function onlyKnown(fields: Fields, known: string[], path: string): void {
 			throw new Rejection("malformed", `unknown field ${path}${JSON.stringify(name).slice(0, 40)}`);
 }
 
-/** An absolute https URL, or one relative to the manifest's URL; never another scheme or a host switch. */
+const URL_FORBIDDEN = /[\u0000-\u0020\u007f\\]/;
+const HTTPS_WITH_HOST = /^https:\/\/[^/?#@]+(?:[/?#]|$)/;
+const ANY_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/** An absolute https URL, or one relative to the manifest's URL; never another scheme or a host switch. (The patterns
+ * are made once: a regular expression literal is compiled again each time it is evaluated.) */
 function checkUrl(url: string): string {
-	if (url.length === 0 || url.length > MAX_URL_LENGTH || /[\u0000-\u0020\u007f\\]/.test(url))
+	if (url.length === 0 || url.length > MAX_URL_LENGTH || URL_FORBIDDEN.test(url))
 		throw new Rejection("wrong-type", `image.url must be 1 to ${MAX_URL_LENGTH} characters without spaces, controls or backslashes`);
-	if (/^https:\/\/[^/?#@]+(?:[/?#]|$)/.test(url))
+	if (HTTPS_WITH_HOST.test(url))
 		return url;
-	if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url) || url.startsWith("//"))
+	if (ANY_SCHEME.test(url) || url.startsWith("//"))
 		throw new Rejection("wrong-type", "image.url must be https:// with a host, or relative to the manifest");
 	return url;
 }

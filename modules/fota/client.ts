@@ -26,7 +26,7 @@ import { MAX_CONFIG_DOC_BYTES } from "./envelope.js";
 import { openConfigDoc, type OpenedConfig } from "./config-doc.js";
 import { writeTrialCopy, type LoadedConfig } from "./config-store.js";
 import type { ConfigResult, ConfigTrial } from "./records.js";
-import type { DeviceConfig, Sha256 } from "./config.js";
+import { reportableConfig, type DeviceConfig, type Sha256 } from "./config.js";
 import type { Ports, ResetCause, Slot } from "./ports.js";
 
 /** Rejections caused by the bytes the server sent, not by the signed release. */
@@ -42,6 +42,10 @@ const POWER_LOSS: readonly ResetCause[] = ["power-on", "brownout"];
  * at fault as much as the image: the release is tried again (MAX_INTERRUPTED times) once the old image, which
  * checks the manifest before it activates anything, finds the server sound. */
 const SERVER_CHECK = "update-server";
+
+/** The server's config hint: a positive decimal sequence (made once, not per poll: a regular expression literal is
+ * compiled each time it is evaluated). */
+const CONFIG_HINT = /^[1-9][0-9]{0,15}$/;
 
 /** A manifest request's answer: no release (404, 204), nothing new since the ETag the device named (304, only to a
  * conditional request), or a body to open, with the ETag the server gave it. */
@@ -130,6 +134,7 @@ export class FotaClient {
 		this.#loaded = options.loaded;
 		this.#sha256 = options.sha256;
 		this.#checks = [...(options.selfTest ?? []), { name: SERVER_CHECK, run: () => this.#serverReachable() }];
+		reportableConfig(options.config); // made once, at start: every report carries it (config.ts)
 	}
 
 	get manifestUrl(): string {
@@ -249,7 +254,7 @@ export class FotaClient {
 		}
 		// the server's hint that it holds a newer config document: unauthenticated, it only makes the device ask
 		const hint = fetched.headers[CONFIG_PENDING_HEADER];
-		this.#configPending = hint !== undefined && /^[1-9][0-9]{0,15}$/.test(hint) && Number.isSafeInteger(Number(hint)) ? Number(hint) : 0;
+		this.#configPending = hint !== undefined && CONFIG_HINT.test(hint) && Number.isSafeInteger(Number(hint)) ? Number(hint) : 0;
 		if (fetched.status === 404 || fetched.status === 204)
 			return { kind: "none" };
 		if (fetched.status === NOT_MODIFIED) {

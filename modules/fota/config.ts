@@ -287,13 +287,23 @@ export function parseDeviceConfig(raw: unknown, sha256: Sha256): DeviceConfig {
 /** The longest text a report carries for one config field (the server's bound); a longer one is left out. */
 const MAX_REPORTED_TEXT = 256;
 
+/** Each config's reportable fields, made once: a config never changes once parsed, and every report carries them
+ * (made per report, the entries of the config are a few kilobytes of garbage each time: README, "Memory"). */
+const reportable = new WeakMap<DeviceConfig, Readonly<Record<string, string | number | boolean>>>();
+
 /** The config's fields that are safe to tell the server (no keys, certificates, private key, nor the app's settings,
- * which may hold its own tokens): its scalars, and the trusted key ids of both roles. Reported with the config's digest as a backup of what each device runs. */
-export function reportableConfig(config: DeviceConfig): Record<string, string | number | boolean> {
+ * which may hold its own tokens): its scalars, and the trusted key ids of both roles. Reported with the config's digest
+ * as a backup of what each device runs. Made on the first call for a config (the client makes it when it starts),
+ * then the same frozen object. */
+export function reportableConfig(config: DeviceConfig): Readonly<Record<string, string | number | boolean>> {
+	const made = reportable.get(config);
+	if (made)
+		return made;
 	const fields: Record<string, string | number | boolean> = {};
-	for (const [name, value] of Object.entries(config)) {
+	for (const name of Object.keys(config)) {
 		if (name === "digest" || name === "ca" || name === "clientKey" || name === "clientCertificates" || name === "app")
 			continue;
+		const value = (config as unknown as Record<string, unknown>)[name];
 		if ((typeof value === "string" && value.length <= MAX_REPORTED_TEXT) || typeof value === "number" || typeof value === "boolean")
 			fields[name] = value;
 	}
@@ -303,5 +313,7 @@ export function reportableConfig(config: DeviceConfig): Record<string, string | 
 	const configKeyIds = config.configKeys.map((key) => key.keyId).join(",");
 	if (configKeyIds.length <= MAX_REPORTED_TEXT)
 		fields.configKeyIds = configKeyIds;
+	Object.freeze(fields);
+	reportable.set(config, fields);
 	return fields;
 }

@@ -76,13 +76,18 @@ function onlyKnown(fields: Fields, known: string[], path: string): void {
 			throw new Rejection("malformed", `unknown field ${path}${JSON.stringify(name).slice(0, 40)}`);
 }
 
-/** An absolute https URL, or one relative to the manifest's URL; never another scheme or a host switch. */
+const URL_FORBIDDEN = /[\u0000-\u0020\u007f\\]/;
+const HTTPS_WITH_HOST = /^https:\/\/[^/?#@]+(?:[/?#]|$)/;
+const ANY_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/** An absolute https URL, or one relative to the manifest's URL; never another scheme or a host switch. (The patterns
+ * are made once: a regular expression literal is compiled again each time it is evaluated.) */
 function checkUrl(url: string): string {
-	if (url.length === 0 || url.length > MAX_URL_LENGTH || /[\u0000-\u0020\u007f\\]/.test(url))
+	if (url.length === 0 || url.length > MAX_URL_LENGTH || URL_FORBIDDEN.test(url))
 		throw new Rejection("wrong-type", `image.url must be 1 to ${MAX_URL_LENGTH} characters without spaces, controls or backslashes`);
-	if (/^https:\/\/[^/?#@]+(?:[/?#]|$)/.test(url))
+	if (HTTPS_WITH_HOST.test(url))
 		return url;
-	if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url) || url.startsWith("//"))
+	if (ANY_SCHEME.test(url) || url.startsWith("//"))
 		throw new Rejection("wrong-type", "image.url must be https:// with a host, or relative to the manifest");
 	return url;
 }
@@ -126,6 +131,18 @@ function reject(reason: ManifestReason, detail: string): OpenResult {
  * JSON.parse, whose recursion a deep body would take past the machine's stack (XS aborts, uncatchably). */
 export const MAX_DEPTH = 8;
 
+const charCodeAt = String.prototype.charCodeAt;
+const slice = String.prototype.slice;
+/** The numbers unparsable lets through: made once, not per number (a regular expression literal is a new object
+ * each time it is evaluated) */
+const INTEGER = /^-?(0|[1-9][0-9]*)$/;
+const DECIMAL = /^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?$/;
+
+/** A character of a number token as JSON writes it and the check reads it: - + . e E 0-9. */
+function inNumber(c: number): boolean {
+	return c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45 || (c >= 0x30 && c <= 0x39);
+}
+
 /** One pass over the body's text, outside its strings: why it must not be parsed, or undefined.
  *  - Nesting deeper than MAX_DEPTH: JSON.parse's recursion would take a deep body past the machine's stack.
  *  - A number that is not a canonical decimal integer (a fraction, an exponent, a plus sign, a leading zero,
@@ -134,9 +151,11 @@ export const MAX_DEPTH = 8;
  *    passes here and fails its field's range. With `fractions` (config documents: a jitter of 0.2), a plain decimal
  *    with at most 6 digits after the point passes too: short enough that every engine reads it alike. */
 export function unparsable(text: string, fractions = false): { reason: "malformed" | "wrong-type"; detail: string } | undefined {
+	// read through charCodeAt.call: in XS, text.charCodeAt(i) makes a String wrapper per character (README, "Memory")
+	const length = text.length;
 	let depth = 0, inString = false;
-	for (let i = 0; i < text.length; i++) {
-		const c = text.charCodeAt(i);
+	for (let i = 0; i < length; i++) {
+		const c: number = charCodeAt.call(text, i);
 		if (inString) {
 			if (c === 0x5c) // backslash: skip the escaped character
 				i++;
@@ -153,10 +172,10 @@ export function unparsable(text: string, fractions = false): { reason: "malforme
 			depth--;
 		else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
 			let end = i;
-			while (end < text.length && /[-+.eE0-9]/.test(text[end]!))
+			while (end < length && inNumber(charCodeAt.call(text, end)))
 				end++;
-			const token = text.slice(i, end);
-			if (!(fractions ? /^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?$/ : /^-?(0|[1-9][0-9]*)$/).test(token) || token === "-0")
+			const token: string = slice.call(text, i, end);
+			if (!(fractions ? DECIMAL : INTEGER).test(token) || token === "-0")
 				return { reason: "wrong-type", detail: fractions ? `numbers must be plain decimals (at most 15 digits before the point and 6 after), not ${token.slice(0, 32)}`
 					: `numbers must be canonical decimal integers, not ${token.slice(0, 32)}` };
 			i = end - 1;

@@ -21,46 +21,69 @@ export interface TransferWatch {
 }
 
 /** Calls fail once, with the reason, when the transfer passes its deadline or falls below its rate over a window.
- * One timer at a time, for whichever comes first, the window's end or the deadline: a request costs one timer and a
- * few closures, not one timer per bound (each is garbage on a device's heap). */
+ * One timer at a time, for whichever comes first, the window's end or the deadline; and one object per request, whose
+ * methods are its class's: a request costs that object, its one timer callback and the timer, not a closure per bound
+ * and per method (each is garbage on a device's heap: README, "Memory"). */
 export function watchTransfer(clock: Clock, limits: TransferLimits, fail: (why: string) => void): TransferWatch {
-	let stopped = false, bytes = 0;
-	let cancel: (() => void) | undefined;
-	const need = (limits.minBytesPerSecond * limits.windowMs) / 1000;
-	const deadline = clock.now() + limits.deadlineMs;
-	let windowEnd = need > 0 ? clock.now() + limits.windowMs : Infinity;
-	const stop = () => {
-		stopped = true;
-		cancel?.();
-		cancel = undefined;
-	};
-	const failWith = (why: string) => {
-		stop();
-		fail(why);
-	};
-	const tick = () => {
-		cancel = undefined;
-		if (stopped)
-			return;
+	return new Watch(clock, limits, fail);
+}
+
+class Watch implements TransferWatch {
+	readonly #clock: Clock;
+	readonly #limits: TransferLimits;
+	readonly #fail: (why: string) => void;
+	readonly #need: number;
+	readonly #deadline: number;
+	#windowEnd: number;
+	#bytes = 0;
+	#stopped = false;
+	#cancel: (() => void) | undefined;
+	readonly #tick = () => this.#check();
+
+	constructor(clock: Clock, limits: TransferLimits, fail: (why: string) => void) {
+		this.#clock = clock;
+		this.#limits = limits;
+		this.#fail = fail;
+		this.#need = (limits.minBytesPerSecond * limits.windowMs) / 1000;
 		const now = clock.now();
-		if (now >= deadline)
-			return failWith(`no end within the ${limits.deadlineMs} ms deadline`);
-		if (now >= windowEnd) {
-			if (bytes < need)
-				return failWith(`${bytes} bytes in ${limits.windowMs} ms, below ${limits.minBytesPerSecond} bytes a second`);
-			bytes = 0;
-			windowEnd = now + limits.windowMs;
+		this.#deadline = now + limits.deadlineMs;
+		this.#windowEnd = this.#need > 0 ? now + limits.windowMs : Infinity;
+		this.#arm(now);
+	}
+
+	received(count: number): void {
+		this.#bytes += count;
+	}
+
+	stop(): void {
+		this.#stopped = true;
+		const cancel = this.#cancel;
+		this.#cancel = undefined;
+		cancel?.();
+	}
+
+	#failWith(why: string): void {
+		this.stop();
+		this.#fail(why);
+	}
+
+	#check(): void {
+		this.#cancel = undefined;
+		if (this.#stopped)
+			return;
+		const now = this.#clock.now(), limits = this.#limits;
+		if (now >= this.#deadline)
+			return this.#failWith(`no end within the ${limits.deadlineMs} ms deadline`);
+		if (now >= this.#windowEnd) {
+			if (this.#bytes < this.#need)
+				return this.#failWith(`${this.#bytes} bytes in ${limits.windowMs} ms, below ${limits.minBytesPerSecond} bytes a second`);
+			this.#bytes = 0;
+			this.#windowEnd = now + limits.windowMs;
 		}
-		arm(now);
-	};
-	const arm = (now: number) => {
-		cancel = clock.after(Math.max(0, Math.min(deadline, windowEnd) - now), tick);
-	};
-	arm(clock.now());
-	return {
-		received(count) {
-			bytes += count;
-		},
-		stop,
-	};
+		this.#arm(now);
+	}
+
+	#arm(now: number): void {
+		this.#cancel = this.#clock.after(Math.max(0, Math.min(this.#deadline, this.#windowEnd) - now), this.#tick);
+	}
 }

@@ -1,12 +1,27 @@
 // Strict UTF-8 decoding (and plain encoding), in plain JavaScript so that it runs alike in XS and Node (XS's TextDecoder is a
 // Moddable module, Node's a global). Overlong forms, surrogates, code points above U+10FFFF and truncated
 // sequences are errors, never replaced: a signed manifest either decodes exactly or is rejected.
+// Without garbage per character (README, "Memory"): in XS every property access or method call on a string primitive
+// makes a String wrapper object, and an array of character codes costs a slot per character. So strings are read
+// through String.prototype.charCodeAt.call (no wrapper), and text is built from one reused Uint16Array of code units,
+// a piece at a time, with String.fromCharCode.apply.
+
+const charCodeAt = String.prototype.charCodeAt;
+const fromCharCode = String.fromCharCode as (...units: number[]) => string;
+/** Code units decoded before they become a piece of the string: a surrogate pair always fits after a flush. */
+const PIECE = 256;
+const units = new Uint16Array(PIECE);
+
+function flush(count: number): string {
+	return fromCharCode.apply(null, (count === PIECE ? units : units.subarray(0, count)) as unknown as number[]);
+}
 
 /** Decodes `bytes` as UTF-8; returns undefined when they are not valid UTF-8. */
 export function decodeUtf8(bytes: Uint8Array): string | undefined {
 	let out = "";
-	let units: number[] = [];
-	for (let i = 0; i < bytes.length;) {
+	let count = 0;
+	const length = bytes.length;
+	for (let i = 0; i < length;) {
 		const lead = bytes[i]!;
 		let point: number, extra: number, min: number;
 		if (lead < 0x80) {
@@ -23,7 +38,7 @@ export function decodeUtf8(bytes: Uint8Array): string | undefined {
 		}
 		else
 			return undefined;
-		if (i + extra >= bytes.length)
+		if (i + extra >= length)
 			return undefined;
 		for (let k = 1; k <= extra; k++) {
 			const next = bytes[i + k]!;
@@ -36,25 +51,27 @@ export function decodeUtf8(bytes: Uint8Array): string | undefined {
 		i += extra + 1;
 		if (point >= 0x10000) {
 			point -= 0x10000;
-			units.push(0xd800 + (point >> 10), 0xdc00 + (point & 0x3ff));
+			units[count++] = 0xd800 + (point >> 10);
+			units[count++] = 0xdc00 + (point & 0x3ff);
 		}
 		else
-			units.push(point);
-		if (units.length >= 1024) {
-			out += String.fromCharCode(...units);
-			units = [];
+			units[count++] = point;
+		if (count >= PIECE - 1) {
+			out += flush(count);
+			count = 0;
 		}
 	}
-	return out + String.fromCharCode(...units);
+	return count ? out + flush(count) : out;
 }
 
-/** Encodes a string as UTF-8 (a lone surrogate becomes U+FFFD, as TextEncoder does). */
-export function encodeUtf8(text: string): Uint8Array {
-	const out: number[] = [];
-	for (let i = 0; i < text.length; i++) {
-		let point = text.charCodeAt(i);
-		if (point >= 0xd800 && point <= 0xdbff && i + 1 < text.length) {
-			const low = text.charCodeAt(i + 1);
+/** Writes the UTF-8 of `text` into `out` when given; returns its length in bytes either way. */
+function encodeInto(text: string, out: Uint8Array | undefined): number {
+	const length = text.length;
+	let at = 0;
+	for (let i = 0; i < length; i++) {
+		let point: number = charCodeAt.call(text, i);
+		if (point >= 0xd800 && point <= 0xdbff && i + 1 < length) {
+			const low: number = charCodeAt.call(text, i + 1);
 			if (low >= 0xdc00 && low <= 0xdfff) {
 				point = 0x10000 + ((point - 0xd800) << 10) + (low - 0xdc00);
 				i++;
@@ -62,14 +79,43 @@ export function encodeUtf8(text: string): Uint8Array {
 		}
 		if (point >= 0xd800 && point <= 0xdfff)
 			point = 0xfffd;
-		if (point < 0x80)
-			out.push(point);
-		else if (point < 0x800)
-			out.push(0xc0 | (point >> 6), 0x80 | (point & 0x3f));
-		else if (point < 0x10000)
-			out.push(0xe0 | (point >> 12), 0x80 | ((point >> 6) & 0x3f), 0x80 | (point & 0x3f));
-		else
-			out.push(0xf0 | (point >> 18), 0x80 | ((point >> 12) & 0x3f), 0x80 | ((point >> 6) & 0x3f), 0x80 | (point & 0x3f));
+		if (point < 0x80) {
+			if (out)
+				out[at] = point;
+			at += 1;
+		}
+		else if (point < 0x800) {
+			if (out) {
+				out[at] = 0xc0 | (point >> 6);
+				out[at + 1] = 0x80 | (point & 0x3f);
+			}
+			at += 2;
+		}
+		else if (point < 0x10000) {
+			if (out) {
+				out[at] = 0xe0 | (point >> 12);
+				out[at + 1] = 0x80 | ((point >> 6) & 0x3f);
+				out[at + 2] = 0x80 | (point & 0x3f);
+			}
+			at += 3;
+		}
+		else {
+			if (out) {
+				out[at] = 0xf0 | (point >> 18);
+				out[at + 1] = 0x80 | ((point >> 12) & 0x3f);
+				out[at + 2] = 0x80 | ((point >> 6) & 0x3f);
+				out[at + 3] = 0x80 | (point & 0x3f);
+			}
+			at += 4;
+		}
 	}
-	return new Uint8Array(out);
+	return at;
+}
+
+/** Encodes a string as UTF-8 (a lone surrogate becomes U+FFFD, as TextEncoder does): counted, then written into one
+ * array of the exact size. */
+export function encodeUtf8(text: string): Uint8Array {
+	const out = new Uint8Array(encodeInto(text, undefined));
+	encodeInto(text, out);
+	return out;
 }

@@ -7,6 +7,8 @@ import { collect, memory } from "sim/memory";
 import type { EventSink } from "fota/ports";
 
 const LIVE = new Set(["progress", "verified", "activate"]);
+/** Read once, at start: a reading is an object, and one per progress event would be garbage in the figure it measures. */
+const TIGHT = memory().tight === 1;
 
 export const boardEvents: EventSink = (type, fields) => {
 	if (type === "check") {
@@ -15,7 +17,7 @@ export const boardEvents: EventSink = (type, fields) => {
 	}
 	else if (type === "activate")
 		fields = { ...fields, memoryPeak: memory().peak };
-	if (LIVE.has(type) && memory().tight) {
+	if (TIGHT && LIVE.has(type)) {
 		collect();
 		fields = { ...fields, memoryLive: memory().current };
 	}

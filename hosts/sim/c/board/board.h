@@ -146,6 +146,14 @@ extern const uint8_t* simImageBody(simImage* image, uint32_t* length);
 extern const char* simImageResolve(simImage* image, const char* specifier);
 extern const uint8_t* simImageSource(simImage* image, const char* name, uint32_t* length);
 
+/* SHA-256 for the image checks: libsodium's (weak definitions in image.c, what the desktop simulator's build links);
+ * the sim host links OpenSSL's instead (hosts/sim/c/board-digest.c), which uses the CPU's SHA instructions, as an ESP32
+ * hashes in its SHA accelerator. simSha256Start returns NULL when out of memory; simSha256Finish frees the state. */
+typedef struct simSha256 simSha256;
+extern simSha256* simSha256Start(void);
+extern void simSha256Update(simSha256* state, const void* data, size_t length);
+extern void simSha256Finish(simSha256* state, uint8_t digest[32]);
+
 /* bootloader.c: the OTA slot to boot, or -1 when nothing is bootable */
 extern int simBootSelect(simBoard* board);
 

@@ -47,6 +47,7 @@ typedef struct simImage simImage;
 
 typedef struct {
 	int fd;
+	const uint8_t* map;     /* the flash file mapped for reading (writes go through fd: the page cache is one), or NULL */
 	const char* path;
 	const char* kind;       /* the image kind this board boots: "sim" (our host) or "lin" (mcsim) */
 	uint32_t size;
@@ -104,6 +105,9 @@ extern const simPartition* simFindLabel(simBoard* board, const char* label);
 extern const simPartition* simOtaSlot(simBoard* board, int index);
 extern int simOtaSlotCount(simBoard* board);
 extern int simFlashRead(simBoard* board, uint32_t address, void* data, uint32_t length);
+/* [address, address + length) to read in place, counted as read as simFlashRead counts; valid until the next write
+ * or erase there. NULL when out of range or when the flash is not mapped (then simFlashRead it). */
+extern const uint8_t* simFlashView(simBoard* board, uint32_t address, uint32_t length);
 /* 0 on success; -1 when out of range or misaligned; -2 when a write would have to set a bit (NOR) */
 extern int simFlashErase(simBoard* board, uint32_t address, uint32_t length);
 extern int simFlashWrite(simBoard* board, uint32_t address, const void* data, uint32_t length);

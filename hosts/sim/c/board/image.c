@@ -26,7 +26,8 @@ typedef struct {
 } simRecord;
 
 struct simImage {
-	uint8_t* body;
+	uint8_t* body;        /* owned, or the flash's own bytes (borrowed) while simImageVerify checks them */
+	int borrowed;
 	uint32_t bodySize;
 	simRecord* records;
 	uint32_t count;
@@ -76,7 +77,8 @@ static int simText(char* out, const uint8_t* field)
 void simImageFree(simImage* image)
 {
 	if (image) {
-		free(image->body);
+		if (!image->borrowed)
+			free(image->body);
 		free(image->records);
 		free(image->names);
 		free(image);
@@ -160,9 +162,24 @@ static simImage* simImageHeader(simBoard* board, const simPartition* partition, 
 		FAIL("the image is for %s, this board runs %s images", image->kind, board->kind);
 	if (strcmp(image->kind, "sim") && image->count)
 		FAIL("a %s image holds no module records", image->kind);
+	return image;
+}
+
+/* The body of an image whose header checked: read into memory of its own (simImageLoad: the image outlives any later
+ * write to its slot), or, when view is set and the flash is mapped, its bytes in place (simImageVerify). */
+static simImage* simImageReadBody(simBoard* board, const simPartition* partition, simImage* image, int view, char* why, size_t whySize)
+{
+	const uint8_t* bytes = view ? simFlashView(board, partition->offset + HEADER_SIZE, image->bodySize) : NULL;
+	if (bytes) {
+		image->body = (uint8_t*)bytes;
+		image->borrowed = 1;
+		return image;
+	}
 	image->body = malloc(image->bodySize ? image->bodySize : 1);
 	if (!image->body)
 		FAIL("out of memory");
+	if (simFlashRead(board, partition->offset + HEADER_SIZE, image->body, image->bodySize))
+		FAIL("flash error at %u", (unsigned)HEADER_SIZE);
 	return image;
 }
 
@@ -190,10 +207,8 @@ simImage* simImageLoad(simBoard* board, int slot, char* why, size_t whySize)
 	if (simFlashRead(board, partition->offset, header, HEADER_SIZE))
 		FAIL("cannot read the header");
 	image = simImageHeader(board, partition, header, why, whySize);
-	if (!image)
+	if (!image || !(image = simImageReadBody(board, partition, image, 0, why, whySize)))
 		return NULL;
-	if (simFlashRead(board, partition->offset + HEADER_SIZE, image->body, image->bodySize))
-		FAIL("cannot read the body");
 	return simImageBodyCheck(image, header, why, whySize);
 }
 
@@ -231,10 +246,8 @@ int simImageVerify(simBoard* board, int slot, uint32_t length, uint8_t digest[32
 	done = HEADER_SIZE;
 	image = simImageHeader(board, partition, header, reason, sizeof(reason));
 	if (image) {
-		if (simFlashRead(board, partition->offset + HEADER_SIZE, image->body, image->bodySize)) {
-			simImageFree(image);
+		if (!(image = simImageReadBody(board, partition, image, 1, why, whySize))) {
 			simSha256Finish(state, unused);
-			snprintf(why, whySize, "flash error at %u", (unsigned)HEADER_SIZE);
 			return -2;
 		}
 		simHashPrefix(state, image->body, HEADER_SIZE, image->bodySize, length);

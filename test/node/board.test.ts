@@ -97,3 +97,22 @@ test("preference values persist in the nvs partition across boots", (t) => {
 	t.like(runBoard(flash).events.find((e) => e.type === "value"), { value: null, count: null });
 	t.like(runBoard(flash).events.find((e) => e.type === "value"), { value: "o".repeat(600), count: 40 });
 });
+
+test("an erase waits for the write after it (one pwrite) and reaches the file before any other operation or the exit", (t) => {
+	const flash = device(image("erase-write", "1.0.0"));
+	const run = runBoard(flash);
+	t.is(run.status, 0, run.stderr);
+	const reads = run.events.filter((e) => e.type === "read");
+	// the read after an erase and a write inside it: the written bytes, the rest of the sector erased
+	t.deepEqual(reads[0].runs, [[0xff, 100], [0x11, 200], [0xff, 4096 - 300]]);
+	// a write elsewhere puts the waiting erase in first: sectors 2 and 3 erased, sector 4 still 0x33
+	t.deepEqual(reads[1].runs, [[0x22, 10], [0xff, 4096 - 10 + 2 * 4096], [0x33, 4096]]);
+	t.truthy(run.events.find((e) => e.type === "halting"));
+	// the file, after the process: every operation in it, the last erase (waiting when the firmware halted) too
+	const slot = findPartition(flash, "ota_1");
+	const bytes = readFileSync(flash).subarray(slot.offset, slot.offset + 6 * 4096);
+	const expected = Buffer.alloc(6 * 4096, 0xff);
+	expected.fill(0x11, 100, 300);
+	expected.fill(0x22, 4096, 4096 + 10);
+	t.true(bytes.equals(expected), "the flash file does not hold what the operations left");
+});

@@ -76,3 +76,25 @@ test("--memory-report writes the machine's peak XS memory as JSON", (t) => {
 	t.true(memory.peak >= memory.peakChunks + memory.peakSlots - 1);
 	t.true(memory.peakChunks > 0 && memory.peakSlots > 0);
 });
+
+test("compiling a RegExp does not ask the system for the C stack each time (glibc reads /proc/self/maps to answer), and the limit still guards", (t) => {
+	const dir = mkdtempSync(join(tmpdir(), "xs-fota-regexp-"));
+	const file = join(dir, "regexps.js");
+	// 2000 compiles: about 250 ms when each asks pthread_getattr_np, a few ms with the limit kept per thread
+	writeFileSync(file, `
+const start = Date.now();
+let matched = 0;
+for (let i = 0; i < 2000; i++)
+	if (new RegExp("^a" + i + "$").test("a" + i)) matched++;
+const ms = Date.now() - start;
+let deep;
+try { new RegExp("(".repeat(100000) + "a" + ")".repeat(100000)); deep = "compiled"; } catch (error) { deep = error.name; }
+trace(JSON.stringify({ matched, ms, deep }) + "\\n");
+`);
+	const run = runHost(file);
+	t.is(run.status, 0, run.stderr);
+	const result = JSON.parse(run.stdout);
+	t.is(result.matched, 2000);
+	t.true(result.ms < 80, `2000 RegExp compiles took ${result.ms} ms`);
+	t.is(result.deep, "SyntaxError"); // a pattern nested past the C stack's limit is refused, not a crash
+});

@@ -353,3 +353,44 @@ await new Promise((resolve) => {
 		await served.close();
 	}
 });
+
+/** A server (mutual TLS) that answers with the request's header lines as it received them. */
+async function headersServer(): Promise<{ server: Server; url: string; seen: string[][] }> {
+	const ca = deviceCa();
+	const { certs } = devCertificates();
+	const seen: string[][] = [];
+	const server = createServer({ cert: readFileSync(certs.cert), key: readFileSync(certs.key), ca: ca.cert, requestCert: true, rejectUnauthorized: true },
+		(request, response) => {
+			seen.push(request.rawHeaders);
+			response.end("ok");
+		});
+	await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+	return { server, url: `https://localhost:${(server.address() as AddressInfo).port}`, seen };
+}
+
+test("no Accept header unless the caller names one: libcurl's default (13 bytes of every poll) is not sent", async (t) => {
+	const ca = deviceCa();
+	const caPem = readFileSync(devCertificates().certs.ca, "utf8");
+	const made = makeDeviceCertificate({ caCert: ca.cert, caKey: ca.key, deviceId: "dev-accept" });
+	const identity = { ca: caPem, clientKey: made.key, clientCertificates: made.cert };
+	const served = await headersServer();
+	try {
+		const names = (raw: string[]) => raw.filter((_, i) => i % 2 === 0).map((name) => name.toLowerCase());
+		for (const headers of [undefined, [["X-Probe", "1"]]]) {
+			const run = await runModuleAsync(requestModule({ identity, request: { url: `${served.url}/poll`, timeout: 5000, ...(headers ? { headers } : {}) } }));
+			t.is(run.status, 0, run.stderr);
+			t.is(events(run.stdout)[0].status, 200);
+		}
+		const [bare, probed] = served.seen;
+		t.false(names(bare).includes("accept"), `sent: ${bare.join(" ")}`);
+		t.deepEqual(names(probed).filter((name) => name !== "host" && name !== "user-agent"), ["x-probe"]); // the caller's header goes, alone
+		// a caller that names an Accept gets exactly that one
+		const run = await runModuleAsync(requestModule({ identity, request: { url: `${served.url}/poll`, timeout: 5000, headers: [["Accept", "application/octet-stream"]] } }));
+		t.is(run.status, 0, run.stderr);
+		const named = served.seen[2];
+		t.deepEqual(named.filter((_, i) => i % 2 === 0 && named[i].toLowerCase() === "accept").length, 1);
+		t.is(named[named.findIndex((name, i) => i % 2 === 0 && name.toLowerCase() === "accept") + 1], "application/octet-stream");
+	} finally {
+		await new Promise((resolve) => served.server.close(resolve));
+	}
+});

@@ -30,6 +30,7 @@ extern double simNextTimer(txMachine* the);   /* ms until the next due timer, or
 extern int simRunDueTimer(txMachine* the);     /* runs one due timer; returns 1 when one ran */
 
 /* HTTPS transfers (http.c) */
+extern void simHttpStartup(void);             /* libcurl's and OpenSSL's one-time setup, at the process's start */
 extern int simHttpActive(void);
 extern void simHttpWait(double milliseconds);  /* waits for socket activity, at most milliseconds (or 1 s when < 0) */
 extern int simHttpDispatch(txMachine* the);

@@ -93,6 +93,7 @@ int main(int argc, char* argv[])
 	const char* volatile modules = NULL;
 	int i;
 	txMachine* the;
+	simHttpStartup();
 	if ((argc > 1) && !strcmp(argv[1], "board"))
 		return simBoardMain(argc - 1, argv + 1);
 	if ((argc > 1) && !strcmp(argv[1], "boot"))

@@ -1,5 +1,30 @@
-/* The engine's platform hooks that the sim host supplies: promise job queue, abort, fatal reports. */
+/* The engine's platform hooks that the sim host supplies: promise job queue, abort, fatal reports, the C stack's
+ * limit. */
+#define _GNU_SOURCE /* pthread_getattr_np */
+#include <pthread.h>
 #include "host.h"
+
+/* The lowest address the engine's C recursion may reach (RegExp compiles, the parser, the machine): the thread's
+ * stack base plus a 128 KB margin, as the engine's default for Linux (xsCommon.c). The default asks
+ * pthread_getattr_np each time, and for the main thread glibc reads and parses /proc/self/maps to answer: about
+ * 0.3 ms in this process (libcurl and OpenSSL map many regions), paid at every RegExp literal evaluated, every
+ * poll. A thread's stack does not move, so each thread asks once. */
+char* fxCStackLimit(void)
+{
+	static __thread char* limit = C_NULL;
+	static __thread int known = 0;
+	if (!known) {
+		pthread_attr_t attributes;
+		void* base;
+		size_t size;
+		pthread_attr_init(&attributes);
+		if ((pthread_getattr_np(pthread_self(), &attributes) == 0) && (pthread_attr_getstack(&attributes, &base, &size) == 0))
+			limit = (char*)base + (128 * 1024);
+		pthread_attr_destroy(&attributes);
+		known = 1;
+	}
+	return limit;
+}
 
 void fxQueuePromiseJobs(txMachine* the)
 {

@@ -41,6 +41,9 @@
 #define mxUseDefaultParseScript 1
 #define mxUseDefaultSharedChunks 1
 #define mxUseDefaultDebug 1
+/* The C stack's limit comes from platform.c, asked of the system once per thread: the engine's default asks at
+ * every RegExp compiled (and every parse), and glibc answers for the main thread by reading /proc/self/maps. */
+#define mxUseDefaultCStackLimit 0
 
 /* host: the sim host's per-machine state (struct simHost in host.h). */
 #define mxMachinePlatform \

@@ -47,6 +47,9 @@ typedef struct simImage simImage;
 
 typedef struct {
 	int fd;
+	const uint8_t* map;     /* the flash file mapped for reading (writes go through fd: the page cache is one), or NULL */
+	int erasePending;       /* the last erase, of the sector at pendingErase, is not in the file yet (flash.c) */
+	uint32_t pendingErase;
 	const char* path;
 	const char* kind;       /* the image kind this board boots: "sim" (our host) or "lin" (mcsim) */
 	uint32_t size;
@@ -104,6 +107,9 @@ extern const simPartition* simFindLabel(simBoard* board, const char* label);
 extern const simPartition* simOtaSlot(simBoard* board, int index);
 extern int simOtaSlotCount(simBoard* board);
 extern int simFlashRead(simBoard* board, uint32_t address, void* data, uint32_t length);
+/* [address, address + length) to read in place, counted as read as simFlashRead counts; valid until the next write
+ * or erase there. NULL when out of range or when the flash is not mapped (then simFlashRead it). */
+extern const uint8_t* simFlashView(simBoard* board, uint32_t address, uint32_t length);
 /* 0 on success; -1 when out of range or misaligned; -2 when a write would have to set a bit (NOR) */
 extern int simFlashErase(simBoard* board, uint32_t address, uint32_t length);
 extern int simFlashWrite(simBoard* board, uint32_t address, const void* data, uint32_t length);
@@ -145,6 +151,14 @@ extern const uint8_t* simImageBody(simImage* image, uint32_t* length);
 /* the module's name for a bare specifier or a name, or NULL */
 extern const char* simImageResolve(simImage* image, const char* specifier);
 extern const uint8_t* simImageSource(simImage* image, const char* name, uint32_t* length);
+
+/* SHA-256 for the image checks: libsodium's (weak definitions in image.c, what the desktop simulator's build links);
+ * the sim host links OpenSSL's instead (hosts/sim/c/board-digest.c), which uses the CPU's SHA instructions, as an ESP32
+ * hashes in its SHA accelerator. simSha256Start returns NULL when out of memory; simSha256Finish frees the state. */
+typedef struct simSha256 simSha256;
+extern simSha256* simSha256Start(void);
+extern void simSha256Update(simSha256* state, const void* data, size_t length);
+extern void simSha256Finish(simSha256* state, uint8_t digest[32]);
 
 /* bootloader.c: the OTA slot to boot, or -1 when nothing is bootable */
 extern int simBootSelect(simBoard* board);

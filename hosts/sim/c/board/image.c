@@ -8,6 +8,7 @@
  * A record: u8 kind (1 module, 2 alias), u8 0, u16 name length, u32 data length, name, data.
  * A module's name is its path in the build without ".js"; an alias maps a bare specifier to a module name.
  * simImageVerify makes simImageLoad's checks and hashes what the manifest signs from the same reads: one pass.
+ * The SHA-256 here is libsodium's, unless the program links a stronger simSha256 (the sim host: OpenSSL's).
  */
 #include "board.h"
 #include <sodium.h>
@@ -25,7 +26,8 @@ typedef struct {
 } simRecord;
 
 struct simImage {
-	uint8_t* body;
+	uint8_t* body;        /* owned, or the flash's own bytes (borrowed) while simImageVerify checks them */
+	int borrowed;
 	uint32_t bodySize;
 	simRecord* records;
 	uint32_t count;
@@ -34,6 +36,28 @@ struct simImage {
 	char kind[9];
 	char* names;          /* storage of the records' NUL-terminated names */
 };
+
+/* libsodium's SHA-256, as weak definitions: a host may link faster ones with the same results (board.h) */
+struct simSha256 { crypto_hash_sha256_state sodium; };
+
+__attribute__((weak)) simSha256* simSha256Start(void)
+{
+	simSha256* state = malloc(sizeof(simSha256));
+	if (state)
+		crypto_hash_sha256_init(&state->sodium);
+	return state;
+}
+
+__attribute__((weak)) void simSha256Update(simSha256* state, const void* data, size_t length)
+{
+	crypto_hash_sha256_update(&state->sodium, data, length);
+}
+
+__attribute__((weak)) void simSha256Finish(simSha256* state, uint8_t digest[32])
+{
+	crypto_hash_sha256_final(&state->sodium, digest);
+	free(state);
+}
 
 static uint32_t simLE16(const uint8_t* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
 static uint32_t simLE32(const uint8_t* p) { return simLE16(p) | (simLE16(p + 2) << 16); }
@@ -53,7 +77,8 @@ static int simText(char* out, const uint8_t* field)
 void simImageFree(simImage* image)
 {
 	if (image) {
-		free(image->body);
+		if (!image->borrowed)
+			free(image->body);
 		free(image->records);
 		free(image->names);
 		free(image);
@@ -137,17 +162,36 @@ static simImage* simImageHeader(simBoard* board, const simPartition* partition, 
 		FAIL("the image is for %s, this board runs %s images", image->kind, board->kind);
 	if (strcmp(image->kind, "sim") && image->count)
 		FAIL("a %s image holds no module records", image->kind);
+	return image;
+}
+
+/* The body of an image whose header checked: read into memory of its own (simImageLoad: the image outlives any later
+ * write to its slot), or, when view is set and the flash is mapped, its bytes in place (simImageVerify). */
+static simImage* simImageReadBody(simBoard* board, const simPartition* partition, simImage* image, int view, char* why, size_t whySize)
+{
+	const uint8_t* bytes = view ? simFlashView(board, partition->offset + HEADER_SIZE, image->bodySize) : NULL;
+	if (bytes) {
+		image->body = (uint8_t*)bytes;
+		image->borrowed = 1;
+		return image;
+	}
 	image->body = malloc(image->bodySize ? image->bodySize : 1);
 	if (!image->body)
 		FAIL("out of memory");
+	if (simFlashRead(board, partition->offset + HEADER_SIZE, image->body, image->bodySize))
+		FAIL("flash error at %u", (unsigned)HEADER_SIZE);
 	return image;
 }
 
 /* The body's checks, once image->body holds it: the header's SHA-256 of the body, then the records. */
 static simImage* simImageBodyCheck(simImage* image, const uint8_t header[HEADER_SIZE], char* why, size_t whySize)
 {
-	uint8_t digest[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256(digest, image->body, image->bodySize);
+	uint8_t digest[32];
+	simSha256* state = simSha256Start();
+	if (!state)
+		FAIL("out of memory for the body's SHA-256");
+	simSha256Update(state, image->body, image->bodySize);
+	simSha256Finish(state, digest);
 	if (memcmp(digest, header + 16, sizeof(digest)))
 		FAIL("body SHA-256 mismatch");
 	return strcmp(image->kind, "sim") ? image : simParseRecords(image, why, whySize);
@@ -163,25 +207,23 @@ simImage* simImageLoad(simBoard* board, int slot, char* why, size_t whySize)
 	if (simFlashRead(board, partition->offset, header, HEADER_SIZE))
 		FAIL("cannot read the header");
 	image = simImageHeader(board, partition, header, why, whySize);
-	if (!image)
+	if (!image || !(image = simImageReadBody(board, partition, image, 0, why, whySize)))
 		return NULL;
-	if (simFlashRead(board, partition->offset + HEADER_SIZE, image->body, image->bodySize))
-		FAIL("cannot read the body");
 	return simImageBodyCheck(image, header, why, whySize);
 }
 
 /* Hashes the part of [at, at + size) of the slot that lies below length. */
-static void simHashPrefix(crypto_hash_sha256_state* state, const uint8_t* bytes, uint32_t at, uint32_t size, uint32_t length)
+static void simHashPrefix(simSha256* state, const uint8_t* bytes, uint32_t at, uint32_t size, uint32_t length)
 {
 	if (at < length)
-		crypto_hash_sha256_update(state, bytes, (length - at < size) ? length - at : size);
+		simSha256Update(state, bytes, (length - at < size) ? length - at : size);
 }
 
 int simImageVerify(simBoard* board, int slot, uint32_t length, uint8_t digest[32], char* why, size_t whySize)
 {
 	const simPartition* partition = simOtaSlot(board, slot);
-	crypto_hash_sha256_state state;
-	uint8_t header[HEADER_SIZE], block[SIM_SECTOR];
+	simSha256* state;
+	uint8_t header[HEADER_SIZE], block[SIM_SECTOR], unused[32];
 	simImage* image;
 	uint32_t done;
 	int result = 0;
@@ -190,21 +232,25 @@ int simImageVerify(simBoard* board, int slot, uint32_t length, uint8_t digest[32
 		snprintf(why, whySize, "%u bytes do not fit OTA slot %d", (unsigned)length, slot);
 		return -2;
 	}
-	crypto_hash_sha256_init(&state);
+	state = simSha256Start();
+	if (!state) {
+		snprintf(why, whySize, "out of memory for the SHA-256");
+		return -2;
+	}
 	if (simFlashRead(board, partition->offset, header, HEADER_SIZE)) {
+		simSha256Finish(state, unused);
 		snprintf(why, whySize, "flash error at 0");
 		return -2;
 	}
-	simHashPrefix(&state, header, 0, HEADER_SIZE, length);
+	simHashPrefix(state, header, 0, HEADER_SIZE, length);
 	done = HEADER_SIZE;
 	image = simImageHeader(board, partition, header, reason, sizeof(reason));
 	if (image) {
-		if (simFlashRead(board, partition->offset + HEADER_SIZE, image->body, image->bodySize)) {
-			simImageFree(image);
-			snprintf(why, whySize, "flash error at %u", (unsigned)HEADER_SIZE);
+		if (!(image = simImageReadBody(board, partition, image, 1, why, whySize))) {
+			simSha256Finish(state, unused);
 			return -2;
 		}
-		simHashPrefix(&state, image->body, HEADER_SIZE, image->bodySize, length);
+		simHashPrefix(state, image->body, HEADER_SIZE, image->bodySize, length);
 		done += image->bodySize;
 		image = simImageBodyCheck(image, header, reason, sizeof(reason));
 	}
@@ -217,12 +263,13 @@ int simImageVerify(simBoard* board, int slot, uint32_t length, uint8_t digest[32
 	for (; done < length; done += sizeof(block)) { /* what the manifest signs past the image, if anything */
 		uint32_t size = (length - done < sizeof(block)) ? length - done : (uint32_t)sizeof(block);
 		if (simFlashRead(board, partition->offset + done, block, size)) {
+			simSha256Finish(state, unused);
 			snprintf(why, whySize, "flash error at %u", (unsigned)done);
 			return -2;
 		}
-		crypto_hash_sha256_update(&state, block, size);
+		simSha256Update(state, block, size);
 	}
-	crypto_hash_sha256_final(&state, digest);
+	simSha256Finish(state, digest);
 	return result;
 }
 

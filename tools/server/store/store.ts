@@ -408,9 +408,34 @@ class KyselyFleetStore implements FleetStore {
 		});
 	}
 
+	/** A transaction whose commit need not be on the disk when it returns: the bookkeeping of a poll (when a device
+	 * was last seen, its running version, the config sequence it names), which the device states again at every
+	 * poll. Its commit survives the server process being killed (it is written; SQLite WAL with synchronous=NORMAL,
+	 * PostgreSQL with synchronous_commit off for this transaction alone), and reaches the disk with the next durable
+	 * commit; only a power cut of the server's machine before that can lose it, and the next poll restores it.
+	 * Reports, releases, rollouts and everything else stay durable at their commit: what a device reports once is
+	 * never lost. Why: a durable commit waits for a disk sync, and a poll then waits for it too (docs/server.md). */
+	async #lightCommit<T>(work: (trx: Transaction<Tables>) => Promise<T>): Promise<T> {
+		if (this.dialect === "postgres")
+			return this.#db.transaction().execute(async (trx) => {
+				await sql`SET LOCAL synchronous_commit = off`.execute(trx);
+				return work(trx);
+			});
+		// SQLite takes the safety level only outside a transaction: set for this one on the store's one connection,
+		// which nothing else uses meanwhile, and set back whatever happens
+		return this.#db.connection().execute(async (connection) => {
+			await sql`PRAGMA synchronous = NORMAL`.execute(connection);
+			try {
+				return await connection.transaction().execute(work);
+			} finally {
+				await sql`PRAGMA synchronous = FULL`.execute(connection);
+			}
+		});
+	}
+
 	async recordCheck(deviceId: string, at: Date, historyLimit: number, seen?: { product: string; version: string }): Promise<boolean> {
 		const now = at.getTime();
-		return this.#db.transaction().execute(async (trx) => {
+		return this.#lightCommit(async (trx) => {
 			let device = await trx.selectFrom("devices").select(["id", "version"]).where("device_id", "=", deviceId).executeTakeFirst();
 			if (!device && !seen)
 				return false;
@@ -706,7 +731,8 @@ class KyselyFleetStore implements FleetStore {
 	}
 
 	noteConfigSequence(deviceId: string, sequence: number, at: Date): Promise<void> {
-		return noteSequence(this.#db, deviceId, exact("sequence", sequence), at);
+		const checked = exact("sequence", sequence);
+		return this.#lightCommit((trx) => noteSequence(trx, deviceId, checked, at));
 	}
 
 	configHistory(deviceId: string, limit?: number): Promise<ConfigHistoryRow[]> {

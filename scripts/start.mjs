@@ -12,6 +12,8 @@ try {
 }
 // The demo: build v1, v2 and a bad v3, sign, serve, provision a sim device and watch it update and roll back.
 // `node scripts/start.mjs gateway` (npm run demo:gateway): a cloud, a gateway and devices behind it (tools/demo/gateway.ts).
-const demo = process.argv[2] === "mcsim" ? "mcsim.js" : process.argv[2] === "gateway" ? "gateway.js" : "main.js";
+// `node scripts/start.mjs mcsim-heap` (npm run bench:mcsim): a 1 MiB update's heap in mcsim (tools/demo/mcsim-heap.ts).
+const demos = { mcsim: "mcsim.js", gateway: "gateway.js", "mcsim-heap": "mcsim-heap.js" };
+const demo = demos[process.argv[2]] ?? "main.js";
 const run = spawnSync(process.execPath, [join(ROOT, "build/js/tools/demo", demo)], { stdio: "inherit" });
 process.exit(run.status ?? 1);

@@ -1,21 +1,28 @@
-// The transport port over Moddable's HTTP client (`http` Request) and TLS (`securesocket`), for the ESP32 and the
-// desktop simulator. It trusts only the CA from the device config (DER, pinned as SecureSocket's `certificate`),
-// streams each body fragment to the sink as it arrives (the image is never held in memory), and ends a request
-// that stalls for longer than its timeout. Moddable's client follows no redirects and sends `Connection: close`.
-import { Request } from "http";
+// The transport port over Moddable's TLS (`securesocket`), for the ESP32 and the desktop simulator: HTTP/1.1 from
+// fota/http1 (framing, header bounds, one kept-alive connection per origin, a stale connection sent again once, the
+// stall timeout) over SecureSocket. Moddable's own `http` Request sends `Connection: close`, so each request of a
+// check cost a TLS handshake; here a check's manifest, image ranges and report share one. The connection trusts only
+// the CA from the device config (DER, pinned as SecureSocket's `certificate`), presents the device's key and
+// certificates for mutual TLS, and speaks TLS 1.2 (protocolVersion 0x303). Each body fragment goes to the sink as it
+// arrives (the image is never held in memory). No redirects are followed.
+// Session resumption: Moddable's TLS (modules/crypt/ssl/session_original.js with ssl/cache, a single-entry cache
+// keyed by host name) offers the session ID of the last full handshake with that host in its next ClientHello, and
+// resumes when the server accepts it. It is on by default (`secure.cache` unset), so a connection the server closed
+// is reopened with a resumed (abbreviated) handshake when the server keeps session IDs; it has no session tickets.
 import SecureSocket from "securesocket";
 import Timer from "timer";
-import { splitHttpsUrl } from "fota/url";
+import { Http1Client, type Connection, type ConnectionEvents, type Dialer } from "fota/http1";
 import { MAX_HEADERS, MAX_HEADER_BYTES } from "fota/protocol";
-import type { Headers, HttpRequest, ResponseSink, Transport } from "fota/ports";
+import type { HttpRequest, ResponseSink, Transport } from "fota/ports";
 import { pemBlocks } from "./pem.js";
+import { TimerClock } from "./clock.js";
 
 /**
- * SecureSocket, with its close deferred to a timer. Moddable's http Request closes its socket inside the socket's
- * own callback when a response has no body (a 204, Content-Length: 0); in the desktop simulator the TCP socket's
- * native code then touches the closed socket on the way out and the process crashes (a longjmp with no handler).
- * Marked closing at once, the socket ignores further callbacks; it really closes on the next turn, unless the
- * server's hang-up closed it first.
+ * SecureSocket, with its close deferred to a timer. A connection is closed from inside the socket's own callback (a
+ * response that ends with `Connection: close`, a framing error, an abort from a sink); in the desktop simulator the
+ * TCP socket's native code then touches the closed socket on the way out of that callback and the process crashes (a
+ * longjmp with no handler; first seen with Moddable's http Request closing after a 204). Marked closing at once, the
+ * socket ignores further callbacks; it really closes on the next turn, unless the server's hang-up closed it first.
  */
 class DeferredCloseSocket extends SecureSocket {
 	override close(): void {
@@ -41,8 +48,84 @@ export interface TlsIdentity {
 	clientCertificates?: string;
 }
 
+// SecureSocket's callback messages (modules/crypt/securesocket/securesocket.js): 1 the handshake is done, 2 bytes to
+// read (at most 1 KB a call), 3 room to write; below 0 the socket was cut (-1) or failed (-2).
+const CONNECTED = 1, READABLE = 2, WRITABLE = 3;
+
+/** One TLS connection: writes queued until the socket has room (SecureSocket.write() says how much). */
+class TlsConnection implements Connection {
+	readonly #socket: any;
+	readonly #events: ConnectionEvents;
+	#queue: Uint8Array | undefined;
+	#offset = 0;
+	#ended = false;
+
+	constructor(host: string, port: number, secure: Record<string, unknown>, events: ConnectionEvents) {
+		this.#events = events;
+		this.#socket = new DeferredCloseSocket({ host, port, secure });
+		this.#socket.callback = (message: number, value?: number) => this.#on(message, value);
+	}
+
+	#on(message: number, value?: number): void {
+		if (this.#ended)
+			return;
+		try {
+			if (message === CONNECTED)
+				this.#events.connected();
+			else if (message === READABLE) {
+				const bytes: ArrayBuffer = this.#socket.read(ArrayBuffer);
+				if (bytes && bytes.byteLength)
+					this.#events.data(new Uint8Array(bytes));
+			}
+			else if (message === WRITABLE)
+				this.#flush();
+			else if (message < 0) {
+				this.#ended = true;
+				this.#events.closed(message === -1 ? "closed by the server" : `socket error ${message}${value !== undefined ? ` ${value}` : ""}`);
+			}
+		} catch (error) {
+			if (!this.#ended) {
+				this.#ended = true;
+				this.close();
+				this.#events.closed(`socket handling failed: ${(error as Error).message}`);
+			}
+		}
+	}
+
+	write(bytes: Uint8Array): void {
+		if (this.#ended)
+			throw new Error("write on a closed connection");
+		if (this.#queue !== undefined && this.#offset < this.#queue.length)
+			throw new Error("a write while one is still queued (one request at a time)");
+		this.#queue = bytes;
+		this.#offset = 0;
+		this.#flush();
+	}
+
+	#flush(): void {
+		const queue = this.#queue;
+		while (queue !== undefined && this.#offset < queue.length) {
+			const room: number = this.#socket.write();
+			if (room <= 0)
+				return; // the rest when the socket says it has room (WRITABLE)
+			const n = Math.min(room, queue.length - this.#offset, 4096);
+			this.#socket.write(queue.subarray(this.#offset, this.#offset + n));
+			this.#offset += n;
+		}
+		this.#queue = undefined;
+	}
+
+	close(): void {
+		this.#ended = true;
+		this.#queue = undefined;
+		this.#socket.close();
+	}
+}
+
 export class ModdableTransport implements Transport {
 	readonly #secure: Record<string, unknown>;
+	readonly #client: Http1Client;
+
 	constructor(identity: TlsIdentity) {
 		this.#secure = { certificate: pemBlocks(identity.ca, "CERTIFICATE")[0], protocolVersion: 0x303 };
 		if (identity.clientKey !== undefined || identity.clientCertificates !== undefined) {
@@ -51,82 +134,24 @@ export class ModdableTransport implements Transport {
 			this.#secure.clientKey = pemBlocks(identity.clientKey, "PRIVATE KEY")[0];
 			this.#secure.clientCertificates = pemBlocks(identity.clientCertificates, "CERTIFICATE");
 		}
+		const secure = this.#secure;
+		const dialer: Dialer = {
+			connect: (host, port, events) => new TlsConnection(host, port, secure, events),
+		};
+		this.#client = new Http1Client(dialer, new TimerClock());
+	}
+
+	/** TLS connections opened so far (each one handshake, full or resumed). */
+	get connections(): number {
+		return this.#client.connections;
 	}
 
 	request(request: HttpRequest, sink: ResponseSink): { abort(): void } {
-		const { host, port, path } = splitHttpsUrl(request.url);
-		const flat: string[] = [];
-		for (const [name, value] of request.headers ?? [])
-			flat.push(name, value);
-		let finished = false, status = 0, headerCount = 0, headerBytes = 0;
-		const headers: Headers = {};
-		let client: any;
-		let timer: any;
-		const finish = (error?: string) => {
-			if (finished)
-				return;
-			finished = true;
-			if (timer !== undefined)
-				Timer.clear(timer);
-			timer = undefined;
-			try {
-				client?.close();
-			} catch {
-				// already closed by the client itself
-			}
-			sink.done(error);
-		};
-		// One timer for the connect and every stall: each callback restarts it.
-		timer = Timer.repeat(() => finish(`no data for ${request.timeout} ms`), Math.max(1, request.timeout));
-		const alive = () => {
-			if (timer !== undefined)
-				Timer.schedule(timer, Math.max(1, request.timeout), Math.max(1, request.timeout));
-		};
-		try {
-			// The typings leave out the Socket and secure properties that the SecureSocket documentation gives.
-			const options: Record<string, unknown> = {
-				host, port, path,
-				method: request.method ?? "GET",
-				headers: flat,
-				...(request.body !== undefined ? { body: request.body } : {}),
-				Socket: DeferredCloseSocket,
-				secure: this.#secure,
-			};
-			client = new Request(options as ConstructorParameters<typeof Request>[0]);
-		} catch (error) {
-			Timer.clear(timer);
-			finished = true;
-			throw error;
-		}
-		client.callback = function (this: any, message: number, value?: any, etc?: any) {
-			if (finished)
-				return;
-			alive();
-			try {
-				if (message === Request.status)
-					status = value;
-				else if (message === Request.header) {
-					headerCount += 1;
-					headerBytes += String(value).length + String(etc).length + 4;
-					if (headerCount > MAX_HEADERS || headerBytes > MAX_HEADER_BYTES)
-						return finish(`response headers exceed ${MAX_HEADERS} lines or ${MAX_HEADER_BYTES} bytes`);
-					headers[String(value).toLowerCase()] = String(etc);
-				}
-				else if (message === Request.headersComplete)
-					sink.response(status, headers);
-				else if (message === Request.responseFragment) {
-					const chunk: ArrayBuffer = this.read(ArrayBuffer);
-					if (chunk && chunk.byteLength)
-						sink.data(new Uint8Array(chunk));
-				}
-				else if (message === Request.responseComplete)
-					finish();
-				else if (message < 0)
-					finish(`connection to ${host}:${port} failed or was cut (${value ?? "no detail"})`);
-			} catch (error) {
-				finish(`response handling failed: ${(error as Error).message}`);
-			}
-		};
-		return { abort: () => finish("aborted") };
+		return this.#client.request(request, sink);
+	}
+
+	/** Closes the kept-alive connection, if any. */
+	close(): void {
+		this.#client.close();
 	}
 }

@@ -2,6 +2,8 @@
 // with mcconfig -p lin (v1, v2, and a v3 whose self-test fails), wrapped as lin images, signed and served over
 // HTTPS by the update server; a lin device is provisioned with v1 and run in mcsim by the launcher
 // (`xs-fota mcsim`, under xvfb-run when there is no display). It shows v1 -> v2 confirmed and v3 rolled back.
+// The device talks to the server through a relay that counts TLS handshakes at the server's socket (./tls-tap.ts):
+// the Moddable transport keeps one connection per check, and the script says how many handshakes each update took.
 // Needs the SDK: MODDABLE pointing at a built Moddable SDK (see README, "The desktop simulator").
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -9,7 +11,8 @@ import { buildLin } from "../builder/mcconfig.js";
 import { findMcsim } from "../sim/mcsim.js";
 import { World, ROOT } from "./world.js";
 import { Narrator } from "./narrate.js";
-import type { Board } from "./board.js";
+import { TlsTap } from "./tls-tap.js";
+import type { Board, BoardEvent } from "./board.js";
 
 const say = new Narrator();
 const WAIT_MS = 120000;
@@ -40,12 +43,29 @@ async function main(): Promise<number> {
 	const world = new World(dir);
 	await world.start();
 	await world.publish({ version: "2.0.0", kind: "lin", sequence: 2, securityVersion: 1, image: v2 });
-	say.line(`  key ${world.keyId}; server at ${world.url}`);
+	const tap = new TlsTap({ host: "127.0.0.1", port: Number(new URL(world.url).port) });
+	const relay = await tap.listen();
+	say.line(`  key ${world.keyId}; server at ${world.url}, the device reaches it through ${relay} (counting TLS handshakes)`);
+	// handshakes per update: from the check that found the release to the reboot into it
+	const updates: { to: string; handshakes: number; resumed: number }[] = [];
+	let checkStart = { handshakes: 0, resumed: 0 };
+	let updating: string | undefined;
+	const watch = (event: BoardEvent) => {
+		if (event.type === "check")
+			checkStart = { handshakes: tap.counts.handshakes, resumed: tap.counts.resumed };
+		else if (event.type === "manifest")
+			updating = String(event.version);
+		else if (event.type === "reboot" && event.reason === "update" && updating !== undefined) {
+			updates.push({ to: updating, handshakes: tap.counts.handshakes - checkStart.handshakes, resumed: tap.counts.resumed - checkStart.resumed });
+			say.line(`  server   the check that fetched v${updating} (manifest, image, reports) used ${updates.at(-1)!.handshakes} TLS handshake(s)`);
+			updating = undefined;
+		}
+	};
 
 	step(`3. Provision lin device mcsim-1 with v1.0.0, and start it in mcsim (${mcsim})`);
 	let board: Board | undefined;
 	try {
-		board = world.bootMcsim(world.device("mcsim-1", v1, { selftestSeconds: 20, watchdogSeconds: 10, timeoutSeconds: 15 }), { onEvent: (event) => say.event(event), mcsim });
+		board = world.bootMcsim(world.device("mcsim-1", v1, { selftestSeconds: 20, watchdogSeconds: 10, timeoutSeconds: 15, server: relay }), { onEvent: (event) => { say.event(event); watch(event); }, mcsim });
 		await board.waitFor((e) => e.type === "report" && e.state === "valid", WAIT_MS, "v2 confirmed and reported");
 		const seen = (await world.record("mcsim-1"));
 		say.line(`  server   mcsim-1 runs ${seen?.version}, state ${seen?.state}`);
@@ -57,13 +77,20 @@ async function main(): Promise<number> {
 		say.line(`  server   mcsim-1 runs ${after?.version}, state ${after?.state}: ${after?.lastError}`);
 	} finally {
 		await board?.stop();
+		await tap.close();
 		await world.stop();
 	}
 	const boots = board.events.filter((e) => e.type === "boot");
 	const bricked = board.events.some((e) => e.type === "bricked");
+	const checks = board.events.filter((e) => e.type === "check").length;
+	const { handshakes, resumed, offered, connections } = tap.counts;
 	step(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s: ${boots.length} mcsim boots (${boots.map((e) => `${e.label} v${e.version}`).join(", ")}), ${bricked ? "BRICKED" : "never bricked"}.`);
+	say.line(`The server's socket saw ${handshakes} TLS handshakes (${resumed} resumed, ${offered} offering a session to resume) on ${connections} connections, for ${checks} checks over ${boots.length} boots; per update: ${updates.map((u) => `v${u.to} ${u.handshakes}`).join(", ")}.`);
 	say.line(`The device's event log (JSON Lines) is in ${dir}/.`);
-	return bricked ? 1 : 0;
+	const oneEach = updates.length > 0 && updates.every((u) => u.handshakes === 1);
+	if (!oneEach)
+		say.line("FAILED: an update check took more than one TLS handshake");
+	return bricked || !oneEach ? 1 : 0;
 }
 
 main().then((code) => { process.exitCode = code; }, (error) => {

@@ -57,7 +57,9 @@ async function main(): Promise<number> {
 			updating = String(event.version);
 		else if (event.type === "reboot" && event.reason === "update" && updating !== undefined) {
 			updates.push({ to: updating, handshakes: tap.counts.handshakes - checkStart.handshakes, resumed: tap.counts.resumed - checkStart.resumed });
-			say.line(`  server   the check that fetched v${updating} (manifest, image, reports) used ${updates.at(-1)!.handshakes} TLS handshake(s)`);
+			const { handshakes, resumed } = updates.at(-1)!;
+			say.line(`  server   the check that fetched v${updating} (manifest, image, reports) made ${handshakes - resumed} full TLS handshake(s)` +
+				` and resumed the session ${resumed} time(s) (the server closes a connection idle for 5 s: it sent the image long before a slow device took it all)`);
 			updating = undefined;
 		}
 	};
@@ -85,11 +87,13 @@ async function main(): Promise<number> {
 	const checks = board.events.filter((e) => e.type === "check").length;
 	const { handshakes, resumed, offered, connections } = tap.counts;
 	step(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s: ${boots.length} mcsim boots (${boots.map((e) => `${e.label} v${e.version}`).join(", ")}), ${bricked ? "BRICKED" : "never bricked"}.`);
-	say.line(`The server's socket saw ${handshakes} TLS handshakes (${resumed} resumed, ${offered} offering a session to resume) on ${connections} connections, for ${checks} checks over ${boots.length} boots; per update: ${updates.map((u) => `v${u.to} ${u.handshakes}`).join(", ")}.`);
+	say.line(`The server's socket saw ${handshakes} TLS handshakes (${resumed} resumed, ${offered} offering a session to resume) on ${connections} connections, for ${checks} checks over ${boots.length} boots; per update (full + resumed): ${updates.map((u) => `v${u.to} ${u.handshakes - u.resumed} + ${u.resumed}`).join(", ")}.`);
 	say.line(`The device's event log (JSON Lines) is in ${dir}/.`);
-	const oneEach = updates.length > 0 && updates.every((u) => u.handshakes === 1);
+	// one full handshake per check at most (none when the check reused the connection of the report before it); a
+	// connection the server closed meanwhile is resumed, not negotiated again
+	const oneEach = updates.length > 0 && updates.every((u) => u.handshakes - u.resumed <= 1);
 	if (!oneEach)
-		say.line("FAILED: an update check took more than one TLS handshake");
+		say.line("FAILED: an update check made more than one full TLS handshake");
 	return bricked || !oneEach ? 1 : 0;
 }
 

@@ -26,13 +26,14 @@ const IMAGE_BYTES = 1024 * 1024;
 const WAIT_MS = 300000;
 const IDLE_MS = 6000;
 
-interface Sample { at: number; chunk: number; slot: number; chunkReserved: number; slotReserved: number; collections: number }
+interface Sample { at: number; machine: number; chunk: number; slot: number; chunkReserved: number; slotReserved: number; collections: number; modules: number }
 
 /** A listener that speaks enough of the xsbug protocol to keep the machine running (go after login and after a
  * break) and collects the instrument samples. */
 class XsbugSamples {
-	readonly samples: Sample[] = [];
-	#names: string[] = [];
+	/** every machine's samples; mcsim connects more than one machine, each on its own connection */
+	readonly all: Sample[] = [];
+	#machines = 0;
 	readonly #server = createServer((socket) => this.#serve(socket));
 	readonly #sockets = new Set<Socket>();
 	port = 0;
@@ -43,6 +44,15 @@ class XsbugSamples {
 		return this.port;
 	}
 
+	/** The samples of the machine that runs the firmware: the one that loaded the most modules. */
+	get samples(): Sample[] {
+		const modules = new Map<number, number>();
+		for (const sample of this.all)
+			modules.set(sample.machine, Math.max(modules.get(sample.machine) ?? 0, sample.modules));
+		const app = [...modules].sort((a, b) => b[1] - a[1])[0]?.[0];
+		return this.all.filter((sample) => sample.machine === app);
+	}
+
 	close(): Promise<void> {
 		for (const socket of this.#sockets)
 			socket.destroy();
@@ -51,6 +61,8 @@ class XsbugSamples {
 
 	#serve(socket: Socket): void {
 		this.#sockets.add(socket);
+		const machine = ++this.#machines;
+		let names: string[] = []; // this connection's instruments: the samples list their values in this order
 		let text = "";
 		socket.on("data", (bytes: Buffer) => {
 			text += bytes.toString("utf8");
@@ -62,13 +74,13 @@ class XsbugSamples {
 					socket.write("\r\n<go/>\r\n");
 				const instruments = message.match(/<instrument [^>]*name="[^"]*"/g);
 				if (instruments)
-					this.#names = instruments.map((tag) => /name="([^"]*)"/.exec(tag)![1]!);
+					names = instruments.map((tag) => /name="([^"]*)"/.exec(tag)![1]!);
 				const samples = /<samples>([^<]*)<\/samples>/.exec(message);
-				if (samples && this.#names.length) {
+				if (samples && names.length) {
 					const values = samples[1]!.split(",").map(Number);
-					const value = (name: string) => values[this.#names.indexOf(name)] ?? NaN;
-					this.samples.push({
-						at: Date.now(), chunk: value("Chunk used"), slot: value("Slot used"),
+					const value = (name: string) => values[names.indexOf(name)] ?? NaN;
+					this.all.push({
+						at: Date.now(), machine, modules: value("Modules loaded"), chunk: value("Chunk used"), slot: value("Slot used"),
 						chunkReserved: value("Chunk available"), slotReserved: value("Slot available"), collections: value("Garbage collections"),
 					});
 				}

@@ -139,6 +139,8 @@ async function main(): Promise<number> {
 	const watch = (event: BoardEvent) => {
 		if (event.type === "check")
 			checkHandshakes = tap.counts.handshakes;
+		if (event.type === "check" && marks.check === undefined)
+			marks.check = Date.now();
 		if (event.type === "manifest" && marks.manifest === undefined)
 			marks.manifest = Date.now();
 		if (event.type === "verified" && marks.verified === undefined)
@@ -166,7 +168,8 @@ async function main(): Promise<number> {
 	const samples = xsbug.samples;
 	if (samples.length === 0)
 		throw new Error("no instrument samples came from mcsim: was the build a debug one, and did it reach xsbug?");
-	const idle = samples.filter((s) => s.at < marks.published!);
+	// idle: after the firmware's first check (its modules loaded, its client running), before v2 is published
+	const idle = samples.filter((s) => s.at > (marks.check ?? Infinity) && s.at < marks.published!);
 	const download = samples.filter((s) => s.at >= marks.manifest! && s.at <= marks.verified!);
 	if (idle.length === 0 || download.length === 0)
 		throw new Error(`too few samples: ${idle.length} idle, ${download.length} during the download`);
@@ -191,12 +194,17 @@ async function main(): Promise<number> {
 		download_peak_after_gc_over_idle_bytes: live === undefined ? null : live - (idleLow.chunk + idleLow.slot),
 		reserved_heap_idle_bytes: summary(idle).reserved,
 		reserved_heap_download_bytes: peak.reserved,
-		collections_during_download: download.at(-1)!.collections - download[0]!.collections,
+		collections_during_download: download.reduce((sum, s, i) => sum + (i ? Math.max(0, s.collections - download[i - 1]!.collections) : 0), 0),
 		tls_handshakes_update: updateHandshakes,
 		tls_handshakes_total: tap.counts.handshakes,
 		tls_resumed_total: tap.counts.resumed,
 	};
 	console.log(JSON.stringify(figures, null, 2));
+	// a firmware that runs its update client holds far more than a few KB: less means the samples are not its machine's
+	if (figures.idle_heap_bytes < 16384) {
+		console.error(`bench:mcsim: the idle sample (${figures.idle_heap_bytes} bytes) cannot be the firmware's heap: the figures above are not trustworthy`);
+		return 1;
+	}
 	return updateHandshakes === 1 ? 0 : 1;
 }
 

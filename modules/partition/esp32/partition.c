@@ -161,13 +161,13 @@ void xs_partition_read(xsMachine* the)
 		xsUnknownError("Partition.read: %s at %u: %s", partition->label, (unsigned)offset, esp_err_to_name(err));
 }
 
-/* sha256(index, label, length): the SHA-256 of the slot's first length bytes, read and hashed in C (on the SHA
- * accelerator), so that no image data passes through JS buffers. */
-void xs_partition_sha256(xsMachine* the)
+/* Reads the slot's first length bytes once, in 1 KB blocks, and hashes them in C (on the SHA accelerator), so that
+ * no image data passes through JS buffers; *first gets the first byte. Throws, naming the operation (what), the slot
+ * and the offset, when a read fails. */
+static void hashSlot(xsMachine* the, const esp_partition_t* partition, uint32_t length, const char* what, uint8_t digest[32], uint8_t* first)
 {
-	const esp_partition_t* partition = targetOf(the, 0);
-	uint32_t length = rangeOf(the, &xsArg(2), "length"), at, where = 0;
-	uint8_t block[1024], digest[32];
+	uint8_t block[1024];
+	uint32_t at, where = 0;
 	esp_err_t err = ESP_OK;
 #if ESP_IDF_VERSION_MAJOR >= 6
 	crypto_hash_sha256_state sha;
@@ -175,7 +175,7 @@ void xs_partition_sha256(xsMachine* the)
 	mbedtls_sha256_context sha;
 #endif
 	if (length > partition->size)
-		xsRangeError("Partition.sha256: %u bytes do not fit %s", (unsigned)length, partition->label);
+		xsRangeError("%s: %u bytes do not fit %s", what, (unsigned)length, partition->label);
 #if ESP_IDF_VERSION_MAJOR >= 6
 	crypto_hash_sha256_init(&sha);
 #else
@@ -187,6 +187,8 @@ void xs_partition_sha256(xsMachine* the)
 		where = at;
 		err = esp_partition_read(partition, at, block, size);
 		if (err == ESP_OK) {
+			if (at == 0)
+				*first = block[0];
 #if ESP_IDF_VERSION_MAJOR >= 6
 			crypto_hash_sha256_update(&sha, block, size);
 #else
@@ -201,7 +203,15 @@ void xs_partition_sha256(xsMachine* the)
 	mbedtls_sha256_free(&sha);
 #endif
 	if (err != ESP_OK)
-		xsUnknownError("Partition.sha256: %s at %u: %s", partition->label, (unsigned)where, esp_err_to_name(err));
+		xsUnknownError("%s: %s at %u: %s", what, partition->label, (unsigned)where, esp_err_to_name(err));
+}
+
+/* sha256(index, label, length): the SHA-256 of the slot's first length bytes. */
+void xs_partition_sha256(xsMachine* the)
+{
+	const esp_partition_t* partition = targetOf(the, 0);
+	uint8_t digest[32], first = 0;
+	hashSlot(the, partition, rangeOf(the, &xsArg(2), "length"), "Partition.sha256", digest, &first);
 	xsmcSetArrayBuffer(xsResult, digest, sizeof(digest));
 }
 
@@ -213,54 +223,19 @@ void xs_partition_sha256(xsMachine* the)
 void xs_partition_verify(xsMachine* the)
 {
 	const esp_partition_t* partition = targetOf(the, 0);
-	uint32_t length = rangeOf(the, &xsArg(2), "length"), at, where = 0;
-	uint8_t block[1024], digest[32], expected[32], magic = 0;
+	uint32_t length = rangeOf(the, &xsArg(2), "length");
+	uint8_t digest[32], expected[32], magic = 0;
 	const char* reason = NULL;
 	char detail[200];
-	esp_err_t err = ESP_OK;
 	void* data;
 	xsUnsignedValue size;
-#if ESP_IDF_VERSION_MAJOR >= 6
-	crypto_hash_sha256_state sha;
-#else
-	mbedtls_sha256_context sha;
-#endif
 	if (xsmcArgc < 4)
 		xsTypeError("Partition.verify: expects a SHA-256");
 	xsmcGetBufferReadable(xsArg(3), &data, &size);
 	if (size != sizeof(expected))
 		xsRangeError("Partition.verify: %s: the SHA-256 must be 32 bytes, not %u", partition->label, (unsigned)size);
 	memcpy(expected, data, sizeof(expected));
-	if (length > partition->size)
-		xsRangeError("Partition.verify: %u bytes do not fit %s", (unsigned)length, partition->label);
-#if ESP_IDF_VERSION_MAJOR >= 6
-	crypto_hash_sha256_init(&sha);
-#else
-	mbedtls_sha256_init(&sha);
-	mbedtls_sha256_starts(&sha, 0);
-#endif
-	for (at = 0; (at < length) && (err == ESP_OK); at += sizeof(block)) {
-		uint32_t count = (length - at < sizeof(block)) ? length - at : sizeof(block);
-		where = at;
-		err = esp_partition_read(partition, at, block, count);
-		if (err == ESP_OK) {
-			if (at == 0)
-				magic = block[0];
-#if ESP_IDF_VERSION_MAJOR >= 6
-			crypto_hash_sha256_update(&sha, block, count);
-#else
-			mbedtls_sha256_update(&sha, block, count);
-#endif
-		}
-	}
-#if ESP_IDF_VERSION_MAJOR >= 6
-	crypto_hash_sha256_final(&sha, digest);
-#else
-	mbedtls_sha256_finish(&sha, digest);
-	mbedtls_sha256_free(&sha);
-#endif
-	if (err != ESP_OK)
-		xsUnknownError("Partition.verify: %s at %u: %s", partition->label, (unsigned)where, esp_err_to_name(err));
+	hashSlot(the, partition, length, "Partition.verify", digest, &magic);
 	if (memcmp(digest, expected, sizeof(digest))) {
 		reason = "digest-mismatch";
 		snprintf(detail, sizeof(detail), "%s: the SHA-256 of its first %u bytes is not the signed one", partition->label, (unsigned)length);

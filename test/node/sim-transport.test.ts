@@ -1,5 +1,7 @@
 // The sim host's HTTPS transport (libcurl in the XS event loop) against the real update server, and against a
 // Node https server that requires mutual TLS: the device presents the key and certificate from its config.
+// The mutual-TLS tests run one at a time, with a long connect timeout: each judges how a handshake ends, and under a
+// loaded CI the file's other tests (hosts, servers, key generation) starved one into libcurl's connect timeout.
 import test from "ava";
 import { createHash, X509Certificate } from "node:crypto";
 import { createServer, type Server } from "node:https";
@@ -143,13 +145,13 @@ function deviceCa(): { cert: string; key: string } {
 	return deviceCaCache;
 }
 
-test("mutual TLS: a device that presents its key and certificate is let in, and the server sees its id as CN", async (t) => {
+test.serial("mutual TLS: a device that presents its key and certificate is let in, and the server sees its id as CN", async (t) => {
 	const ca = deviceCa();
 	const mutual = await mutualServer(ca.cert);
 	const caPem = readFileSync(devCertificates().certs.ca, "utf8");
 	const identity = makeDeviceCertificate({ caCert: ca.cert, caKey: ca.key, deviceId: "dev-42" });
 	try {
-		const run = await runModuleAsync(requestModule({ identity: { ca: caPem, clientKey: identity.key, clientCertificates: identity.cert }, request: { url: `${mutual.url}/whoami`, timeout: 5000 } }));
+		const run = await runModuleAsync(requestModule({ identity: { ca: caPem, clientKey: identity.key, clientCertificates: identity.cert }, request: { url: `${mutual.url}/whoami`, timeout: 15000 } }));
 		t.is(run.status, 0, run.stderr);
 		const [response, done] = events(run.stdout);
 		t.is(response.status, 200);
@@ -162,10 +164,10 @@ test("mutual TLS: a device that presents its key and certificate is let in, and 
 	}
 });
 
-test("mutual TLS: a device without an identity fails in the handshake, and says so", async (t) => {
+test.serial("mutual TLS: a device without an identity fails in the handshake, and says so", async (t) => {
 	const mutual = await mutualServer(deviceCa().cert);
 	try {
-		const run = await runModuleAsync(requestModule({ ca: readFileSync(devCertificates().certs.ca, "utf8"), request: { url: `${mutual.url}/whoami`, timeout: 5000 } }));
+		const run = await runModuleAsync(requestModule({ ca: readFileSync(devCertificates().certs.ca, "utf8"), request: { url: `${mutual.url}/whoami`, timeout: 15000 } }));
 		t.is(run.status, 0, run.stderr);
 		const all = events(run.stdout);
 		t.is(all.length, 1, "a response arrived without a client certificate");
@@ -178,14 +180,14 @@ test("mutual TLS: a device without an identity fails in the handshake, and says 
 	}
 });
 
-test("mutual TLS: a certificate from another CA, even with the same device id, is refused in the handshake", async (t) => {
+test.serial("mutual TLS: a certificate from another CA, even with the same device id, is refused in the handshake", async (t) => {
 	const mutual = await mutualServer(deviceCa().cert);
 	const otherPaths = makeDeviceCa(mkdtempSync(join(tmpdir(), "xs-fota-other-device-ca-")));
 	const forged = makeDeviceCertificate({ caCert: otherPaths.cert, caKey: otherPaths.key, deviceId: "dev-42" });
 	t.is(new X509Certificate(forged.cert).subject, "CN=dev-42");
 	t.false(new X509Certificate(forged.cert).checkIssued(new X509Certificate(deviceCa().cert)));
 	try {
-		const run = await runModuleAsync(requestModule({ identity: { ca: readFileSync(devCertificates().certs.ca, "utf8"), clientKey: forged.key, clientCertificates: forged.cert }, request: { url: `${mutual.url}/whoami`, timeout: 5000 } }));
+		const run = await runModuleAsync(requestModule({ identity: { ca: readFileSync(devCertificates().certs.ca, "utf8"), clientKey: forged.key, clientCertificates: forged.cert }, request: { url: `${mutual.url}/whoami`, timeout: 15000 } }));
 		t.is(run.status, 0, run.stderr);
 		const all = events(run.stdout);
 		t.is(all.length, 1, "a response arrived for a certificate from another CA");

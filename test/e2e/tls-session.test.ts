@@ -29,7 +29,7 @@ test("one full TLS handshake for a whole update against the real server: check, 
 		try {
 			const counts = await countedToActivation(board, world.server.tls);
 			t.deepEqual(counts, { handshakes: 1, resumptions: 0 });
-			await board.waitFor((e) => e.type === "valid" && e.version === "2.0.0", 30000, "v2 confirmed");
+			await board.waitFor((e) => e.type === "report" && e.state === "valid" && e.ok === true, 30000, "v2 confirmed and its report taken by the server");
 		} finally {
 			await board.stop();
 		}
@@ -55,7 +55,7 @@ test("a server that closes after every response: the update completes, and each 
 			const requests = hostile.requests.length;
 			t.true(requests >= 5, `${requests} requests`); // manifest, report, image (cut), image (rest), report at least
 			t.deepEqual(counts, { handshakes: 1, resumptions: requests - 1 });
-			await board.waitFor((e) => e.type === "valid" && e.version === "2.0.0", 30000, "v2 confirmed");
+			await board.waitFor((e) => e.type === "report" && e.state === "valid" && e.ok === true, 30000, "v2 confirmed and its report taken by the server");
 		} finally {
 			await board.stop();
 		}

@@ -6,18 +6,19 @@
 //   idle_poll_http_bytes_unconditional the same device's first poll, which names no ETag: the whole signed manifest
 //   idle_poll_wire_bytes               the conditional poll on a new connection with a full handshake, every TLS
 //                                      record both ways, counted on a TCP relay in front of the server (the bytes the
-//                                      server's socket moves); the board restarts first, so it holds no TLS session
+//                                      server's socket moves: tools/demo/tls-tap.ts); the board restarts first, so it holds no TLS session
 //   idle_poll_wire_bytes_resumed       the same on a new connection whose handshake resumed a TLS session, when the
 //                                      transport offers one (reported only if it happened)
 // The relays end a connection after IDLE_CLOSE_MS without traffic, as a server that keeps no idle connection does, so
 // that every poll comes on a new connection. The instrumentation is the bench's: the server is not changed for it.
 import { mkdtempSync } from "node:fs";
-import { createConnection, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
-import { connect as tlsConnect, createServer as createTlsServer, Server as TlsServer, type TLSSocket } from "node:tls";
+import type { Socket } from "node:net";
+import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { World } from "../tools/demo/world.js";
+import { TlsTap } from "../tools/demo/tls-tap.js";
 import { makeDeviceCertificate } from "../tools/server/certificates.js";
 
 const IDLE_CLOSE_MS = 300;
@@ -99,43 +100,6 @@ async function httpRelay(world: World, deviceId: string, target: number): Promis
 	return { url: `https://localhost:${(server.address() as { port: number }).port}`, exchanges, server };
 }
 
-interface Connection { port: number; up: number; down: number }
-
-/** A TCP relay that counts every byte of each connection both ways (all TLS records). */
-async function wireRelay(target: number): Promise<{ url: string; connections: Connection[]; server: TcpServer }> {
-	const connections: Connection[] = [];
-	const server = createTcpServer((device) => {
-		const upstream = createConnection({ host: "127.0.0.1", port: target });
-		const connection: Connection = { port: 0, up: 0, down: 0 };
-		connections.push(connection);
-		upstream.once("connect", () => { connection.port = upstream.localPort ?? 0; });
-		const touch = closeWhenIdle(device, upstream);
-		device.on("data", (chunk: Buffer) => { touch(); connection.up += chunk.length; upstream.write(chunk); });
-		upstream.on("data", (chunk: Buffer) => { touch(); connection.down += chunk.length; device.write(chunk); });
-		device.on("error", () => upstream.destroy());
-		upstream.on("error", () => device.destroy());
-	});
-	await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-	return { url: `https://localhost:${(server.address() as { port: number }).port}`, connections, server };
-}
-
-/** Which of the server's TLS connections resumed a session, by the client's port: the bench watches the server's
- * "secureConnection" events (every TLS server of this process; restored by the returned function). */
-function watchResumption(): { resumed: Map<number, boolean>; restore: () => void } {
-	const resumed = new Map<number, boolean>();
-	const prototype = TlsServer.prototype as unknown as { emit: (event: string, ...args: unknown[]) => boolean };
-	const own = Object.prototype.hasOwnProperty.call(prototype, "emit");
-	const original = prototype.emit;
-	prototype.emit = function (this: unknown, event: string, ...args: unknown[]) {
-		if (event === "secureConnection") {
-			const socket = args[0] as TLSSocket;
-			resumed.set(socket.remotePort ?? 0, socket.isSessionReused());
-		}
-		return original.call(this, event, ...args);
-	};
-	return { resumed, restore: () => { if (own) prototype.emit = original; else delete (prototype as { emit?: unknown }).emit; } };
-}
-
 /** Boots the device, waits for `polls` checks that ended (none / not-modified / up-to-date), stops it. */
 async function poll(world: World, flash: string, polls: number): Promise<void> {
 	const board = world.boot(flash);
@@ -150,7 +114,6 @@ async function poll(world: World, flash: string, polls: number): Promise<void> {
 export async function run({ log }: { log: (line: string) => void }): Promise<Record<string, number>> {
 	const world = new World(mkdtempSync(join(tmpdir(), "xs-fota-bench-poll-")));
 	await world.start();
-	const watch = watchResumption();
 	const relays: { close(callback: () => void): void }[] = [];
 	try {
 		const target = Number(new URL(world.url).port);
@@ -170,18 +133,18 @@ export async function run({ log }: { log: (line: string) => void }): Promise<Rec
 		for (const head of idle.heads)
 			log(`  ${head.replace(/\r\n/g, "\n  ")}`);
 
-		const wire = await wireRelay(target);
-		relays.push(wire.server);
-		const flash = world.device("poll-wire", v1, { ...config, server: wire.url });
+		// the tap reads each connection's hellos: a ServerHello that echoes the session the device offered is a resumption
+		const wire = new TlsTap({ host: "127.0.0.1", port: target }, { idleCloseMs: IDLE_CLOSE_MS });
+		const wireUrl = await wire.listen();
+		relays.push({ close: (callback) => { void wire.close().then(callback); } });
+		const flash = world.device("poll-wire", v1, { ...config, server: wireUrl });
 		await poll(world, flash, 3); // the first poll judges the manifest; the next ones are 304s, resumed if they can be
-		const first = wire.connections.length;
+		const first = wire.each.length;
 		await poll(world, flash, 1); // a new process: no TLS session to resume
-		const fresh = wire.connections.slice(first);
-		const reused = (connection: Connection) => watch.resumed.get(connection.port) === true;
-		const cold = fresh.find((connection) => !reused(connection));
-		const warm = wire.connections.slice(1, first).find(reused);
+		const cold = wire.each.slice(first).find((connection) => !connection.resumed);
+		const warm = wire.each.slice(1, first).find((connection) => connection.resumed);
 		if (!cold)
-			throw new Error(`poll bench: no new connection with a full handshake after the restart: ${JSON.stringify(fresh)}`);
+			throw new Error(`poll bench: no new connection with a full handshake after the restart: ${JSON.stringify(wire.each.slice(first))}`);
 		log(`wire: full handshake ${cold.up} up + ${cold.down} down${warm ? `; resumed ${warm.up} up + ${warm.down} down` : "; no resumed handshake"}`);
 		return {
 			idle_poll_http_bytes: idle.requestBytes + idle.responseBytes,
@@ -190,7 +153,6 @@ export async function run({ log }: { log: (line: string) => void }): Promise<Rec
 			...(warm ? { idle_poll_wire_bytes_resumed: warm.up + warm.down } : {}),
 		};
 	} finally {
-		watch.restore();
 		for (const relay of relays)
 			await new Promise<void>((resolve) => relay.close(() => resolve()));
 		await world.stop();

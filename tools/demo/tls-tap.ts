@@ -1,5 +1,5 @@
-// A TCP relay in front of the update server that counts TLS handshakes as the server's socket sees them, for the
-// mcsim demo and heap bench: the device is given the relay's URL, every connection is passed through byte for byte
+// A TCP relay in front of the update server that counts TLS handshakes and bytes as the server's socket sees them,
+// for the mcsim demo, the mcsim heap bench and the idle-poll bench: the device is given the relay's URL, every connection is passed through byte for byte
 // (nothing is decrypted; the certificate still names localhost), and each connection's first records are read:
 // a ClientHello is a handshake, and a ServerHello that echoes the ClientHello's non-empty session ID is a resumed
 // (abbreviated) one. Why here and not in the server: the figure is about the wire, and the server's code stays as it is.
@@ -31,13 +31,28 @@ function helloSessionId(bytes: Buffer, type: number): Buffer | null | undefined 
 	return bytes.subarray(44, 44 + length);
 }
 
+/** One connection through the tap: its bytes each way (every TLS record) and whether its handshake resumed. */
+export interface TappedConnection {
+	/** bytes from the device */
+	up: number;
+	/** bytes from the server */
+	down: number;
+	resumed: boolean;
+}
+
 export class TlsTap {
 	readonly counts: TlsCounts = { connections: 0, handshakes: 0, resumed: 0, offered: 0 };
+	/** every connection, in the order the device opened them */
+	readonly each: TappedConnection[] = [];
 	readonly #server: Server;
 	readonly #sockets = new Set<Socket>();
+	readonly #idleCloseMs: number | undefined;
 	url = "";
 
-	constructor(readonly target: { host: string; port: number }) {
+	/** idleCloseMs: end a connection after that long without a byte either way, as a server that keeps no idle
+	 * connection does (the next request then comes on a new connection); by default connections stay as they are. */
+	constructor(readonly target: { host: string; port: number }, options: { idleCloseMs?: number } = {}) {
+		this.#idleCloseMs = options.idleCloseMs;
 		this.#server = createServer((device) => this.#relay(device));
 	}
 
@@ -56,13 +71,25 @@ export class TlsTap {
 
 	#relay(device: Socket): void {
 		this.counts.connections++;
+		const tapped: TappedConnection = { up: 0, down: 0, resumed: false };
+		this.each.push(tapped);
 		const server = connect(this.target.port, this.target.host);
+		let idle: NodeJS.Timeout | undefined;
+		const touch = () => {
+			if (this.#idleCloseMs === undefined)
+				return;
+			clearTimeout(idle);
+			idle = setTimeout(() => end(), this.#idleCloseMs);
+		};
+		touch();
 		this.#sockets.add(device);
 		this.#sockets.add(server);
 		let fromDevice: Buffer | undefined = Buffer.alloc(0);
 		let fromServer: Buffer | undefined = Buffer.alloc(0);
 		let offered: Buffer | undefined;
 		device.on("data", (bytes: Buffer) => {
+			tapped.up += bytes.length;
+			touch();
 			if (fromDevice !== undefined) {
 				fromDevice = Buffer.concat([fromDevice, bytes]);
 				const id = helloSessionId(fromDevice, 1);
@@ -80,18 +107,23 @@ export class TlsTap {
 			server.write(bytes);
 		});
 		server.on("data", (bytes: Buffer) => {
+			tapped.down += bytes.length;
+			touch();
 			if (fromServer !== undefined) {
 				fromServer = Buffer.concat([fromServer, bytes]);
 				const id = helloSessionId(fromServer, 2);
 				if (id !== undefined) {
 					fromServer = undefined;
-					if (id && offered && id.equals(offered))
+					if (id && offered && id.equals(offered)) {
 						this.counts.resumed++;
+						tapped.resumed = true;
+					}
 				}
 			}
 			device.write(bytes);
 		});
 		const end = () => {
+			clearTimeout(idle);
 			device.destroy();
 			server.destroy();
 			this.#sockets.delete(device);

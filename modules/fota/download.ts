@@ -8,9 +8,9 @@
 import { TransientError, UpdateRejected } from "./errors.js";
 import { fromHex } from "./hex.js";
 import type { Progress, Records } from "./records.js";
-import { watchTransfer, type TransferLimits } from "./transfer.js";
+import { watchTransfer, type TransferLimits, type TransferWatch } from "./transfer.js";
 import { retryAfter } from "./schedule.js";
-import type { Clock, EventSink, Flash, Headers, Slot, SlotVerdict, Transport } from "./ports.js";
+import type { Clock, EventSink, Flash, Headers, ResponseSink, Slot, SlotVerdict, Transport } from "./ports.js";
 
 export interface DownloadPlan {
 	url: string;
@@ -53,135 +53,197 @@ function sameImage(progress: Progress | undefined, plan: DownloadPlan): progress
 		progress.offset >= 0 && progress.offset <= plan.size && (progress.offset % plan.chunkBytes === 0 || progress.offset === plan.size);
 }
 
-/** Where the slot stands across the requests of one download: the next byte to write, the end of the erased part. */
-interface Cursor { writeFrom: number; erasedTo: number; }
-
 /** How many short 206 answers in a row a download takes before it backs off: each must bring at least a byte. */
 export const MAX_SHORT_RANGES = 64;
 
-/** One ranged GET from cursor.writeFrom to the end. Resolves true when the slot holds every byte, false when the
- * server answered a shorter range than asked (HTTP allows it): the caller asks again from where it stopped. */
-function fetchRest(ports: DownloadPorts, records: Records, plan: DownloadPlan, progress: Progress, cursor: Cursor): Promise<boolean> {
-	const { flash, events } = ports;
-	const sector = flash.sectorSize;
-	const start = cursor.writeFrom;
-	return new Promise((resolve, reject) => {
-		let position = 0;          // offset in the image of the next byte the server sends
-		let rangeEnd = plan.size;  // one past the last byte this response carries
-		let settled = false;
-		const finish = (error?: Error, complete = true) => {
-			if (settled)
-				return;
-			settled = true;
-			watch.stop();
-			if (error) {
-				request.abort();
-				reject(error);
-			}
-			else
-				resolve(complete);
-		};
-		const checkpoint = (offset: number) => {
-			progress.offset = offset;
-			records.progress = progress;
-			events("progress", { offset, size: plan.size });
-		};
-		const onResponse = (status: number, headers: Headers) => {
-			const etag = usableEtag(headers["etag"]);
-			if (headers["etag"] !== undefined && etag === undefined)
-				events("etag-dropped", { length: headers["etag"].length });
-			if (status === 206) {
-				const range = CONTENT_RANGE.exec(headers["content-range"] ?? "");
-				if (!range)
-					throw new TransientError(`206 without a valid Content-Range (${headers["content-range"]})`);
-				if (Number(range[3]) !== plan.size)
-					throw new UpdateRejected("size-mismatch", `server has ${range[3]} bytes, the manifest signs ${plan.size}`);
-				if (Number(range[1]) !== start || Number(range[2]) > plan.size - 1 || Number(range[2]) < start)
-					throw new TransientError(`Content-Range ${headers["content-range"]} does not match bytes=${start}-${plan.size - 1}`);
-				if (start > 0 && progress.etag && etag !== progress.etag)
-					return imageChanged();
-				position = start;
-				rangeEnd = Number(range[2]) + 1;
-			}
-			else if (status === 200) {
-				const length = headers["content-length"];
-				if (length !== undefined && Number(length) !== plan.size)
-					throw new UpdateRejected("size-mismatch", `server sends ${length} bytes, the manifest signs ${plan.size}`);
-				if (start > 0) {
-					if (progress.etag && etag !== progress.etag)
-						return imageChanged();
-					events("restart", { reason: "range-ignored", skip: start });
-				}
-				position = 0;
-			}
-			else
-				throw new TransientError(`HTTP ${status} for the image`, retryAfter(headers["retry-after"], ports.clock.wall()));
-			if (etag)
-				progress.etag = etag;
-		};
-		// The image behind the URL is not the one we were resuming: start over from zero, with the manifest
-		// fetched again, since a new image usually means a new release.
-		const imageChanged = () => {
-			events("restart", { reason: "image-changed", from: progress.offset });
-			progress.offset = 0;
-			delete progress.etag;
-			records.progress = progress;
-			throw new ImageChanged("the image changed on the server (new ETag); starting over from zero");
-		};
-		const onData = (chunk: Uint8Array) => {
-			const from = position, end = position + chunk.length;
-			position = end;
-			if (end > plan.size)
-				throw new UpdateRejected("body-too-long", `server sent more than the signed ${plan.size} bytes`);
-			if (end > rangeEnd)
-				throw new TransientError(`server sent bytes past its Content-Range (${rangeEnd})`);
-			if (end <= cursor.writeFrom)
-				return;
-			const piece = from < cursor.writeFrom ? chunk.subarray(cursor.writeFrom - from) : chunk;
-			const at = Math.max(from, cursor.writeFrom);
-			while (cursor.erasedTo < at + piece.length) {
-				flash.erase(plan.slot, cursor.erasedTo, sector);
-				cursor.erasedTo += sector;
-			}
-			flash.write(plan.slot, at, piece);
-			cursor.writeFrom = end;
-			const reached = end === plan.size ? end : end - (end % plan.chunkBytes);
-			if (reached > progress.offset)
-				checkpoint(reached);
-		};
-		// every event of the response goes through here: after the end, nothing; a throw ends the download. One
-		// argument, not rest parameters: a data event must not allocate (an array per call, per chunk, is garbage)
-		const guard = <T>(fn: (value: T) => void) => (value: T) => {
-			if (settled)
-				return;
-			try {
-				fn(value);
-			} catch (error) {
-				finish(error as Error);
-			}
-		};
+/** One download's ranged GETs, from writeFrom to the end, one after another. This one object is the sink of all of
+ * them (transports give no event after abort() or done), with the state of the request under way in its fields:
+ * a request costs its Promise, its headers and its transfer watch, not a set of closures (README, "Memory"). A data
+ * event allocates nothing. */
+class RangedDownload implements ResponseSink {
+	readonly #ports: DownloadPorts;
+	readonly #records: Records;
+	readonly #plan: DownloadPlan;
+	readonly #progress: Progress;
+	/** the next byte of the slot to write; the end of its erased part */
+	writeFrom: number;
+	#erasedTo: number;
+	// the request under way
+	#start = 0;                 // the first byte it asked for
+	#position = 0;              // offset in the image of the next byte the server sends
+	#rangeEnd = 0;              // one past the last byte this response carries
+	#settled = true;
+	#request: { abort(): void } | undefined;
+	#watch: TransferWatch | undefined;
+	#resolve: ((complete: boolean) => void) | undefined;
+	#reject: ((error: Error) => void) | undefined;
+	// made once per download, not per request
+	readonly #begin = (resolve: (complete: boolean) => void, reject: (error: Error) => void): void => {
+		this.#resolve = resolve;
+		this.#reject = reject;
+	};
+	readonly #tooSlow = (why: string): void => {
+		this.#finish(new TransientError(`${this.#plan.url} at ${this.writeFrom} of ${this.#plan.size} bytes: ${why}`));
+	};
+
+	constructor(ports: DownloadPorts, records: Records, plan: DownloadPlan, progress: Progress) {
+		this.#ports = ports;
+		this.#records = records;
+		this.#plan = plan;
+		this.#progress = progress;
+		this.writeFrom = this.#erasedTo = progress.offset;
+	}
+
+	/** One ranged GET from writeFrom to the end. Resolves true when the slot holds every byte, false when the server
+	 * answered a shorter range than asked (HTTP allows it): the caller asks again from where it stopped. */
+	fetchRest(): Promise<boolean> {
+		const plan = this.#plan, progress = this.#progress;
+		const start = this.#start = this.writeFrom;
+		this.#position = 0;
+		this.#rangeEnd = plan.size;
+		this.#settled = false;
+		const done = new Promise<boolean>(this.#begin);
 		const headers: [string, string][] = [["Range", `bytes=${start}-${plan.size - 1}`]];
 		if (start > 0 && progress.etag)
 			headers.push(["If-Range", progress.etag]);
-		const watch = watchTransfer(ports.clock, plan.limits, (why) => finish(new TransientError(`${plan.url} at ${cursor.writeFrom} of ${plan.size} bytes: ${why}`)));
-		const onStatus = guard((response: { status: number; headers: Headers }) => onResponse(response.status, response.headers));
-		const request = ports.transport.request({ url: plan.url, headers, timeout: plan.timeoutMs }, {
-			response: (status: number, headers: Headers) => onStatus({ status, headers }), // once per request
-			data: guard((chunk: Uint8Array) => {
-				watch.received(chunk.length);
-				onData(chunk);
-			}),
-			done: guard((error?: string) => {
-				if (error)
-					return finish(new TransientError(`link lost at ${cursor.writeFrom} of ${plan.size} bytes: ${error}`));
-				if (cursor.writeFrom < plan.size && cursor.writeFrom === rangeEnd && rangeEnd > start)
-					return finish(undefined, false); // a short 206, delivered whole: ask for the rest
-				if (cursor.writeFrom < plan.size)
-					return finish(new TransientError(`the body ended at ${cursor.writeFrom} of ${plan.size} bytes`));
-				finish();
-			}),
-		});
-	});
+		this.#watch = watchTransfer(this.#ports.clock, plan.limits, this.#tooSlow);
+		try {
+			this.#request = this.#ports.transport.request({ url: plan.url, headers, timeout: plan.timeoutMs }, this);
+		} catch (error) {
+			this.#finish(error as Error);
+		}
+		return done;
+	}
+
+	#finish(error?: Error, complete = true): void {
+		if (this.#settled)
+			return;
+		this.#settled = true;
+		this.#watch!.stop();
+		this.#watch = undefined;
+		const request = this.#request, resolve = this.#resolve!, reject = this.#reject!;
+		this.#request = this.#resolve = this.#reject = undefined;
+		if (error) {
+			request?.abort();
+			reject(error);
+		}
+		else
+			resolve(complete);
+	}
+
+	response(status: number, headers: Headers): void {
+		if (this.#settled)
+			return;
+		try {
+			this.#onResponse(status, headers);
+		} catch (error) {
+			this.#finish(error as Error);
+		}
+	}
+
+	data(chunk: Uint8Array): void {
+		if (this.#settled)
+			return;
+		this.#watch!.received(chunk.length);
+		try {
+			this.#onData(chunk);
+		} catch (error) {
+			this.#finish(error as Error);
+		}
+	}
+
+	done(error?: string): void {
+		if (this.#settled)
+			return;
+		const size = this.#plan.size, at = this.writeFrom;
+		if (error)
+			return this.#finish(new TransientError(`link lost at ${at} of ${size} bytes: ${error}`));
+		if (at < size && at === this.#rangeEnd && this.#rangeEnd > this.#start)
+			return this.#finish(undefined, false); // a short 206, delivered whole: ask for the rest
+		if (at < size)
+			return this.#finish(new TransientError(`the body ended at ${at} of ${size} bytes`));
+		this.#finish();
+	}
+
+	#onResponse(status: number, headers: Headers): void {
+		const plan = this.#plan, progress = this.#progress, start = this.#start;
+		const received = headers["etag"];
+		const etag = usableEtag(received);
+		if (received !== undefined && etag === undefined)
+			this.#ports.events("etag-dropped", { length: received.length });
+		if (status === 206) {
+			const contentRange = headers["content-range"];
+			const range = CONTENT_RANGE.exec(contentRange ?? "");
+			if (!range)
+				throw new TransientError(`206 without a valid Content-Range (${contentRange})`);
+			if (Number(range[3]) !== plan.size)
+				throw new UpdateRejected("size-mismatch", `server has ${range[3]} bytes, the manifest signs ${plan.size}`);
+			if (Number(range[1]) !== start || Number(range[2]) > plan.size - 1 || Number(range[2]) < start)
+				throw new TransientError(`Content-Range ${contentRange} does not match bytes=${start}-${plan.size - 1}`);
+			if (start > 0 && progress.etag && etag !== progress.etag)
+				return this.#imageChanged();
+			this.#position = start;
+			this.#rangeEnd = Number(range[2]) + 1;
+		}
+		else if (status === 200) {
+			const length = headers["content-length"];
+			if (length !== undefined && Number(length) !== plan.size)
+				throw new UpdateRejected("size-mismatch", `server sends ${length} bytes, the manifest signs ${plan.size}`);
+			if (start > 0) {
+				if (progress.etag && etag !== progress.etag)
+					return this.#imageChanged();
+				this.#ports.events("restart", { reason: "range-ignored", skip: start });
+			}
+			this.#position = 0;
+		}
+		else
+			throw new TransientError(`HTTP ${status} for the image`, retryAfter(headers["retry-after"], this.#ports.clock.wall()));
+		if (etag)
+			progress.etag = etag;
+	}
+
+	/** The image behind the URL is not the one we were resuming: start over from zero, with the manifest fetched
+	 * again, since a new image usually means a new release. */
+	#imageChanged(): never {
+		const progress = this.#progress;
+		this.#ports.events("restart", { reason: "image-changed", from: progress.offset });
+		progress.offset = 0;
+		delete progress.etag;
+		this.#records.progress = progress;
+		throw new ImageChanged("the image changed on the server (new ETag); starting over from zero");
+	}
+
+	#onData(chunk: Uint8Array): void {
+		const plan = this.#plan, flash = this.#ports.flash, writeFrom = this.writeFrom;
+		const length = chunk.length, from = this.#position, end = from + length;
+		this.#position = end;
+		if (end > plan.size)
+			throw new UpdateRejected("body-too-long", `server sent more than the signed ${plan.size} bytes`);
+		if (end > this.#rangeEnd)
+			throw new TransientError(`server sent bytes past its Content-Range (${this.#rangeEnd})`);
+		if (end <= writeFrom)
+			return;
+		// the part of a piece already in the slot (a 200 from zero on a resume) is skipped: a view only then
+		const piece = from < writeFrom ? chunk.subarray(writeFrom - from) : chunk;
+		const at = from < writeFrom ? writeFrom : from;
+		const sector = flash.sectorSize;
+		while (this.#erasedTo < end) {
+			flash.erase(plan.slot, this.#erasedTo, sector);
+			this.#erasedTo += sector;
+		}
+		flash.write(plan.slot, at, piece);
+		this.writeFrom = end;
+		const reached = end === plan.size ? end : end - (end % plan.chunkBytes);
+		if (reached > this.#progress.offset)
+			this.#checkpoint(reached);
+	}
+
+	#checkpoint(offset: number): void {
+		const progress = this.#progress;
+		progress.offset = offset;
+		this.#records.progress = progress;
+		this.#ports.events("progress", { offset, size: this.#plan.size });
+	}
 }
 
 /** Reads the slot back once: its SHA-256 against the manifest's and, from the same pass, the activation's image
@@ -209,13 +271,13 @@ export async function downloadImage(ports: DownloadPorts, records: Records, plan
 	else if (progress.offset > 0)
 		ports.events("resume", { offset: progress.offset, size: plan.size });
 	try {
-		const cursor: Cursor = { writeFrom: progress.offset, erasedTo: progress.offset };
-		if (cursor.writeFrom < plan.size)
+		const download = new RangedDownload(ports, records, plan, progress);
+		if (download.writeFrom < plan.size)
 			ports.flash.invalidate(plan.slot); // before a byte changes: no old otadata entry may boot the slot
-		for (let short = 0; cursor.writeFrom < plan.size && !(await fetchRest(ports, records, plan, progress, cursor)); short++) {
+		for (let short = 0; download.writeFrom < plan.size && !(await download.fetchRest()); short++) {
 			if (short + 1 >= MAX_SHORT_RANGES)
-				throw new TransientError(`${MAX_SHORT_RANGES} short ranges in a row, at ${cursor.writeFrom} of ${plan.size} bytes`);
-			ports.events("short-range", { at: cursor.writeFrom, size: plan.size });
+				throw new TransientError(`${MAX_SHORT_RANGES} short ranges in a row, at ${download.writeFrom} of ${plan.size} bytes`);
+			ports.events("short-range", { at: download.writeFrom, size: plan.size });
 		}
 	} catch (error) {
 		if (error instanceof UpdateRejected)

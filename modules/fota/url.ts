@@ -1,9 +1,14 @@
 // URL joining without the URL class, which XS does not have: enough for https URLs of our server.
+// The patterns are module constants: XS compiles a RegExp literal each time its expression runs, so one inside a
+// function would be compiled again on every check (README, "Memory").
 const ABSOLUTE = /^https:\/\/[^/\s]+/;
+const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
+const QUERY_OR_FRAGMENT = /[?#]/;
+const PLAIN_HTTPS = /^https:\/\/([^/?#@\s:]+|\[[0-9a-fA-F:.]+\])(?::(\d{1,5}))?([/?][^#\s]*)?$/;
 
 /** Resolves ref against base: absolute https URLs as they are, "/path" against base's origin, else against its folder. */
 export function resolveUrl(base: string, ref: string): string {
-	if (/^[a-z][a-z0-9+.-]*:/i.test(ref)) {
+	if (SCHEME.test(ref)) {
 		if (!ABSOLUTE.test(ref))
 			throw new TypeError(`only https URLs are allowed: ${ref}`);
 		return ref;
@@ -15,7 +20,7 @@ export function resolveUrl(base: string, ref: string): string {
 		throw new TypeError(`scheme-relative URLs are not allowed: ${ref}`);
 	if (ref.startsWith("/"))
 		return origin[0] + ref;
-	const path = base.slice(origin[0].length).split(/[?#]/)[0] ?? "";
+	const path = base.slice(origin[0].length).split(QUERY_OR_FRAGMENT)[0] ?? "";
 	const folder = path.slice(0, path.lastIndexOf("/") + 1) || "/";
 	const parts: string[] = [];
 	for (const part of (folder + ref).split("/").slice(1)) {
@@ -32,7 +37,7 @@ export interface HttpsTarget { host: string; port: number; path: string; }
 /** Splits an https URL into host, port (443 by default) and path with query, for HTTP clients that take them apart
  * (Moddable's `http` Request). Throws a TypeError for anything but a plain https URL: no user info, a numeric port. */
 export function splitHttpsUrl(url: string): HttpsTarget {
-	const match = /^https:\/\/([^/?#@\s:]+|\[[0-9a-fA-F:.]+\])(?::(\d{1,5}))?([/?][^#\s]*)?$/.exec(url);
+	const match = PLAIN_HTTPS.exec(url);
 	if (!match)
 		throw new TypeError(`not a plain https URL: ${url}`);
 	const port = match[2] === undefined ? 443 : Number(match[2]);

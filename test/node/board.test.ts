@@ -98,6 +98,16 @@ test("preference values persist in the nvs partition across boots", (t) => {
 	t.like(runBoard(flash).events.find((e) => e.type === "value"), { value: "o".repeat(600), count: 40 });
 });
 
+test("preference values of every kind come back from the nvs partition as written: text, booleans, numbers, bytes, a delete", (t) => {
+	const flash = device(image("prefs-kinds", "1.0.0"));
+	const written = runBoard(flash).events.find((e) => e.type === "written");
+	const read = runBoard(flash).events.find((e) => e.type === "read");
+	t.truthy(written);
+	t.like(read, { text: "é€ a", long: "€".repeat(700), yes: true, no: false, number: -123456, bytes: [0, 1, 254, 255], gone: null,
+		keys: ["bytes", "long", "no", "number", "text", "yes"] });
+	t.deepEqual({ ...read, type: undefined, t: undefined, boot: undefined, ops: undefined }, { ...written, type: undefined, t: undefined, boot: undefined, ops: undefined });
+});
+
 test("an erase waits for the write after it (one pwrite) and reaches the file before any other operation or the exit", (t) => {
 	const flash = device(image("erase-write", "1.0.0"));
 	const run = runBoard(flash);

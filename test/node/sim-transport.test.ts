@@ -278,8 +278,8 @@ await new Promise((resolve) => {
 		t.is(done.error, undefined);
 		t.is(done.length, IMAGE.length);
 		t.true(done.pieces >= IMAGE.length / 4096, `${done.pieces} pieces`);
-		// one buffer as large as the first piece, and one of 4096 bytes if a later piece is larger: never one per piece
-		t.true(done.buffers <= 2, `${done.buffers} buffers for ${done.pieces} pieces`);
+		// the transport's one buffer, of the chunk size: never one per piece
+		t.is(done.buffers, 1, `${done.buffers} buffers for ${done.pieces} pieces`);
 		t.false(done.keptUnchanged, "a chunk kept without a copy still held its bytes after the body");
 	} finally {
 		await served.close();
@@ -326,31 +326,45 @@ for (const url of options.urls) {
 	}
 });
 
-test("a short body (the server's 404 for a product with no release) comes in a buffer of its own size, not one of the chunk size", async (t) => {
-	const served = await serve();
+test("every request of a transport is handed the transport's one buffer: a short body (a 404) and an image alike, no buffer per request", async (t) => {
+	const served = await serve(IMAGE);
 	const dir = mkdtempSync(join(tmpdir(), "xs-fota-transport-"));
 	const file = join(dir, "short.js");
 	writeFileSync(file, `
 import { SimTransport } from "sim/fota/transport";
-const options = ${JSON.stringify({ identity: served.identity("dev-1"), request: { url: `${served.url}/v1/products/demo/manifest`, timeout: 5000 } })};
-const sizes = [];
-await new Promise((resolve) => {
-	new SimTransport(options.identity, 4096).request(options.request, {
-		response() {},
-		data(chunk) { sizes.push([chunk.length, chunk.buffer.byteLength]); },
-		done(error) { trace(JSON.stringify({ error, sizes }) + "\\n"); resolve(); },
+const options = ${JSON.stringify({ identity: served.identity("dev-1"), urls: ["manifest", "1.bin", "manifest"].map((name) => `${served.url}/v1/products/demo/${name}`) })};
+const transport = new SimTransport(options.identity, 4096);
+const buffers = [];
+for (const url of options.urls) {
+	const sizes = [];
+	await new Promise((resolve) => {
+		transport.request({ url, timeout: 5000 }, {
+			response() {},
+			data(chunk) {
+				if (!buffers.includes(chunk.buffer))
+					buffers.push(chunk.buffer);
+				sizes.push([chunk.length, chunk.buffer.byteLength, chunk.byteOffset]);
+			},
+			done(error) { trace(JSON.stringify({ error, sizes, buffers: buffers.length }) + "\\n"); resolve(); },
+		});
 	});
-});
+}
 `);
 	try {
 		const run = await runModuleAsync(file);
 		t.is(run.status, 0, run.stderr);
-		const [done] = events(run.stdout);
-		t.is(done.error, undefined);
-		t.is(done.sizes.length, 1);
-		const [[length, capacity]] = done.sizes;
+		const [first, image, last] = events(run.stdout);
+		for (const done of [first, image, last])
+			t.is(done.error, undefined);
+		t.is(first.sizes.length, 1);
+		const [[length, capacity, offset]] = first.sizes;
 		t.true(length > 0 && length < 4096, `${length} bytes`);
-		t.is(capacity, length);
+		t.is(capacity, 4096);
+		t.is(offset, 0);
+		t.is(image.sizes.reduce((sum: number, [piece]: number[]) => sum + piece, 0), IMAGE.length);
+		t.true(image.sizes.every(([piece, size, at]: number[]) => piece <= 4096 && size === 4096 && at === 0));
+		t.deepEqual(last.sizes, first.sizes);
+		t.is(last.buffers, 1, "three requests, one buffer");
 	} finally {
 		await served.close();
 	}

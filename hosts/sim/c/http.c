@@ -13,12 +13,14 @@
  * so a new connection, after the server closed the last one, resumes the session instead of a full handshake.
  * libcurl reuses a connection or a session only for the same host, port and TLS options (the pinned CA, the client
  * certificate and key, TLS 1.2), so nothing here weakens them. A board reset forgets both, as a reboot does.
- * No garbage per chunk: a request's body reaches JS through one ArrayBuffer, made at its first data event (as large
- * as that piece, at most `chunk` bytes; `chunk` bytes once if a later piece is larger) and refilled for every later
- * one; a data event hands (buffer, length), valid only during the call (the ResponseSink contract,
- * modules/fota/ports.ts): a sink copies what it keeps.
+ * No garbage per chunk: a request's body reaches JS through one ArrayBuffer, refilled for every piece: the caller's
+ * own (options.buffer, lent to each of its requests: the sim transport keeps one, so a request allocates no buffer),
+ * or else one made at the first data event (as large as that piece, at most `chunk` bytes; `chunk` bytes once if a
+ * later piece is larger). A data event hands (buffer, length), valid only during the call (the ResponseSink
+ * contract, modules/fota/ports.ts): a sink copies what it keeps.
  *   new HttpRequest({url, method: "GET"|"POST", headers: [[name, value]...], body: string, ca: PEM string,
- *                    clientKey: PEM string, clientCertificates: PEM string, timeout: ms, chunk: bytes}, callback)
+ *                    clientKey: PEM string, clientCertificates: PEM string, timeout: ms, chunk: bytes,
+ *                    buffer: ArrayBuffer}, callback)
  */
 #include "host.h"
 #include <curl/curl.h>
@@ -293,6 +295,18 @@ void xs_http_request(txMachine* the)
 	fxSetHostData(the, mxThis, http);
 	fxSetHostHooks(the, mxThis, &gxHttpHooks);
 	http->self = *mxThis;
+	/* options.buffer: an ArrayBuffer the caller owns and lends to each of its requests (one per transport, not one per
+	 * request): every data event refills it, and no piece is larger than it */
+	mxPushSlot(mxArgv(0));
+	fxGetID(the, fxID(the, "buffer"));
+	if (!mxIsUndefined(the->stack)) {
+		txInteger size = fxGetArrayBufferLength(the, the->stack); /* a TypeError for anything but an ArrayBuffer */
+		if ((size < 256) || (size > mxBodyLimit))
+			mxRangeError("HttpRequest: buffer must be 256..%d bytes", mxBodyLimit);
+		http->buffer = *the->stack;
+		http->bufferSize = http->chunk = (size_t)size;
+	}
+	mxPop();
 	simAddHeaders(the, http, mxArgv(0));
 	if (!strcmp(method, "POST")) {
 		mxPushSlot(mxArgv(0));

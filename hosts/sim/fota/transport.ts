@@ -2,8 +2,11 @@
 // presenting the device's own key and certificate (mutual TLS) when the config gives them. They reach libcurl
 // as in-memory PEM, never as files (hosts/sim/c/http.c). The requests of a check share one connection (and, when
 // the server closed it, resume its TLS session): that is the native's doing, for every request alike.
-// No garbage per chunk: the native refills one ArrayBuffer per request, and the sink gets one view over it, made
-// once (a shorter piece gets a shorter view). So a chunk is valid only during sink.data (ResponseSink, fota/ports).
+// No garbage per chunk, and no buffer per request: the transport owns one ArrayBuffer, made with it, that the native
+// refills for every piece of every request (requests of one transport lend it in turn; the client's run one at a
+// time, and a piece is handed over and consumed before the next is copied in), and the sink gets one view over it,
+// made once (a shorter piece gets a shorter view). So a chunk is valid only during sink.data (ResponseSink,
+// fota/ports). A request costs its options, its native object (also its abort handle) and its one callback.
 import HttpRequest from "./http-request.js";
 import type { HttpRequest as Request, ResponseSink, Transport } from "fota/ports";
 
@@ -17,17 +20,19 @@ export interface SimIdentity {
 
 export class SimTransport implements Transport {
 	readonly #identity: SimIdentity;
-	readonly #chunk: number;
+	/** the one receive buffer, and a view over all of it */
+	readonly #buffer: ArrayBuffer;
+	readonly #whole: Uint8Array;
 	constructor(identity: SimIdentity, chunk = 4096) {
 		if ((identity.clientKey === undefined) !== (identity.clientCertificates === undefined))
 			throw new TypeError("transport: a client key needs its certificates, and certificates need their key");
 		this.#identity = identity;
-		this.#chunk = chunk;
+		this.#buffer = new ArrayBuffer(chunk);
+		this.#whole = new Uint8Array(this.#buffer);
 	}
 	request(request: Request, sink: ResponseSink): { abort(): void } {
-		const identity = this.#identity;
-		let view: Uint8Array | undefined; // over the request's one buffer, whole
-		const native = new HttpRequest({
+		const identity = this.#identity, whole = this.#whole;
+		return new HttpRequest({
 			url: request.url,
 			method: request.method ?? "GET",
 			headers: request.headers ?? [],
@@ -36,19 +41,14 @@ export class SimTransport implements Transport {
 			clientKey: identity.clientKey,
 			clientCertificates: identity.clientCertificates,
 			timeout: request.timeout,
-			chunk: this.#chunk,
+			buffer: this.#buffer,
 		}, (event: string, a?: any, b?: any) => {
-			if (event === "data") {
-				if (view === undefined || view.buffer !== a)
-					view = new Uint8Array(a as ArrayBuffer);
-				const whole = view;
+			if (event === "data")
 				sink.data(b === whole.length ? whole : whole.subarray(0, b as number));
-			}
 			else if (event === "response")
 				sink.response(a, b ?? {});
 			else
 				sink.done(a);
 		});
-		return { abort: () => native.abort() };
 	}
 }

@@ -23,19 +23,6 @@ const flashErase: (offset: number, length: number) => void = native("xs_board_nv
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function encodeValue(value: Value): { type: number; bytes: Uint8Array } {
-	if (typeof value === "string")
-		return { type: 0, bytes: encoder.encode(value) };
-	if (typeof value === "boolean")
-		return { type: 1, bytes: new Uint8Array([value ? 1 : 0]) };
-	if (typeof value === "number") {
-		const bytes = new Uint8Array(8);
-		new DataView(bytes.buffer).setFloat64(0, value, true);
-		return { type: 2, bytes };
-	}
-	return { type: 3, bytes: new Uint8Array(value.slice(0)) };
-}
-
 function decodeValue(type: number, bytes: Uint8Array): Value {
 	switch (type) {
 	case 0: return decoder.decode(bytes);
@@ -45,20 +32,67 @@ function decodeValue(type: number, bytes: Uint8Array): Value {
 	}
 }
 
-function encodeRecord(op: 1 | 2, domain: string, key: string, value?: Value): Uint8Array {
-	const d = encoder.encode(domain), k = encoder.encode(key);
-	const v = value === undefined ? { type: 0, bytes: new Uint8Array(0) } : encodeValue(value);
-	if (v.bytes.length > 0xffff)
+/** The most bytes a value takes in a record: UTF-8 has at most 3 bytes for each UTF-16 code unit. */
+function valueBound(value: Value | undefined): number {
+	if (value === undefined)
+		return 0;
+	if (typeof value === "string")
+		return 3 * value.length;
+	if (typeof value === "boolean")
+		return 1;
+	if (typeof value === "number")
+		return 8;
+	return value.byteLength;
+}
+
+/** An append's record is built here when it fits, most of all a download's checkpoint (a hundred bytes): one array
+ * made once, so that a write makes no garbage on the sim's heap beyond small views, as ESP-IDF's NVS writes from C
+ * (README, "Memory"). A record larger than this is built in an array of its own. */
+const SCRATCH = new Uint8Array(1024);
+
+/** Encodes one record into `into` (as large as 8 + 3 × the text lengths + the value's bound + 4, at least); the
+ * record is the returned view over its start. */
+function encodeRecordInto(into: Uint8Array, op: 1 | 2, domain: string, key: string, value?: Value): Uint8Array {
+	const d = encoder.encodeInto(domain, into.subarray(8)).written as number;
+	const k = encoder.encodeInto(key, into.subarray(8 + d)).written as number;
+	const at = 8 + d + k;
+	const view = new DataView(into.buffer, into.byteOffset, into.byteLength);
+	let type = 0, length = 0;
+	if (typeof value === "string")
+		length = encoder.encodeInto(value, into.subarray(at)).written as number;
+	else if (typeof value === "boolean") {
+		type = 1;
+		length = 1;
+		into[at] = value ? 1 : 0;
+	}
+	else if (typeof value === "number") {
+		type = 2;
+		length = 8;
+		view.setFloat64(at, value, true);
+	}
+	else if (value !== undefined) {
+		type = 3;
+		length = value.byteLength;
+		into.set(new Uint8Array(value), at);
+	}
+	if (length > 0xffff)
 		throw new RangeError("preference: value too large");
-	const record = new Uint8Array(8 + d.length + k.length + v.bytes.length + 4);
-	const view = new DataView(record.buffer);
-	record.set([MARK, op, v.type, d.length, k.length, 0]);
-	view.setUint16(6, v.bytes.length, true);
-	record.set(d, 8);
-	record.set(k, 8 + d.length);
-	record.set(v.bytes, 8 + d.length + k.length);
-	view.setUint32(record.length - 4, crc32(record.subarray(0, record.length - 4)), true);
-	return record;
+	into[0] = MARK;
+	into[1] = op;
+	into[2] = type;
+	into[3] = d;
+	into[4] = k;
+	into[5] = 0;
+	view.setUint16(6, length, true);
+	const end = at + length;
+	view.setUint32(end, crc32(into.subarray(0, end)), true);
+	return into.subarray(0, end + 4);
+}
+
+/** A record in an array of its own (compaction keeps them all until they are written). */
+function encodeRecord(op: 1 | 2, domain: string, key: string, value?: Value): Uint8Array {
+	const bound = 8 + 3 * (domain.length + key.length) + valueBound(value) + 4;
+	return encodeRecordInto(new Uint8Array(bound), op, domain, key, value).slice();
 }
 
 export class NvsLog {
@@ -131,7 +165,9 @@ export class NvsLog {
 
 	/** Appends one record, compacting into the other half first when needed. Atomic under power cuts. */
 	write(domain: string, key: string, value: Value | undefined): void {
-		const record = encodeRecord(value === undefined ? 2 : 1, domain, key, value);
+		const op = value === undefined ? 2 : 1;
+		const bound = 8 + 3 * (domain.length + key.length) + valueBound(value) + 4;
+		const record = bound <= SCRATCH.length ? encodeRecordInto(SCRATCH, op, domain, key, value) : encodeRecord(op, domain, key, value);
 		if (this.dirty || this.end + record.length > this.half) {
 			this.apply(domain, key, value);
 			this.compact(this.active ^ 1, this.generation + 1);

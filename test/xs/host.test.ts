@@ -99,3 +99,44 @@ test("the host reports XS memory, and the peak can be reset", (t) => {
 	t.true(garbage.length === 10000);
 	t.true(before.peakChunks >= 0 && before.slots > 0);
 });
+
+/** The chunk bytes `fn` allocates, garbage included (XS's peak), on its second run. */
+function chunksAllocated(fn: () => unknown): number {
+	fn();
+	collect();
+	const before = memory(true);
+	fn();
+	return memory().peakChunks - before.chunks;
+}
+
+test("module code runs from outside the heap, as from a device's flash: a closure made or a string literal evaluated copies nothing into the heap", (t) => {
+	// 100 closures, each with a body of about 1 KB of code, and 100 evaluations of a 200-character literal: parsed
+	// code run as it comes copied the body into a chunk at each closure (~100 KB) and the literal at each evaluation
+	// (~20 KB); code as Moddable's linker leaves it points at both where they lie
+	const made: Array<() => number> = [];
+	const closures = chunksAllocated(() => {
+		made.length = 0;
+		for (let i = 0; i < 100; i++)
+			made.push(() => {
+				let x = i;
+				x = (x * 31 + 7) % 1013; x = (x * 31 + 7) % 1013; x = (x * 31 + 7) % 1013; x = (x * 31 + 7) % 1013;
+				x = (x * 31 + 7) % 1013; x = (x * 31 + 7) % 1013; x = (x * 31 + 7) % 1013; x = (x * 31 + 7) % 1013;
+				x = (x * 37 + 5) % 1019; x = (x * 37 + 5) % 1019; x = (x * 37 + 5) % 1019; x = (x * 37 + 5) % 1019;
+				x = (x * 37 + 5) % 1019; x = (x * 37 + 5) % 1019; x = (x * 37 + 5) % 1019; x = (x * 37 + 5) % 1019;
+				x = (x * 41 + 3) % 1021; x = (x * 41 + 3) % 1021; x = (x * 41 + 3) % 1021; x = (x * 41 + 3) % 1021;
+				x = (x * 41 + 3) % 1021; x = (x * 41 + 3) % 1021; x = (x * 41 + 3) % 1021; x = (x * 41 + 3) % 1021;
+				return x;
+			});
+	});
+	t.is(made.length, 100);
+	t.is(made[5]!(), made[5]!()); // the closures run
+	let length = 0;
+	const literals = chunksAllocated(() => {
+		length = 0;
+		for (let i = 0; i < 100; i++)
+			length += "0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ".length;
+	});
+	t.is(length, 100 * 200);
+	t.true(closures < 4000, `100 closures: ${closures} chunk bytes`);
+	t.true(literals < 1000, `100 literal evaluations: ${literals} chunk bytes`);
+});

@@ -17,6 +17,7 @@ typedef struct simHost {
 	double turnStart;        /* monotonic ms when the loop last turned (the task watchdog's feed) */
 	void (*onDeadline)(txMachine* the);  /* board mode: the watchdog resets the board */
 	void (*onFatal)(txMachine* the, const char* what, const char* message);  /* board mode: a crash resets the board */
+	struct simModuleCode* moduleCode; /* the modules' code, kept outside the heap as a device's flash (modules.c) */
 } simHost;
 
 #define mxHost(the) ((simHost*)((the)->host))
@@ -47,6 +48,7 @@ extern int simBootMain(int argc, char* argv[]);
 
 /* modules (modules.c) */
 extern void simLoadModuleMap(txMachine* the, const char* path);
+extern void simFreeModuleCode(simHost* host);  /* after the machine is deleted */
 
 /* natives (natives.c) */
 extern void simInstallNatives(txMachine* the);

@@ -152,5 +152,6 @@ int main(int argc, char* argv[])
 	if (memoryReport)
 		simWriteMemoryReport(the, memoryReport);
 	fxDeleteMachine(the);
+	simFreeModuleCode(&host);
 	return host.exitStatus;
 }

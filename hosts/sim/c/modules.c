@@ -6,6 +6,7 @@
  *   image's aliases, so what runs after a reboot is what was written to flash.
  * Relative specifiers resolve against the importing module in both. Source is parsed at import time: the npm
  * engine sources ship no xsc.
+ * Parsed code then runs as a device runs its modules from flash: see simKeepModuleCode.
  */
 #include "host.h"
 #include "xsScript.h"
@@ -212,6 +213,105 @@ static txScript* simParseModule(txMachine* the, txString path, void* stream, txG
 	return script;
 }
 
+/* A device runs its modules from flash. Moddable's linker (xsl, run by mcconfig) binds every module's names and marks
+ * every function's code and every string literal as "in the archive", so XS points at them where they lie instead of
+ * copying them into its heap each time a closure is made or a literal is evaluated. Parsed code that XS runs as it
+ * comes copies both, every time: on the sim board, each arrow function made and each literal evaluated allocated a
+ * chunk that a device never allocates, and the module bodies' copies stayed in the heap. So the sim host does what
+ * the linker does, with its own walk over the code: it binds the names, turns the code and string opcodes into their
+ * archive forms, and keeps the code outside the XS heap, read-only in use, for the machine's life (simFreeModuleCode).
+ * eval and new Function still copy, as they do on a device. */
+typedef struct simModuleCode {
+	struct simModuleCode* next;
+	txScript* script;
+} simModuleCode;
+
+extern void fxRemapIDs(txMachine* the, txByte* codeBuffer, txSize codeSize, txID* theIDs);
+
+/* The code and string opcodes in their archive forms; the walk steps over every operand as fxRemapIDs does. */
+static void simArchiveOpcodes(txByte* p, txByte* end)
+{
+	while (p < end) {
+		txU1 code = *((txU1*)p);
+		txS1 size = gxCodeSizes[code];
+		switch (code) {
+		case XS_CODE_CODE_1: *((txU1*)p) = XS_CODE_CODE_ARCHIVE_1; break;
+		case XS_CODE_CODE_2: *((txU1*)p) = XS_CODE_CODE_ARCHIVE_2; break;
+		case XS_CODE_CODE_4: *((txU1*)p) = XS_CODE_CODE_ARCHIVE_4; break;
+		case XS_CODE_STRING_1: *((txU1*)p) = XS_CODE_STRING_ARCHIVE_1; break;
+		case XS_CODE_STRING_2: *((txU1*)p) = XS_CODE_STRING_ARCHIVE_2; break;
+		case XS_CODE_STRING_4: *((txU1*)p) = XS_CODE_STRING_ARCHIVE_4; break;
+		default: break;
+		}
+		if (size > 0)
+			p += size; /* a function's code follows its opcode: the walk goes on into it */
+		else if (size == 0)
+			p += 1 + sizeof(txID);
+		else if (size == -1) {
+			txU1 length;
+			p++;
+			length = *((txU1*)p);
+			p += 1 + length;
+		}
+		else if (size == -2) {
+			txU2 length;
+			p++;
+			mxDecode2(p, length);
+			p += length;
+		}
+		else {
+			txS4 length;
+			p++;
+			mxDecode4(p, length);
+			p += length;
+		}
+	}
+}
+
+/* Binds the script's names, archives its opcodes and keeps it for the machine's life: fxRunScript then neither
+ * copies its code nor deletes it (it deletes only scripts that still carry their symbols). */
+static void simKeepModuleCode(txMachine* the, txScript* script)
+{
+	simModuleCode* kept = c_malloc(sizeof(simModuleCode));
+	txByte* p = (txByte*)script->symbolsBuffer;
+	txID count, i;
+	txID* ids;
+	if (!kept) {
+		fxDeleteScript(script);
+		fxAbort(the, XS_NOT_ENOUGH_MEMORY_EXIT);
+	}
+	kept->script = script;
+	kept->next = mxHost(the)->moduleCode;
+	mxHost(the)->moduleCode = kept;
+	if (!p)
+		return;
+	mxDecodeID(p, count);
+	ids = c_malloc(count * sizeof(txID));
+	if (!ids)
+		fxAbort(the, XS_NOT_ENOUGH_MEMORY_EXIT);
+	ids[0] = XS_NO_ID;
+	for (i = 1; i < count; i++) {
+		ids[i] = fxNewNameC(the, (txString)p);
+		p += mxStringLength((char*)p) + 1;
+	}
+	fxRemapIDs(the, script->codeBuffer, script->codeSize, ids);
+	c_free(ids);
+	c_free(script->symbolsBuffer);
+	script->symbolsBuffer = C_NULL;
+	script->symbolsSize = 0;
+	simArchiveOpcodes(script->codeBuffer, script->codeBuffer + script->codeSize);
+}
+
+void simFreeModuleCode(simHost* host)
+{
+	while (host->moduleCode) {
+		simModuleCode* kept = host->moduleCode;
+		host->moduleCode = kept->next;
+		fxDeleteScript(kept->script);
+		c_free(kept);
+	}
+}
+
 void fxLoadModule(txMachine* the, txSlot* module, txID moduleID)
 {
 	txString path = fxGetKeyName(the, moduleID);
@@ -229,6 +329,7 @@ void fxLoadModule(txMachine* the, txSlot* module, txID moduleID)
 		script = simParseModule(the, label, &stream, simSourceGetc);
 		if (!script)
 			mxSyntaxError("module %s: cannot parse", path);
+		simKeepModuleCode(the, script);
 		fxResolveModule(the, module, moduleID, script, C_NULL, C_NULL);
 		return;
 	}
@@ -239,5 +340,6 @@ void fxLoadModule(txMachine* the, txSlot* module, txID moduleID)
 	fclose(file);
 	if (!script)
 		mxSyntaxError("module %s: cannot parse", path);
+	simKeepModuleCode(the, script);
 	fxResolveModule(the, module, moduleID, script, C_NULL, C_NULL);
 }

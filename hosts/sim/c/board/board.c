@@ -84,6 +84,7 @@ static void simBoardTeardown(simBoard* board)
 		simHttpReset();
 		fxDeleteMachine(gxBoardMachine);
 		gxBoardMachine = NULL;
+		simFreeModuleCode(&gxBoardHost);
 	}
 	simImageFree(board->image);
 	board->image = NULL;

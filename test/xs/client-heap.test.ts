@@ -1,0 +1,123 @@
+// Garbage, measured inside XS (the sim host's sim/memory), of the client's own steps around a download (README,
+// "Memory"): an idle poll answered 304, whose conditional request needs the state the last judgement was made in
+// (client.ts #judgedState), and the "check" step that precedes every request. The ports are fakes that allocate
+// nothing per call (a fixed answer, a fixed store), so that what is counted is client.ts's and fetch.ts's own.
+import { FotaClient } from "fota/client";
+import { parseDeviceConfig } from "fota/config";
+import { verify } from "crypto/ed25519";
+import SHA256 from "crypto/sha256";
+import type { Clock, Flash, Headers, HttpRequest, ResponseSink, Slot, Store, StoreValue, Transport } from "fota/ports";
+import { memory, collect } from "sim/memory";
+import { test } from "./lib/harness.js";
+import { fromHex } from "./lib/bytes.js";
+import { FIXTURE_PUBLIC_KEY, SIGNED } from "./lib/manifest-fixtures.js";
+
+const NEVER = () => {};
+const ETAG = "\"m1\"";
+const RUNNING = { label: "ota_0", index: 0, size: 2 * 1024 * 1024, state: "valid" as const };
+const NEXT: Slot = { label: "ota_1", index: 1, size: 2 * 1024 * 1024 };
+const sha256 = (data: Uint8Array) => new Uint8Array(SHA256.hash(data));
+
+/** The manifest server: the signed fixture (version 2.1.0) with its ETag, or 304 to a request that names that ETag. */
+class FakeTransport implements Transport {
+	readonly #body = fromHex(SIGNED.sim!.envelope);
+	readonly #full: Headers = { etag: ETAG, "content-length": String(fromHex(SIGNED.sim!.envelope).length) };
+	readonly #notModified: Headers = { etag: ETAG };
+	readonly #handle = { abort: NEVER };
+	#sink: ResponseSink | undefined;
+	#conditional = false;
+	requests = 0;
+	notModified = 0;
+	readonly #deliver = () => this.#run();
+
+	request(request: HttpRequest, sink: ResponseSink): { abort(): void } {
+		const headers = request.headers!;
+		this.#conditional = false;
+		for (let i = 0; i < headers.length; i++)
+			if (headers[i]![0] === "if-none-match" && headers[i]![1] === ETAG)
+				this.#conditional = true;
+		this.#sink = sink;
+		this.requests++;
+		Promise.resolve().then(this.#deliver);
+		return this.#handle;
+	}
+
+	#run(): void {
+		const sink = this.#sink!;
+		if (this.#conditional) {
+			this.notModified++;
+			sink.response(304, this.#notModified);
+		}
+		else {
+			sink.response(200, this.#full);
+			sink.data(this.#body);
+		}
+		sink.done();
+	}
+}
+
+/** A store that keeps its values in one object: a set replaces a property, and allocates nothing of its own. */
+class FakeStore implements Store {
+	readonly values: Record<string, StoreValue> = {};
+	get(key: string): StoreValue | undefined { return this.values[key]; }
+	set(key: string, value: StoreValue): void { this.values[key] = value; }
+	delete(key: string): void { delete this.values[key]; }
+}
+
+const flash = {
+	sectorSize: 4096,
+	running: () => RUNNING,
+	next: () => NEXT,
+	lastReset: () => "software",
+} as unknown as Flash;
+const clock: Clock = { now: () => 0, wall: () => undefined, after: () => NEVER, random: () => 0 };
+
+function client(): { client: FotaClient; transport: FakeTransport; store: FakeStore } {
+	const config = parseDeviceConfig({ deviceId: "d1", product: "xs-fota-sim", server: "https://fota.example",
+		ca: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+		keys: [{ keyId: "21fe31dfa154a261", publicKey: FIXTURE_PUBLIC_KEY }] }, sha256);
+	const transport = new FakeTransport(), store = new FakeStore();
+	const made = new FotaClient({
+		config, firmware: { version: "2.1.0", kind: "sim" },
+		ports: { transport, flash, verifier: { verify }, watchdog: { arm: NEVER, feed: NEVER, disarm: NEVER }, store, clock, events: NEVER },
+	});
+	return { client: made, transport, store };
+}
+
+/** Makes room (chunks and slots) that the measurement cannot fill, then collects: no collection happens during `fn`,
+ * so XS's peak over what was live before is everything `fn` allocated, garbage included. */
+async function allocated(fn: () => Promise<unknown>): Promise<number> {
+	await fn(); // a first run makes what the client keeps for good
+	let room: unknown[] | undefined = [new Uint8Array(512 * 1024)];
+	for (let i = 0; i < 16384; i++)
+		room.push({ i });
+	room = undefined;
+	collect();
+	const before = memory(true);
+	await fn();
+	return memory().peak - before.current;
+}
+
+test("the fakes: a first poll judges the manifest up to date and records its ETag; the next polls are answered 304", async (t) => {
+	const { client: c, transport, store } = client();
+	t.deepEqual(await c.check(), { result: "none", why: "up-to-date" });
+	t.is(transport.notModified, 0);
+	t.true(String(store.values["mfjudged"]).includes(ETAG.slice(1, -1)), `judged record: ${String(store.values["mfjudged"])}`);
+	t.deepEqual(await c.check(), { result: "none", why: "not-modified" });
+	t.deepEqual(await c.check(), { result: "none", why: "not-modified" });
+	t.is(transport.requests, 3);
+	t.is(transport.notModified, 2);
+});
+
+// Figures in brackets: client.ts before this test, measured by it: each poll rebuilt the judged state (the keys in
+// hex, joined, encoded, their CRC; an array of the state's parts and its join), about 4.5 KB, and awaited the two
+// "report again" steps as async functions although there was nothing to send, about 2 KB of frames and promises each.
+// Either change undone takes the poll over the bound. What is left: fetchBounded's request (about 9 KB with the fake's
+// own job), and the frames of the awaits that remain (check, the manifest request).
+test("an idle poll answered 304 neither rebuilds its judged state nor awaits reports that have nothing to send", async (t) => {
+	const { client: c, transport } = client();
+	await c.check();
+	const poll = await allocated(() => c.check());
+	t.is(transport.notModified, 2);
+	t.true(poll <= 31000, `an idle poll: ${poll} bytes (was 38,568)`);
+});

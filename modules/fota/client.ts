@@ -450,12 +450,19 @@ export class FotaClient {
 	}
 
 	/** Before anything that ends in a restart (an image's activation, a config's trial copy): the app's holds are
-	 * waited for, and outside the maintenance window the round is deferred (the outcome returned). */
-	async #restartAllowed(): Promise<CheckOutcome | undefined> {
+	 * waited for, and outside the maintenance window the round is deferred (the outcome returned). Not an async
+	 * function: with no hold there is nothing to wait for, and the answer comes at once (a check awaits only what it
+	 * must: README, "Memory"); with a hold, a Promise of the answer once the holds are released. */
+	#restartAllowed(): Promise<CheckOutcome | undefined> | CheckOutcome | undefined {
 		if (this.#holds.held) {
 			this.#event("held", { reason: "app", holds: this.#holds.reasons });
-			await this.#holds.released();
+			return this.#holds.released().then(() => this.#windowDeferral());
 		}
+		return this.#windowDeferral();
+	}
+
+	/** The deferral when the maintenance window is closed, or undefined. */
+	#windowDeferral(): CheckOutcome | undefined {
 		const window = checkWindow(this.#config.window, this.#ports.clock.wall(), this.#config.withoutClock);
 		if (!window.open) {
 			this.#event("held", { reason: window.reason, waitMs: window.waitMs });
@@ -466,7 +473,8 @@ export class FotaClient {
 
 	async #activate(manifest: UpdateManifest): Promise<CheckOutcome> {
 		const { flash } = this.#ports;
-		const deferred = await this.#restartAllowed();
+		const allowed = this.#restartAllowed();
+		const deferred = allowed instanceof Promise ? await allowed : allowed;
 		if (deferred)
 			return deferred;
 		const slot = flash.next();
@@ -736,7 +744,8 @@ export class FotaClient {
 	async #activateConfig(opened: Extract<OpenedConfig, { ok: true }>): Promise<CheckOutcome> {
 		const loaded = this.#loaded!, configFlash = this.#ports.configFlash!, records = this.#records;
 		const { sequence } = opened.doc;
-		const deferred = await this.#restartAllowed();
+		const allowed = this.#restartAllowed();
+		const deferred = allowed instanceof Promise ? await allowed : allowed;
 		if (deferred)
 			return deferred;
 		records.configTrial = undefined;

@@ -21,104 +21,104 @@ const EMPTY = new Uint8Array(0);
  * watch's callback, with the state in fields, so that a fetch costs this object, its Promise and its watch rather
  * than a closure per event and per bound (README, "Memory"). */
 class BoundedFetch implements ResponseSink {
-	readonly #url: string;
-	readonly #maxBytes: number;
-	#status = 0;
-	#headers: Headers = {};
-	#length = 0;
-	#body = EMPTY; // its first #length bytes are the body so far
-	#settled = false;
-	#request: { abort(): void } | undefined;
-	#watch: TransferWatch | undefined;
-	#resolve: ((fetched: Fetched) => void) | undefined;
-	#reject: ((error: Error) => void) | undefined;
+	private readonly url: string;
+	private readonly maxBytes: number;
+	private status = 0;
+	private headers: Headers = {};
+	private length = 0;
+	private body = EMPTY; // its first `length` bytes are the body so far
+	private settled = false;
+	private request: { abort(): void } | undefined;
+	private watch: TransferWatch | undefined;
+	private resolve: ((fetched: Fetched) => void) | undefined;
+	private reject: ((error: Error) => void) | undefined;
 
 	constructor(url: string, maxBytes: number) {
-		this.#url = url;
-		this.#maxBytes = maxBytes;
+		this.url = url;
+		this.maxBytes = maxBytes;
 	}
 
 	/** Starts the request; the Promise settles once, with the body or the first error. */
 	start(transport: Transport, clock: Clock, timeoutMs: number, limits: TransferLimits, headers: [string, string][]): Promise<Fetched> {
 		const done = new Promise<Fetched>((resolve, reject) => {
-			this.#resolve = resolve;
-			this.#reject = reject;
+			this.resolve = resolve;
+			this.reject = reject;
 		});
-		this.#watch = watchTransfer(clock, limits, (why) => this.#tooSlow(why));
+		this.watch = watchTransfer(clock, limits, (why) => this.tooSlow(why));
 		try {
-			const request = transport.request({ url: this.#url, headers, timeout: timeoutMs }, this);
-			if (this.#settled) // settled from inside request() (a transport that answers at once): abort what it left
+			const request = transport.request({ url: this.url, headers, timeout: timeoutMs }, this);
+			if (this.settled) // settled from inside request() (a transport that answers at once): abort what it left
 				request.abort();
 			else
-				this.#request = request;
+				this.request = request;
 		} catch (error) {
-			this.#finish(error as Error);
+			this.finish(error as Error);
 		}
 		return done;
 	}
 
-	#tooSlow(why: string): void {
-		this.#request?.abort();
-		this.#finish(new TransientError(`${this.#url}: ${why}`));
+	private tooSlow(why: string): void {
+		this.request?.abort();
+		this.finish(new TransientError(`${this.url}: ${why}`));
 	}
 
-	#finish(error?: Error): void {
-		if (this.#settled)
+	private finish(error?: Error): void {
+		if (this.settled)
 			return;
-		this.#settled = true;
-		this.#watch?.stop();
-		const resolve = this.#resolve!, reject = this.#reject!;
-		this.#watch = this.#resolve = this.#reject = undefined;
+		this.settled = true;
+		this.watch?.stop();
+		const resolve = this.resolve!, reject = this.reject!;
+		this.watch = this.resolve = this.reject = undefined;
 		if (error)
 			return reject(error);
-		const body = this.#body, length = this.#length;
-		resolve({ status: this.#status, headers: this.#headers, body: length === body.length ? body : body.slice(0, length) });
+		const body = this.body, length = this.length;
+		resolve({ status: this.status, headers: this.headers, body: length === body.length ? body : body.slice(0, length) });
 	}
 
-	#abort(error: Error): void {
-		this.#request?.abort();
-		this.#finish(error);
+	private abort(error: Error): void {
+		this.request?.abort();
+		this.finish(error);
 	}
 
 	response(code: number, received: Headers): void {
-		if (this.#settled)
+		if (this.settled)
 			return;
-		this.#status = code;
-		this.#headers = received;
+		this.status = code;
+		this.headers = received;
 		const declared = Number(received["content-length"]);
-		if (Number.isFinite(declared) && declared > this.#maxBytes)
-			this.#abort(new TooLarge(`${this.#url}: ${declared} bytes, more than ${this.#maxBytes}`));
+		if (Number.isFinite(declared) && declared > this.maxBytes)
+			this.abort(new TooLarge(`${this.url}: ${declared} bytes, more than ${this.maxBytes}`));
 		else if (Number.isSafeInteger(declared) && declared > 0)
-			this.#body = new Uint8Array(declared);
+			this.body = new Uint8Array(declared);
 	}
 
 	data(chunk: Uint8Array): void {
-		if (this.#settled)
+		if (this.settled)
 			return;
-		this.#watch!.received(chunk.length);
-		const length = this.#length, end = length + chunk.length, maxBytes = this.#maxBytes;
+		this.watch!.received(chunk.length);
+		const length = this.length, end = length + chunk.length, maxBytes = this.maxBytes;
 		if (end > maxBytes)
-			return this.#abort(new TooLarge(`${this.#url}: more than ${maxBytes} bytes`));
-		let body = this.#body;
+			return this.abort(new TooLarge(`${this.url}: more than ${maxBytes} bytes`));
+		let body = this.body;
 		if (end > body.length) { // no length declared, or more than it: grow (a longer body fails in done)
 			const grown = new Uint8Array(Math.min(maxBytes, Math.max(end, body.length * 2)));
 			grown.set(body.subarray(0, length));
-			body = this.#body = grown;
+			body = this.body = grown;
 		}
 		body.set(chunk, length);
-		this.#length = end;
+		this.length = end;
 	}
 
 	done(error?: string): void {
-		if (this.#settled)
+		if (this.settled)
 			return;
 		if (error)
-			return this.#finish(new TransientError(`${this.#url}: ${error}`));
+			return this.finish(new TransientError(`${this.url}: ${error}`));
 		// a body shorter than the server declared was cut, however the transport reports the end
-		const declared = this.#headers["content-length"];
-		if (declared !== undefined && Number(declared) !== this.#length)
-			return this.#finish(new TransientError(`${this.#url}: the body ended at ${this.#length} of ${declared} declared bytes`));
-		this.#finish();
+		const declared = this.headers["content-length"];
+		if (declared !== undefined && Number(declared) !== this.length)
+			return this.finish(new TransientError(`${this.url}: the body ended at ${this.length} of ${declared} declared bytes`));
+		this.finish();
 	}
 }
 

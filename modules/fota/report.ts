@@ -35,31 +35,31 @@ export interface ConfigOrigin {
  * so that a report costs this object, its Promise, its body and its watch rather than a closure per event and per
  * bound (README, "Memory"). */
 class ReportSend implements ResponseSink {
-	readonly #events: EventSink;
-	readonly #state: ReportState;
-	#status = 0;
-	#answered = 0;
-	#ended = false;
-	#request: { abort(): void } | undefined;
-	#watch: TransferWatch | undefined;
-	#resolve: ((ok: boolean) => void) | undefined;
-	#reject: ((error: unknown) => void) | undefined;
+	private readonly events: EventSink;
+	private readonly state: ReportState;
+	private status = 0;
+	private answered = 0;
+	private ended = false;
+	private request: { abort(): void } | undefined;
+	private watch: TransferWatch | undefined;
+	private resolve: ((ok: boolean) => void) | undefined;
+	private reject: ((error: unknown) => void) | undefined;
 
 	constructor(events: EventSink, state: ReportState) {
-		this.#events = events;
-		this.#state = state;
+		this.events = events;
+		this.state = state;
 	}
 
 	start(transport: Transport, clock: Clock, config: DeviceConfig, body: string): Promise<boolean> {
 		const done = new Promise<boolean>((resolve, reject) => {
-			this.#resolve = resolve;
-			this.#reject = reject;
+			this.resolve = resolve;
+			this.reject = reject;
 		});
-		this.#watch = watchTransfer(clock, {
+		this.watch = watchTransfer(clock, {
 			deadlineMs: config.reportDeadlineSeconds * 1000,
 			minBytesPerSecond: config.minRateBytesPerSecond,
 			windowMs: Math.min(config.rateWindowSeconds, config.reportDeadlineSeconds) * 1000,
-		}, (why) => this.#abort(why));
+		}, (why) => this.abort(why));
 		let request;
 		try {
 			request = transport.request({
@@ -70,50 +70,50 @@ class ReportSend implements ResponseSink {
 				timeout: Math.min(config.timeoutSeconds, config.reportDeadlineSeconds) * 1000,
 			}, this);
 		} catch (error) { // a transport that cannot even start: the report's Promise rejects, as the request's error
-			this.#ended = true;
-			this.#watch.stop();
-			this.#reject!(error);
+			this.ended = true;
+			this.watch.stop();
+			this.reject!(error);
 			return done;
 		}
-		if (this.#ended) // ended from inside request() (a transport that answers at once): abort what it left
+		if (this.ended) // ended from inside request() (a transport that answers at once): abort what it left
 			request.abort();
 		else
-			this.#request = request;
+			this.request = request;
 		return done;
 	}
 
-	#abort(why: string): void {
-		this.#request?.abort();
-		this.#end(why);
+	private abort(why: string): void {
+		this.request?.abort();
+		this.end(why);
 	}
 
-	#end(error?: string): void {
-		if (this.#ended)
+	private end(error?: string): void {
+		if (this.ended)
 			return;
-		this.#ended = true;
-		this.#watch?.stop();
-		const resolve = this.#resolve!, status = this.#status;
-		this.#watch = this.#resolve = this.#reject = this.#request = undefined;
+		this.ended = true;
+		this.watch?.stop();
+		const resolve = this.resolve!, status = this.status;
+		this.watch = this.resolve = this.reject = this.request = undefined;
 		const ok = !error && status >= 200 && status < 300;
-		this.#events("report", { state: this.#state, ok, ...(ok ? {} : { error: error ?? `HTTP ${status}` }) });
+		this.events("report", { state: this.state, ok, ...(ok ? {} : { error: error ?? `HTTP ${status}` }) });
 		resolve(ok);
 	}
 
 	response(code: number): void {
-		this.#status = code;
+		this.status = code;
 	}
 
 	data(chunk: Uint8Array): void {
-		if (this.#ended)
+		if (this.ended)
 			return;
-		this.#answered += chunk.length;
-		this.#watch!.received(chunk.length);
-		if (this.#answered > MAX_REPORT_ANSWER)
-			this.#abort(`the answer is longer than ${MAX_REPORT_ANSWER} bytes`);
+		this.answered += chunk.length;
+		this.watch!.received(chunk.length);
+		if (this.answered > MAX_REPORT_ANSWER)
+			this.abort(`the answer is longer than ${MAX_REPORT_ANSWER} bytes`);
 	}
 
 	done(error?: string): void {
-		this.#end(error);
+		this.end(error);
 	}
 }
 

@@ -5,6 +5,7 @@
 import { FotaClient } from "fota/client";
 import { fetchBounded } from "fota/fetch";
 import { sendReport } from "fota/report";
+import { resolveUrl } from "fota/url";
 import { parseDeviceConfig } from "fota/config";
 import { verify } from "crypto/ed25519";
 import SHA256 from "crypto/sha256";
@@ -204,4 +205,21 @@ test("from the verified image to its activation, a check awaits nothing when no 
 	}
 	t.true(activation > 0);
 	t.true(activation <= 6000, `from the verified image to its activation: ${activation} bytes (was 8,360)`);
+});
+
+// Figure in brackets: url.ts before this test, measured by it: the base's path split at its query, the folder and the
+// name joined and split into segments, an array of them and its join.
+test("an image URL that is a plain name beside the manifest resolves without splitting paths into arrays", (t) => {
+	const base = "https://fota.example:8443/v1/products/demo-board/manifest?device=d1";
+	t.is(resolveUrl(base, "firmware-2.0.0.bin"), "https://fota.example:8443/v1/products/demo-board/firmware-2.0.0.bin");
+	t.is(resolveUrl(base, ""), "https://fota.example:8443/v1/products/demo-board/");
+	t.is(resolveUrl(base, ".."), "https://fota.example:8443/v1/products");
+	t.is(resolveUrl("https://fota.example/a/./b/../c/m?x=/y/", "f.bin"), "https://fota.example/a/c/f.bin");
+	t.is(resolveUrl("https://fota.example", "f.bin"), "https://fota.example/f.bin");
+	resolveUrl(base, "firmware-2.0.0.bin");
+	collect();
+	const before = memory(true);
+	resolveUrl(base, "firmware-2.0.0.bin");
+	const resolved = memory().peak - before.current;
+	t.true(resolved <= 2200, `resolving a plain name: ${resolved} bytes (was 4,672)`);
 });

@@ -123,6 +123,12 @@ export class FotaClient {
 	readonly #sha256: Sha256 | undefined;
 	/** the config document sequence the server last said it holds for this device (0: none) */
 	#configPending = 0;
+	/** Made once: the manifest's URL and the CRC of the config's keys (the config is the client's for its life). */
+	readonly #manifestUrl: string;
+	readonly #keysCrc: string;
+	/** The last judged state made, and the counters it was made from: a poll rebuilds it only when one changed. */
+	#state = "";
+	#stateOf: number[] = [-1, -1, -1, -1, -1];
 
 	constructor(options: ClientOptions) {
 		this.#config = options.config;
@@ -135,11 +141,13 @@ export class FotaClient {
 		this.#sha256 = options.sha256;
 		this.#checks = [...(options.selfTest ?? []), { name: SERVER_CHECK, run: () => this.#serverReachable() }];
 		reportableConfig(options.config); // made once, at start: every report carries it (config.ts)
+		const { server, product, deviceId, keys } = options.config;
+		this.#manifestUrl = `${server}${manifestPath(product)}?device=${encodeURIComponent(deviceId)}`;
+		this.#keysCrc = crc32(encodeUtf8(keys.map((key) => `${key.keyId}:${toHex(key.publicKey)}`).join(","))).toString(16);
 	}
 
 	get manifestUrl(): string {
-		const { server, product, deviceId } = this.#config;
-		return `${server}${manifestPath(product)}?device=${encodeURIComponent(deviceId)}`;
+		return this.#manifestUrl;
 	}
 
 	hold(reason: string): Release {
@@ -192,14 +200,15 @@ export class FotaClient {
 			records.last = { ...last, ...(target ? { target } : {}) };
 	}
 
-	/** Sends the last outcome again if the server has not had it (a reset or a lost link came between). */
-	async #reportAgain(): Promise<void> {
+	/** Sends the last outcome again if the server has not had it (a reset or a lost link came between): the sending,
+	 * or undefined when there is nothing to send (not an async function: a check then awaits nothing, README "Memory"). */
+	#reportAgain(): Promise<void> | undefined {
 		const last = this.#records.last;
 		if (!last?.unreported)
-			return;
+			return undefined;
 		const { unreported: _, target, ...outcome } = last;
 		this.#event("report-again", { state: last.state });
-		await this.#settle(outcome, target);
+		return this.#settle(outcome, target);
 	}
 
 	/** Everything a manifest's judgement depends on besides its bytes: the running firmware, the counters, the slot it
@@ -207,10 +216,16 @@ export class FotaClient {
 	 * a change of any of these sends the next request unconditionally. (The time counts only for `expired`, which is
 	 * never recorded: with or without a clock, no other outcome that is recorded could become an update.) */
 	#judgedState(): string {
-		const records = this.#records;
-		const keys = this.#config.keys.map((key) => `${key.keyId}:${toHex(key.publicKey)}`).join(",");
-		return [this.#firmware.version, this.#firmware.kind, records.sequence, records.securityVersion, records.failedSequence,
-			this.#ports.flash.next().size, this.#loaded?.sequence ?? "-", crc32(encodeUtf8(keys)).toString(16)].join("|");
+		const records = this.#records, of = this.#stateOf;
+		const sequence = records.sequence, securityVersion = records.securityVersion, failed = records.failedSequence;
+		const slotSize = this.#ports.flash.next().size, loaded = this.#loaded ? this.#loaded.sequence : -2;
+		// the firmware and the keys are fixed for the client's life; the counters are read afresh and compared
+		if (of[0] !== sequence || of[1] !== securityVersion || of[2] !== failed || of[3] !== slotSize || of[4] !== loaded) {
+			of[0] = sequence; of[1] = securityVersion; of[2] = failed; of[3] = slotSize; of[4] = loaded;
+			this.#state = [this.#firmware.version, this.#firmware.kind, sequence, securityVersion, failed, slotSize,
+				loaded === -2 ? "-" : loaded, this.#keysCrc].join("|");
+		}
+		return this.#state;
 	}
 
 	/** The ETag to name in If-None-Match: the last manifest judged for good, while the state it was judged in holds. */
@@ -321,8 +336,12 @@ export class FotaClient {
 		const { flash, events, clock } = this.#ports;
 		const records = this.#records;
 		this.#event("check", { url: this.manifestUrl });
-		await this.#reportAgain();
-		await this.#reportConfigAgain();
+		const again = this.#reportAgain();
+		if (again)
+			await again;
+		const configAgain = this.#reportConfigAgain();
+		if (configAgain)
+			await configAgain;
 		let manifest: UpdateManifest | undefined;
 		let config: Extract<OpenedConfig, { ok: true }> | CheckOutcome | undefined;
 		/** the ETag of the manifest being judged, until its outcome is final (recorded) or its download begins */
@@ -431,12 +450,19 @@ export class FotaClient {
 	}
 
 	/** Before anything that ends in a restart (an image's activation, a config's trial copy): the app's holds are
-	 * waited for, and outside the maintenance window the round is deferred (the outcome returned). */
-	async #restartAllowed(): Promise<CheckOutcome | undefined> {
+	 * waited for, and outside the maintenance window the round is deferred (the outcome returned). Not an async
+	 * function: with no hold there is nothing to wait for, and the answer comes at once (a check awaits only what it
+	 * must: README, "Memory"); with a hold, a Promise of the answer once the holds are released. */
+	#restartAllowed(): Promise<CheckOutcome | undefined> | CheckOutcome | undefined {
 		if (this.#holds.held) {
 			this.#event("held", { reason: "app", holds: this.#holds.reasons });
-			await this.#holds.released();
+			return this.#holds.released().then(() => this.#windowDeferral());
 		}
+		return this.#windowDeferral();
+	}
+
+	/** The deferral when the maintenance window is closed, or undefined. */
+	#windowDeferral(): CheckOutcome | undefined {
 		const window = checkWindow(this.#config.window, this.#ports.clock.wall(), this.#config.withoutClock);
 		if (!window.open) {
 			this.#event("held", { reason: window.reason, waitMs: window.waitMs });
@@ -447,7 +473,8 @@ export class FotaClient {
 
 	async #activate(manifest: UpdateManifest): Promise<CheckOutcome> {
 		const { flash } = this.#ports;
-		const deferred = await this.#restartAllowed();
+		const allowed = this.#restartAllowed();
+		const deferred = allowed instanceof Promise ? await allowed : allowed;
 		if (deferred)
 			return deferred;
 		const slot = flash.next();
@@ -538,8 +565,12 @@ export class FotaClient {
 			await this.#settle({ state: "rolled-back", version: pending.version, error: reason }, pending.version);
 			return { state: "rolled-back", from: pending.version, reason };
 		}
-		await this.#reportAgain();
-		await this.#reportConfigAgain();
+		const again = this.#reportAgain();
+		if (again)
+			await again;
+		const configAgain = this.#reportConfigAgain();
+		if (configAgain)
+			await configAgain;
 		return { state: "running" };
 	}
 
@@ -664,13 +695,14 @@ export class FotaClient {
 			this.#records.configLast = { state, target, ...(error ? { error } : {}) };
 	}
 
-	async #reportConfigAgain(): Promise<void> {
+	/** The config's outcome sent again if the server has not had it: the sending, or undefined (as #reportAgain). */
+	#reportConfigAgain(): Promise<void> | undefined {
 		const last = this.#records.configLast;
-		if (last?.unreported) {
-			this.#event("report-again", { state: last.state, configTarget: last.target });
-			const { unreported: _, ...result } = last;
-			await this.#settleConfig(result);
-		}
+		if (!last?.unreported)
+			return undefined;
+		this.#event("report-again", { state: last.state, configTarget: last.target });
+		const { unreported: _, ...result } = last;
+		return this.#settleConfig(result);
 	}
 
 	/** Fetches the config document the server holds for this device and opens it as strictly as a manifest: the
@@ -712,7 +744,8 @@ export class FotaClient {
 	async #activateConfig(opened: Extract<OpenedConfig, { ok: true }>): Promise<CheckOutcome> {
 		const loaded = this.#loaded!, configFlash = this.#ports.configFlash!, records = this.#records;
 		const { sequence } = opened.doc;
-		const deferred = await this.#restartAllowed();
+		const allowed = this.#restartAllowed();
+		const deferred = allowed instanceof Promise ? await allowed : allowed;
 		if (deferred)
 			return deferred;
 		records.configTrial = undefined;

@@ -20,7 +20,17 @@ export function resolveUrl(base: string, ref: string): string {
 		throw new TypeError(`scheme-relative URLs are not allowed: ${ref}`);
 	if (ref.startsWith("/"))
 		return origin[0] + ref;
-	const path = base.slice(origin[0].length).split(QUERY_OR_FRAGMENT)[0] ?? "";
+	// the usual case, a plain name beside the base (a manifest's image): the base up to its last slash, and the name,
+	// without splitting paths into arrays (README, "Memory"); any dot segment takes the general way below
+	const from = origin[0].length;
+	let end = base.indexOf("?", from);
+	const hash = base.indexOf("#", from);
+	if (end < 0 || (hash >= 0 && hash < end))
+		end = hash < 0 ? base.length : hash;
+	const slash = end > from ? base.lastIndexOf("/", end - 1) : -1;
+	if (slash >= from && ref !== "." && ref !== ".." && ref.indexOf("/") < 0 && base.indexOf("/.", from) < 0)
+		return base.slice(0, slash + 1) + ref;
+	const path = base.slice(from).split(QUERY_OR_FRAGMENT)[0] ?? "";
 	const folder = path.slice(0, path.lastIndexOf("/") + 1) || "/";
 	const parts: string[] = [];
 	for (const part of (folder + ref).split("/").slice(1)) {

@@ -75,6 +75,11 @@ export interface ServerOptions {
 }
 
 export const MAX_REPORT_BYTES = 4096;
+/** Reports of progress, committed as a poll's bookkeeping is (a light commit: no disk sync to wait for). A device sends
+ * "downloading" once as a download begins, and its outcome follows in durable reports ("activating", then "valid" or
+ * "rolled-back"...), which supersede it; nothing the server decides rests on it but a rollout offer's timeout, moved by
+ * a durable write of its own. Every other state is an outcome and stays durable (docs/server.md, "Durability"). */
+export const LIGHT_REPORT_STATES: readonly string[] = ["downloading"];
 const MAX_ADMIN_BYTES = 64 * 1024;
 /** a release's JSON: the image (up to 6 MiB) and the manifest in base64 */
 const MAX_RELEASE_BYTES = 8 * 1024 * 1024 + 64 * 1024;
@@ -247,9 +252,10 @@ export class UpdateServer {
 				this.#log(`${deviceId}: ${VERSION_HEADER} is not a version; not taken`);
 			// a gateway asking ahead for a device (./gateway-authority.ts) is not the device: no check is recorded
 			const prefetch = request.headers[GATEWAY_PREFETCH_HEADER] !== undefined && request.headers[GATEWAY_FOR_HEADER] !== undefined;
-			if (!prefetch)
-				await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100, version ? { product: route.product, version } : undefined);
-			await this.#configPending(request, response, route.product, deviceId);
+			const config = this.#namedConfig(request, deviceId);
+			if (!prefetch) // the check and the config sequence it names: one light commit
+				await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100, version ? { product: route.product, version } : undefined, config);
+			await this.#configPending(response, route.product, deviceId, config, prefetch);
 			return this.#manifest(request, response, route.product, deviceId);
 		}
 		return this.#image(request, response, route.product, route.name, deviceId);
@@ -309,16 +315,14 @@ export class UpdateServer {
 		return undefined;
 	}
 
-	/** On a manifest request that names the device's config sequence: keeps it, and names the sequence of the document
-	 * waiting for the device in CONFIG_PENDING_HEADER, set before the answer so that every status carries it. A failure
-	 * here is logged and costs the device nothing but the hint. */
-	async #configPending(request: IncomingMessage, response: ServerResponse, product: string, deviceId: string): Promise<void> {
-		const named = this.#namedConfig(request, deviceId);
+	/** On a manifest request that names the device's config sequence (`named`): keeps it (unless recordCheck did:
+	 * `kept`), and names the sequence of the document waiting for the device in CONFIG_PENDING_HEADER, set before the
+	 * answer so that every status carries it. A failure here is logged and costs the device nothing but the hint. */
+	async #configPending(response: ServerResponse, product: string, deviceId: string, named: number | undefined, unkept: boolean): Promise<void> {
 		if (named === undefined)
 			return;
 		try {
-			const known = await this.store.deviceConfig(deviceId);
-			if (known?.sequence !== named)
+			if (unkept && (await this.store.deviceConfig(deviceId))?.sequence !== named)
 				await this.store.noteConfigSequence(deviceId, named, new Date());
 			const pending = await pendingConfig(this.store, deviceId, product, named, (doc) => this.rollouts.offerConfig(deviceId, doc));
 			if (pending)
@@ -420,7 +424,7 @@ export class UpdateServer {
 		const body = await readJson(request, MAX_REPORT_BYTES);
 		const report = parseReport(body, deviceId);
 		const at = new Date();
-		const record = await this.store.recordReport(report, at, this.#options.historyLimit ?? 100);
+		const record = await this.store.recordReport(report, at, this.#options.historyLimit ?? 100, undefined, { light: LIGHT_REPORT_STATES.includes(report.state) });
 		await this.rollouts.onReport(report, new Date(this.#options.now?.() ?? at.getTime()));
 		this.#log(`report ${deviceId}: ${record.state} ${record.version}${record.lastError ? ` (${record.lastError})` : ""}`);
 		response.writeHead(204);

@@ -148,13 +148,15 @@ export interface FleetStore {
 	/** gateways: the devices behind each, and the forwarded reports taken (./gateways.ts) */
 	readonly gateways: GatewayRegistry;
 	close(): Promise<void>;
-	/** One transaction: upsert the device (first/last seen, running version, state, counters, last error: kept while state != "valid" unless a new one comes, cleared by "valid"), insert the report into the history, trim the history to the newest historyLimit. Durable when it resolves. */
-	recordReport(report: DeviceReport, at: Date, historyLimit: number, guard?: (trx: Transaction<Tables>) => Promise<void>): Promise<DeviceRow>;
+	/** One transaction: upsert the device (first/last seen, running version, state, counters, last error: kept while state != "valid" unless a new one comes, cleared by "valid"), insert the report into the history, trim the history to the newest historyLimit. Durable when it resolves; with options.light, a light commit instead (as a poll's: the caller's judgement, for a progress report that a later durable report supersedes: docs/server.md, "Durability"). */
+	recordReport(report: DeviceReport, at: Date, historyLimit: number, guard?: (trx: Transaction<Tables>) => Promise<void>, options?: { light?: boolean }): Promise<DeviceRow>;
 	/** A device fetched its manifest: its last-seen time moves (and its version, when it named the one it runs), and
 	 * its history gets a "checked" entry unless its newest entry is one already (a polling device does not push its
 	 * reports out of the history). A device never seen is added (state "checked") when it named its product and
-	 * version, else nothing. Returns whether an entry was added. */
-	recordCheck(deviceId: string, at: Date, historyLimit: number, seen?: { product: string; version: string }): Promise<boolean>;
+	 * version, else nothing. With configSequence (the config sequence the device named in the request), also notes
+	 * it as noteConfigSequence does, when it is not the one on record, in the same light commit. Returns whether an
+	 * entry was added. */
+	recordCheck(deviceId: string, at: Date, historyLimit: number, seen?: { product: string; version: string }, configSequence?: number): Promise<boolean>;
 	device(deviceId: string): Promise<DeviceRow | undefined>;
 	/** Ordered by deviceId. */
 	devices(filter?: DeviceFilter): Promise<DeviceRow[]>;
@@ -348,14 +350,14 @@ class KyselyFleetStore implements FleetStore {
 		await this.#db.destroy();
 	}
 
-	async recordReport(report: DeviceReport, at: Date, historyLimit: number, guard?: (trx: Transaction<Tables>) => Promise<void>): Promise<DeviceRow> {
+	async recordReport(report: DeviceReport, at: Date, historyLimit: number, guard?: (trx: Transaction<Tables>) => Promise<void>, options: { light?: boolean } = {}): Promise<DeviceRow> {
 		const now = at.getTime();
 		exact("securityVersion", report.securityVersion);
 		exact("sequence", report.sequence);
 		exact("slot", report.slot);
 		exact("configTarget", report.configTarget);
 		exact("config.sequence", report.config?.sequence);
-		return this.#db.transaction().execute(async (trx) => {
+		const work = async (trx: Transaction<Tables>) => {
 			await guard?.(trx); // the caller's own check in the same transaction (a gateway's cursor): a throw takes nothing
 			const { id } = await trx.insertInto("devices")
 				.values({
@@ -405,7 +407,8 @@ class KyselyFleetStore implements FleetStore {
 				.where("device", "=", id).orderBy("id", "desc").limit(1).offset(count(historyLimit));
 			await trx.deleteFrom("reports").where("device", "=", id).where("id", "<=", firstDropped).execute();
 			return deviceRow(await deviceQuery(trx).where("devices.id", "=", id).executeTakeFirstOrThrow());
-		});
+		};
+		return options.light ? this.#lightCommit(work) : this.#db.transaction().execute(work);
 	}
 
 	/** A transaction whose commit need not be on the disk when it returns: the bookkeeping of a poll (when a device
@@ -433,9 +436,15 @@ class KyselyFleetStore implements FleetStore {
 		});
 	}
 
-	async recordCheck(deviceId: string, at: Date, historyLimit: number, seen?: { product: string; version: string }): Promise<boolean> {
+	async recordCheck(deviceId: string, at: Date, historyLimit: number, seen?: { product: string; version: string }, configSequence?: number): Promise<boolean> {
 		const now = at.getTime();
+		const named = exact("configSequence", configSequence);
 		return this.#lightCommit(async (trx) => {
+			if (named !== undefined) {
+				const known = await trx.selectFrom("device_configs").select("sequence").where("device_id", "=", deviceId).executeTakeFirst();
+				if (known === undefined || known.sequence === null || Number(known.sequence) !== named)
+					await noteSequence(trx, deviceId, named, at);
+			}
 			let device = await trx.selectFrom("devices").select(["id", "version"]).where("device_id", "=", deviceId).executeTakeFirst();
 			if (!device && !seen)
 				return false;

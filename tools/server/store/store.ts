@@ -335,10 +335,75 @@ async function lockProduct(db: Transaction<Tables>, product: string): Promise<bo
 	return Number(result.numUpdatedRows) > 0;
 }
 
+/** How long a product's facts read by every poll (below) are kept, ms: the rollout engine's cache keeps its rollouts
+ * as long (../rollouts.ts). */
+export const PRODUCT_CACHE_MS = 1000;
+
+/**
+ * What every manifest request asks of its product, kept a moment: the release served to every device (latestRelease
+ * with unstaged) and the sequence of its newest config document (configDocs(product, after) then answers [] without a
+ * query when the device runs that one or a later one). Two queries of each poll fewer. A release or a config document
+ * added through this store empties its product's entry at once (and a read that began before cannot put an older
+ * answer back: the generation moved); one added by another process sharing the database (servers on one PostgreSQL)
+ * is seen here within PRODUCT_CACHE_MS, as their rollout changes are. Nothing else is kept: a revocation, a device's
+ * state, an offer are read anew at every request.
+ */
+class ProductCache {
+	readonly #entries = new Map<string, ProductEntry>();
+	/** moves at every change: a read that began before one does not keep its answer */
+	#generation = 0;
+
+	/** The product's entry while it is fresh; else a new, empty one. */
+	#entry(product: string): ProductEntry {
+		const entry = this.#entries.get(product);
+		if (entry && performance.now() - entry.at < PRODUCT_CACHE_MS)
+			return entry;
+		const fresh: ProductEntry = { at: performance.now() };
+		this.#entries.set(product, fresh);
+		return fresh;
+	}
+
+	async #keep<K extends keyof Omit<ProductEntry, "at">>(product: string, field: K, read: () => Promise<Exclude<ProductEntry[K], undefined>>): Promise<Exclude<ProductEntry[K], undefined>> {
+		const entry = this.#entry(product);
+		const kept = entry[field];
+		if (kept !== undefined)
+			return kept as Exclude<ProductEntry[K], undefined>;
+		const generation = this.#generation;
+		const value = await read();
+		if (generation === this.#generation && this.#entries.get(product) === entry)
+			entry[field] = value;
+		return value;
+	}
+
+	baseline(product: string, read: () => Promise<{ row: ReleaseRow | undefined }>): Promise<{ row: ReleaseRow | undefined }> {
+		return this.#keep(product, "baseline", read);
+	}
+
+	newestConfig(product: string, read: () => Promise<number | null>): Promise<number | null> {
+		return this.#keep(product, "newestConfig", read);
+	}
+
+	/** The product's releases or config documents changed through this store. */
+	changed(product: string): void {
+		this.#generation++;
+		this.#entries.delete(product);
+	}
+}
+
+interface ProductEntry {
+	/** performance.now() when the entry was made */
+	at: number;
+	/** the newest release served to every device, if any */
+	baseline?: { row: ReleaseRow | undefined };
+	/** the newest config document's sequence, null when there is none */
+	newestConfig?: number | null;
+}
+
 class KyselyFleetStore implements FleetStore {
 	readonly dialect: "sqlite" | "postgres";
 	readonly #db: Kysely<Tables>;
 	readonly gateways: GatewayRegistry;
+	readonly #products = new ProductCache();
 
 	constructor(db: Kysely<Tables>, dialect: "sqlite" | "postgres") {
 		this.#db = db;
@@ -440,28 +505,33 @@ class KyselyFleetStore implements FleetStore {
 		const now = at.getTime();
 		const named = exact("configSequence", configSequence);
 		return this.#lightCommit(async (trx) => {
+			// the device, its newest history entry and the config sequence on record: one query
+			const found = await trx.selectFrom("devices")
+				.select((eb) => ["devices.id", "devices.version",
+					eb.selectFrom("reports").select("reports.state").whereRef("reports.device", "=", "devices.id").orderBy("reports.id", "desc").limit(1).as("newest"),
+					eb.selectFrom("device_configs").select("device_configs.sequence").whereRef("device_configs.device_id", "=", "devices.device_id").as("config")])
+				.where("devices.device_id", "=", deviceId).executeTakeFirst();
 			if (named !== undefined) {
-				const known = await trx.selectFrom("device_configs").select("sequence").where("device_id", "=", deviceId).executeTakeFirst();
-				if (known === undefined || known.sequence === null || Number(known.sequence) !== named)
+				const known = found ? found.config
+					: (await trx.selectFrom("device_configs").select("sequence").where("device_id", "=", deviceId).executeTakeFirst())?.sequence;
+				if (known === undefined || known === null || Number(known) !== named)
 					await noteSequence(trx, deviceId, named, at);
 			}
-			let device = await trx.selectFrom("devices").select(["id", "version"]).where("device_id", "=", deviceId).executeTakeFirst();
-			if (!device && !seen)
+			if (!found && !seen)
 				return false;
-			if (!device) {
+			let device: { id: number; version: string };
+			if (!found) {
 				device = await trx.insertInto("devices").values({
 					device_id: deviceId, product: seen!.product, version: seen!.version, state: HISTORY_CHECKED, security_version: null, sequence: null,
 					slot: null, first_seen: now, last_seen: now, last_error: null, target: null, config_sha256: null, config: null, reports: 0,
 				}).returning(["id", "version"]).executeTakeFirstOrThrow();
 			}
 			else {
-				if (seen)
-					device.version = seen.version;
+				device = { id: found.id, version: seen ? seen.version : found.version };
 				await trx.updateTable("devices").set({ last_seen: now, ...(seen ? { version: seen.version } : {}) }).where("id", "=", device.id).execute();
+				if (found.newest === HISTORY_CHECKED)
+					return false;
 			}
-			const newest = await trx.selectFrom("reports").select("state").where("device", "=", device.id).orderBy("id", "desc").limit(1).executeTakeFirst();
-			if (newest?.state === HISTORY_CHECKED)
-				return false;
 			await trx.insertInto("reports").values({ device: device.id, at: now, state: HISTORY_CHECKED, version: device.version, target: null, error: null }).execute();
 			const firstDropped = trx.selectFrom("reports").select("id")
 				.where("device", "=", device.id).orderBy("id", "desc").limit(1).offset(Math.max(0, historyLimit));
@@ -558,6 +628,14 @@ class KyselyFleetStore implements FleetStore {
 		exact("sequence", release.sequence);
 		exact("securityVersion", release.securityVersion);
 		exact("imageSize", release.imageSize);
+		try {
+			return await this.#addRelease(release, at);
+		} finally {
+			this.#products.changed(release.product);
+		}
+	}
+
+	async #addRelease(release: Omit<ReleaseRow, "publishedAt" | "staged"> & { staged?: boolean }, at: Date): Promise<ReleaseRow> {
 		return this.#db.transaction().execute(async (trx) => {
 			// The lock first: a second server publishing for this product waits here, then sees this release.
 			if (!await lockProduct(trx, release.product))
@@ -588,6 +666,12 @@ class KyselyFleetStore implements FleetStore {
 	}
 
 	async latestRelease(product: string, options: { unstaged?: boolean } = {}): Promise<ReleaseRow | undefined> {
+		if (options.unstaged) // every poll's question: kept a moment (ProductCache)
+			return (await this.#products.baseline(product, async () => ({ row: await this.#latestRelease(product, options) }))).row;
+		return this.#latestRelease(product, options);
+	}
+
+	async #latestRelease(product: string, options: { unstaged?: boolean }): Promise<ReleaseRow | undefined> {
 		let query = this.#db.selectFrom("releases").selectAll().where("product", "=", product);
 		if (options.unstaged)
 			query = query.where("staged", "=", 0);
@@ -722,16 +806,29 @@ class KyselyFleetStore implements FleetStore {
 
 	async addConfigDoc(doc: Omit<ConfigDocRow, "createdAt">, at: Date): Promise<ConfigDocRow> {
 		exact("sequence", doc.sequence);
-		return this.#db.transaction().execute(async (trx) => {
-			if (!await lockProduct(trx, doc.product))
-				throw new StoreNotFound(`no product ${JSON.stringify(doc.product)}`);
-			if (!await insertConfigDoc(trx, doc, at))
-				throw new StoreConflict(`config document sequence ${doc.sequence} of ${JSON.stringify(doc.product)} exists`);
-			return { ...doc, createdAt: iso(at.getTime()) };
-		});
+		try {
+			return await this.#db.transaction().execute(async (trx) => {
+				if (!await lockProduct(trx, doc.product))
+					throw new StoreNotFound(`no product ${JSON.stringify(doc.product)}`);
+				if (!await insertConfigDoc(trx, doc, at))
+					throw new StoreConflict(`config document sequence ${doc.sequence} of ${JSON.stringify(doc.product)} exists`);
+				return { ...doc, createdAt: iso(at.getTime()) };
+			});
+		} finally {
+			this.#products.changed(doc.product);
+		}
 	}
 
-	configDocs(product: string, after?: number): Promise<ConfigDocRow[]> {
+	async configDocs(product: string, after?: number): Promise<ConfigDocRow[]> {
+		if (after !== undefined) { // a poll's question, "anything newer than what the device runs?": usually no (ProductCache)
+			const newest = await this.#products.newestConfig(product, async () => {
+				const row = await this.#db.selectFrom("config_docs").select("sequence").where("product", "=", product)
+					.orderBy("sequence", "desc").limit(1).executeTakeFirst();
+				return row === undefined ? null : Number(row.sequence);
+			});
+			if (newest === null || newest <= after)
+				return [];
+		}
 		return selectConfigDocs(this.#db, product, after);
 	}
 

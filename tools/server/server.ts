@@ -177,6 +177,8 @@ export class UpdateServer {
 	readonly gate: DownloadGate | undefined;
 	/** the staged rollouts: which manifest each device gets, and their state changes */
 	readonly rollouts: RolloutEngine;
+	/** each device's check being recorded (#recordCheck), until it is in the store */
+	readonly #checks = new Map<string, Promise<void>>();
 	/** full TLS handshakes and resumptions so far; resumption by id from a bounded cache (./sessions.ts) */
 	readonly tls: TlsCounts;
 
@@ -208,9 +210,16 @@ export class UpdateServer {
 		});
 	}
 
+	/** Resolves once every check answered so far is in the store (#recordCheck): for a reader of the store beside
+	 * the devices (a test, an export) that must see the polls already answered. */
+	async recorded(): Promise<void> {
+		await Promise.all(this.#checks.values());
+	}
+
 	/** Stops listening and ends every connection; the store stays open (its owner closes it). */
 	async close(): Promise<void> {
 		await this.rollouts.stop();
+		await this.recorded(); // the checks being recorded reach the store before its owner closes it
 		return new Promise((resolve) => {
 			this.#server.closeAllConnections();
 			this.#server.close(() => resolve());
@@ -237,6 +246,7 @@ export class UpdateServer {
 		if (!route)
 			throw new HttpError(404, "not-found", `${request.method} ${url.pathname}`);
 		const deviceId = await this.#acting(request, await this.#device(request));
+		await this.#checks.get(deviceId); // the device's last check is in the store before anything else of it happens
 		if (route.kind === "report")
 			return this.#report(request, response, deviceId, route.deviceId);
 		if (route.kind === "config")
@@ -253,12 +263,33 @@ export class UpdateServer {
 			// a gateway asking ahead for a device (./gateway-authority.ts) is not the device: no check is recorded
 			const prefetch = request.headers[GATEWAY_PREFETCH_HEADER] !== undefined && request.headers[GATEWAY_FOR_HEADER] !== undefined;
 			const config = this.#namedConfig(request, deviceId);
-			if (!prefetch) // the check and the config sequence it names: one light commit
-				await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100, version ? { product: route.product, version } : undefined, config);
-			await this.#configPending(response, route.product, deviceId, config, prefetch);
-			return this.#manifest(request, response, route.product, deviceId);
+			const at = new Date();
+			try {
+				await this.#configPending(response, route.product, deviceId, config, prefetch);
+				return await this.#manifest(request, response, route.product, deviceId);
+			} finally {
+				if (!prefetch) // the check and the config sequence it names: one light commit, once the answer is out
+					this.#recordCheck(deviceId, at, version ? { product: route.product, version } : undefined, config);
+			}
 		}
 		return this.#image(request, response, route.product, route.name, deviceId);
+	}
+
+	/** Records a device's check (recordCheck: a poll's bookkeeping, a light commit, at the time the request came)
+	 * once its manifest's answer is out, not before: the answer rests on nothing the check writes (the decision reads
+	 * the device's offers and the product's releases; the config hint, the sequence the request names), and the device
+	 * need not wait for a commit that states only that it polled. Its order is kept: the device's next request,
+	 * whatever it is, waits for this check to be in the store first (#handle), so its report never lands before the
+	 * check that led to it; close() waits for every one. A check that fails is logged (the device polls again), as a
+	 * lost light commit would be. */
+	#recordCheck(deviceId: string, at: Date, seen: { product: string; version: string } | undefined, config: number | undefined): void {
+		const recorded: Promise<void> = this.store.recordCheck(deviceId, at, this.#options.historyLimit ?? 100, seen, config)
+			.then(() => {}, (error) => this.#log(`${deviceId}: recording its check failed: ${(error as Error).stack ?? error}`))
+			.finally(() => {
+				if (this.#checks.get(deviceId) === recorded)
+					this.#checks.delete(deviceId);
+			});
+		this.#checks.set(deviceId, recorded);
 	}
 
 	/** The device a request comes from: the CN of a client certificate the device CA signed, not revoked. */

@@ -123,14 +123,19 @@ for (const dialect of ["sqlite", "postgres"] as const) {
 	serial("a gateway asking ahead for a device gets its manifest but records no check: the device was not seen", async (t, c) => {
 		const ahead = await call(c, "GET", manifestPath("demo"), { as: "gw-1", headers: { [GATEWAY_FOR_HEADER]: "dev-a", [GATEWAY_PREFETCH_HEADER]: "1" } });
 		t.is(ahead.status, 200);
+		await c.server.recorded();
 		t.is(await c.store.device("dev-a"), undefined);
 		await call(c, "GET", manifestPath("demo"), { as: "gw-1", headers: behalf("dev-a") });
+		await c.server.recorded(); // a check is committed once its answer is out
 		const seen = (await c.store.device("dev-a"))!;
+		t.truthy(seen);
 		await new Promise((resolve) => setTimeout(resolve, 5));
 		await call(c, "GET", manifestPath("demo"), { as: "gw-1", headers: { [GATEWAY_FOR_HEADER]: "dev-a", [GATEWAY_PREFETCH_HEADER]: "1", [VERSION_HEADER]: "0.9.0" } });
+		await c.server.recorded();
 		t.deepEqual(await c.store.device("dev-a"), seen, "a prefetch moved the device's record");
 		// the header means nothing from a device itself: its check is recorded
 		await call(c, "GET", manifestPath("demo"), { as: "dev-c", headers: { [GATEWAY_PREFETCH_HEADER]: "1", [VERSION_HEADER]: "1.0.0" } });
+		await c.server.recorded();
 		t.like(await c.store.device("dev-c"), { version: "1.0.0" });
 	});
 

@@ -2,7 +2,8 @@
 // certificates: If-None-Match naming the ETag of the bytes the server would send gets 304 with the ETag and no body;
 // a changed manifest, a rollout's other release, a weak or malformed tag get the whole manifest; every other effect
 // of a poll (the check in the device's history, the rollout's offer, the config hint) is the same on a 304; HEAD
-// still works. And the If-None-Match matcher itself.
+// still works. The check's record is committed once the answer is out, and the device's next request waits for it.
+// And the If-None-Match matcher itself.
 import test from "ava";
 import { join } from "node:path";
 import { call, serve, type Served } from "./lib/https-fixture.js";
@@ -144,4 +145,40 @@ test("etagMatches: strong comparison over a list; '*' matches; weak, malformed a
 	t.false(etagMatches([etag], etag));
 	t.false(etagMatches(`${" ".repeat(5000)}${etag}`, etag));
 	t.false(etagMatches("", etag));
+});
+
+test("the manifest is answered before its check is committed; the device's next request waits for that check, and a failed check costs the device nothing", async (t) => {
+	const logged: string[] = [];
+	const served = await serve(new Uint8Array(500).fill(5), { rolloutTickMs: 0, log: (line) => logged.push(line) });
+	t.teardown(() => served.close());
+	const store = served.store as { recordCheck: (...args: any[]) => Promise<boolean>; recordReport: (...args: any[]) => Promise<unknown> };
+	const recordCheck = store.recordCheck.bind(store), recordReport = store.recordReport.bind(store);
+	const order: string[] = [];
+	let release: () => void = () => {};
+	store.recordCheck = async (...args: any[]) => { // a slow commit, held until released
+		order.push("check begins");
+		await new Promise<void>((resolve) => { release = resolve; });
+		const added = await recordCheck(...args);
+		order.push("check stored");
+		return added;
+	};
+	store.recordReport = async (...args: any[]) => {
+		order.push(`report ${args[0].state}`);
+		return recordReport(...args);
+	};
+	const answer = await call(served, "GET", manifestPath("demo"), { device: "unit-9", headers: { "x-fota-version": "1.0.0" } });
+	t.is(answer.status, 200, "answered while its check waits");
+	t.deepEqual(order, ["check begins"]);
+	const reported = call(served, "POST", `/v1/devices/unit-9/report`, { device: "unit-9", json: { product: "demo", version: "1.0.0", state: "downloading", target: "2.0.0" } });
+	await new Promise((resolve) => setTimeout(resolve, 200));
+	t.deepEqual(order, ["check begins"], "the report waits for the check");
+	release();
+	t.is((await reported).status, 204);
+	t.deepEqual(order, ["check begins", "check stored", "report downloading"]);
+	t.deepEqual((await served.store.history("unit-9")).map((row) => row.state), ["downloading", "checked"]);
+	// a check that fails: the device still has its manifest, and the failure is logged
+	store.recordCheck = async () => { throw new Error("the database is gone"); };
+	t.is((await call(served, "GET", manifestPath("demo"), { device: "unit-9", headers: { "x-fota-version": "1.0.0" } })).status, 200);
+	t.is((await call(served, "GET", manifestPath("demo"), { device: "unit-9", headers: { "x-fota-version": "1.0.0" } })).status, 200);
+	t.true(logged.some((line) => line.includes("unit-9: recording its check failed") && line.includes("the database is gone")), logged.join("\n"));
 });

@@ -75,6 +75,11 @@ export interface ServerOptions {
 }
 
 export const MAX_REPORT_BYTES = 4096;
+/** Reports of progress, committed as a poll's bookkeeping is (a light commit: no disk sync to wait for). A device sends
+ * "downloading" once as a download begins, and its outcome follows in durable reports ("activating", then "valid" or
+ * "rolled-back"...), which supersede it; nothing the server decides rests on it but a rollout offer's timeout, moved by
+ * a durable write of its own. Every other state is an outcome and stays durable (docs/server.md, "Durability"). */
+export const LIGHT_REPORT_STATES: readonly string[] = ["downloading"];
 const MAX_ADMIN_BYTES = 64 * 1024;
 /** a release's JSON: the image (up to 6 MiB) and the manifest in base64 */
 const MAX_RELEASE_BYTES = 8 * 1024 * 1024 + 64 * 1024;
@@ -172,6 +177,8 @@ export class UpdateServer {
 	readonly gate: DownloadGate | undefined;
 	/** the staged rollouts: which manifest each device gets, and their state changes */
 	readonly rollouts: RolloutEngine;
+	/** each device's check being recorded (#recordCheck), until it is in the store */
+	readonly #checks = new Map<string, Promise<void>>();
 	/** full TLS handshakes and resumptions so far; resumption by id from a bounded cache (./sessions.ts) */
 	readonly tls: TlsCounts;
 
@@ -203,9 +210,16 @@ export class UpdateServer {
 		});
 	}
 
+	/** Resolves once every check answered so far is in the store (#recordCheck): for a reader of the store beside
+	 * the devices (a test, an export) that must see the polls already answered. */
+	async recorded(): Promise<void> {
+		await Promise.all(this.#checks.values());
+	}
+
 	/** Stops listening and ends every connection; the store stays open (its owner closes it). */
 	async close(): Promise<void> {
 		await this.rollouts.stop();
+		await this.recorded(); // the checks being recorded reach the store before its owner closes it
 		return new Promise((resolve) => {
 			this.#server.closeAllConnections();
 			this.#server.close(() => resolve());
@@ -232,6 +246,7 @@ export class UpdateServer {
 		if (!route)
 			throw new HttpError(404, "not-found", `${request.method} ${url.pathname}`);
 		const deviceId = await this.#acting(request, await this.#device(request));
+		await this.#checks.get(deviceId); // the device's last check is in the store before anything else of it happens
 		if (route.kind === "report")
 			return this.#report(request, response, deviceId, route.deviceId);
 		if (route.kind === "config")
@@ -247,12 +262,34 @@ export class UpdateServer {
 				this.#log(`${deviceId}: ${VERSION_HEADER} is not a version; not taken`);
 			// a gateway asking ahead for a device (./gateway-authority.ts) is not the device: no check is recorded
 			const prefetch = request.headers[GATEWAY_PREFETCH_HEADER] !== undefined && request.headers[GATEWAY_FOR_HEADER] !== undefined;
-			if (!prefetch)
-				await this.store.recordCheck(deviceId, new Date(), this.#options.historyLimit ?? 100, version ? { product: route.product, version } : undefined);
-			await this.#configPending(request, response, route.product, deviceId);
-			return this.#manifest(request, response, route.product, deviceId);
+			const config = this.#namedConfig(request, deviceId);
+			const at = new Date();
+			try {
+				await this.#configPending(response, route.product, deviceId, config, prefetch);
+				return await this.#manifest(request, response, route.product, deviceId);
+			} finally {
+				if (!prefetch) // the check and the config sequence it names: one light commit, once the answer is out
+					this.#recordCheck(deviceId, at, version ? { product: route.product, version } : undefined, config);
+			}
 		}
 		return this.#image(request, response, route.product, route.name, deviceId);
+	}
+
+	/** Records a device's check (recordCheck: a poll's bookkeeping, a light commit, at the time the request came)
+	 * once its manifest's answer is out, not before: the answer rests on nothing the check writes (the decision reads
+	 * the device's offers and the product's releases; the config hint, the sequence the request names), and the device
+	 * need not wait for a commit that states only that it polled. Its order is kept: the device's next request,
+	 * whatever it is, waits for this check to be in the store first (#handle), so its report never lands before the
+	 * check that led to it; close() waits for every one. A check that fails is logged (the device polls again), as a
+	 * lost light commit would be. */
+	#recordCheck(deviceId: string, at: Date, seen: { product: string; version: string } | undefined, config: number | undefined): void {
+		const recorded: Promise<void> = this.store.recordCheck(deviceId, at, this.#options.historyLimit ?? 100, seen, config)
+			.then(() => {}, (error) => this.#log(`${deviceId}: recording its check failed: ${(error as Error).stack ?? error}`))
+			.finally(() => {
+				if (this.#checks.get(deviceId) === recorded)
+					this.#checks.delete(deviceId);
+			});
+		this.#checks.set(deviceId, recorded);
 	}
 
 	/** The device a request comes from: the CN of a client certificate the device CA signed, not revoked. */
@@ -309,16 +346,14 @@ export class UpdateServer {
 		return undefined;
 	}
 
-	/** On a manifest request that names the device's config sequence: keeps it, and names the sequence of the document
-	 * waiting for the device in CONFIG_PENDING_HEADER, set before the answer so that every status carries it. A failure
-	 * here is logged and costs the device nothing but the hint. */
-	async #configPending(request: IncomingMessage, response: ServerResponse, product: string, deviceId: string): Promise<void> {
-		const named = this.#namedConfig(request, deviceId);
+	/** On a manifest request that names the device's config sequence (`named`): keeps it (unless recordCheck did:
+	 * `kept`), and names the sequence of the document waiting for the device in CONFIG_PENDING_HEADER, set before the
+	 * answer so that every status carries it. A failure here is logged and costs the device nothing but the hint. */
+	async #configPending(response: ServerResponse, product: string, deviceId: string, named: number | undefined, unkept: boolean): Promise<void> {
 		if (named === undefined)
 			return;
 		try {
-			const known = await this.store.deviceConfig(deviceId);
-			if (known?.sequence !== named)
+			if (unkept && (await this.store.deviceConfig(deviceId))?.sequence !== named)
 				await this.store.noteConfigSequence(deviceId, named, new Date());
 			const pending = await pendingConfig(this.store, deviceId, product, named, (doc) => this.rollouts.offerConfig(deviceId, doc));
 			if (pending)
@@ -420,7 +455,7 @@ export class UpdateServer {
 		const body = await readJson(request, MAX_REPORT_BYTES);
 		const report = parseReport(body, deviceId);
 		const at = new Date();
-		const record = await this.store.recordReport(report, at, this.#options.historyLimit ?? 100);
+		const record = await this.store.recordReport(report, at, this.#options.historyLimit ?? 100, undefined, { light: LIGHT_REPORT_STATES.includes(report.state) });
 		await this.rollouts.onReport(report, new Date(this.#options.now?.() ?? at.getTime()));
 		this.#log(`report ${deviceId}: ${record.state} ${record.version}${record.lastError ? ` (${record.lastError})` : ""}`);
 		response.writeHead(204);
@@ -710,15 +745,28 @@ export function writeJson(response: ServerResponse, status: number, body: unknow
 	response.end(json);
 }
 
-/** The CN of the client certificate the device CA signed (a device's id, or a gateway's); HttpError 401 or 403. */
+/** The device id each connection's certificate names, read at its first request (./certifiedDevice). */
+const certifiedIds = new WeakMap<TLSSocket, string>();
+
+/** The CN of the client certificate the device CA signed (a device's id, or a gateway's); HttpError 401 or 403.
+ * Read from the certificate once per connection: the manifest, the reports and the image ranges of a check share one
+ * (getPeerCertificate builds the whole certificate as an object, about 0.1 ms a request). A connection's certificate
+ * cannot change under it: at its first request its renegotiation is refused from then on (a TLS 1.2 client could
+ * otherwise present another certificate in a new handshake on the same socket; the attempt is a socket error, and the
+ * HTTP server closes the connection), and TLS 1.3 has no renegotiation. */
 export function certifiedDevice(request: IncomingMessage): string {
 	const socket = request.socket as TLSSocket;
 	if (!socket.authorized)
 		throw new HttpError(401, "device-certificate-required", `a client certificate from the fleet's device CA is required (${socket.authorizationError ?? "none presented"})`);
+	const known = certifiedIds.get(socket);
+	if (known !== undefined)
+		return known;
+	socket.disableRenegotiation();
 	const cn = socket.getPeerCertificate().subject?.CN;
 	const deviceId = Array.isArray(cn) ? undefined : cn;
 	if (!deviceId || !DEVICE_ID.test(deviceId))
 		throw new HttpError(403, "bad-device-certificate", "the certificate's CN is not a device id");
+	certifiedIds.set(socket, deviceId);
 	return deviceId;
 }
 

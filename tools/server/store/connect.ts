@@ -3,6 +3,7 @@
 // SQLite is set up so that a transaction that committed is on the disk (WAL with synchronous=FULL: it
 // survives the process being killed, and a power cut), with foreign keys enforced. PostgreSQL's int8
 // values, which pg returns as strings, are parsed to numbers here: the store keeps no integer above 2^53.
+// SQLite's statements are prepared once per SQL text and kept (preparedOnce, below).
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
@@ -43,7 +44,38 @@ export function openSqlite(file: string): Connection {
 		database.close();
 		throw error;
 	}
-	return { db: new Kysely<Tables>({ dialect: new SqliteDialect({ database }) }), dialect: "sqlite" };
+	return { db: new Kysely<Tables>({ dialect: new SqliteDialect({ database: preparedOnce(database) }) }), dialect: "sqlite" };
+}
+
+/** The most statements kept prepared; past it the oldest is dropped (better-sqlite3 finalizes it when collected). */
+export const MAX_PREPARED_STATEMENTS = 256;
+
+/** The database as kysely sees it, with each SQL text prepared once and its statement kept for the next query of the
+ * same text. Why: kysely prepares every query it runs, and preparing (parsing the SQL, planning it) was about half of
+ * a short query's time here (a poll's recordCheck: 0.28 ms with a prepare per statement, 0.11 ms with them kept).
+ * Safe because better-sqlite3 runs one statement at a time on the store's one connection (no statement is reused
+ * while it runs: the store never streams a query), a statement keeps no state between runs but its bindings, which
+ * every run sets, and SQLite prepares a kept statement again by itself when the schema changes. The texts are
+ * kysely's, with values bound as parameters, so there are few of them; the bound keeps a query built from a list
+ * (one text per list length) from growing the cache without end. */
+function preparedOnce(database: Database.Database) {
+	const statements = new Map<string, Database.Statement>();
+	return {
+		prepare(source: string): Database.Statement {
+			let statement = statements.get(source);
+			if (statement === undefined) {
+				statement = database.prepare(source);
+				statements.set(source, statement);
+				if (statements.size > MAX_PREPARED_STATEMENTS)
+					statements.delete(statements.keys().next().value!);
+			}
+			return statement;
+		},
+		close(): void {
+			statements.clear();
+			database.close();
+		},
+	};
 }
 
 export function openPostgres(url: string): Connection {

@@ -148,13 +148,15 @@ export interface FleetStore {
 	/** gateways: the devices behind each, and the forwarded reports taken (./gateways.ts) */
 	readonly gateways: GatewayRegistry;
 	close(): Promise<void>;
-	/** One transaction: upsert the device (first/last seen, running version, state, counters, last error: kept while state != "valid" unless a new one comes, cleared by "valid"), insert the report into the history, trim the history to the newest historyLimit. Durable when it resolves. */
-	recordReport(report: DeviceReport, at: Date, historyLimit: number, guard?: (trx: Transaction<Tables>) => Promise<void>): Promise<DeviceRow>;
+	/** One transaction: upsert the device (first/last seen, running version, state, counters, last error: kept while state != "valid" unless a new one comes, cleared by "valid"), insert the report into the history, trim the history to the newest historyLimit. Durable when it resolves; with options.light, a light commit instead (as a poll's: the caller's judgement, for a progress report that a later durable report supersedes: docs/server.md, "Durability"). */
+	recordReport(report: DeviceReport, at: Date, historyLimit: number, guard?: (trx: Transaction<Tables>) => Promise<void>, options?: { light?: boolean }): Promise<DeviceRow>;
 	/** A device fetched its manifest: its last-seen time moves (and its version, when it named the one it runs), and
 	 * its history gets a "checked" entry unless its newest entry is one already (a polling device does not push its
 	 * reports out of the history). A device never seen is added (state "checked") when it named its product and
-	 * version, else nothing. Returns whether an entry was added. */
-	recordCheck(deviceId: string, at: Date, historyLimit: number, seen?: { product: string; version: string }): Promise<boolean>;
+	 * version, else nothing. With configSequence (the config sequence the device named in the request), also notes
+	 * it as noteConfigSequence does, when it is not the one on record, in the same light commit. Returns whether an
+	 * entry was added. */
+	recordCheck(deviceId: string, at: Date, historyLimit: number, seen?: { product: string; version: string }, configSequence?: number): Promise<boolean>;
 	device(deviceId: string): Promise<DeviceRow | undefined>;
 	/** Ordered by deviceId. */
 	devices(filter?: DeviceFilter): Promise<DeviceRow[]>;
@@ -333,10 +335,75 @@ async function lockProduct(db: Transaction<Tables>, product: string): Promise<bo
 	return Number(result.numUpdatedRows) > 0;
 }
 
+/** How long a product's facts read by every poll (below) are kept, ms: the rollout engine's cache keeps its rollouts
+ * as long (../rollouts.ts). */
+export const PRODUCT_CACHE_MS = 1000;
+
+/**
+ * What every manifest request asks of its product, kept a moment: the release served to every device (latestRelease
+ * with unstaged) and the sequence of its newest config document (configDocs(product, after) then answers [] without a
+ * query when the device runs that one or a later one). Two queries of each poll fewer. A release or a config document
+ * added through this store empties its product's entry at once (and a read that began before cannot put an older
+ * answer back: the generation moved); one added by another process sharing the database (servers on one PostgreSQL)
+ * is seen here within PRODUCT_CACHE_MS, as their rollout changes are. Nothing else is kept: a revocation, a device's
+ * state, an offer are read anew at every request.
+ */
+class ProductCache {
+	readonly #entries = new Map<string, ProductEntry>();
+	/** moves at every change: a read that began before one does not keep its answer */
+	#generation = 0;
+
+	/** The product's entry while it is fresh; else a new, empty one. */
+	#entry(product: string): ProductEntry {
+		const entry = this.#entries.get(product);
+		if (entry && performance.now() - entry.at < PRODUCT_CACHE_MS)
+			return entry;
+		const fresh: ProductEntry = { at: performance.now() };
+		this.#entries.set(product, fresh);
+		return fresh;
+	}
+
+	async #keep<K extends keyof Omit<ProductEntry, "at">>(product: string, field: K, read: () => Promise<Exclude<ProductEntry[K], undefined>>): Promise<Exclude<ProductEntry[K], undefined>> {
+		const entry = this.#entry(product);
+		const kept = entry[field];
+		if (kept !== undefined)
+			return kept as Exclude<ProductEntry[K], undefined>;
+		const generation = this.#generation;
+		const value = await read();
+		if (generation === this.#generation && this.#entries.get(product) === entry)
+			entry[field] = value;
+		return value;
+	}
+
+	baseline(product: string, read: () => Promise<{ row: ReleaseRow | undefined }>): Promise<{ row: ReleaseRow | undefined }> {
+		return this.#keep(product, "baseline", read);
+	}
+
+	newestConfig(product: string, read: () => Promise<number | null>): Promise<number | null> {
+		return this.#keep(product, "newestConfig", read);
+	}
+
+	/** The product's releases or config documents changed through this store. */
+	changed(product: string): void {
+		this.#generation++;
+		this.#entries.delete(product);
+	}
+}
+
+interface ProductEntry {
+	/** performance.now() when the entry was made */
+	at: number;
+	/** the newest release served to every device, if any */
+	baseline?: { row: ReleaseRow | undefined };
+	/** the newest config document's sequence, null when there is none */
+	newestConfig?: number | null;
+}
+
 class KyselyFleetStore implements FleetStore {
 	readonly dialect: "sqlite" | "postgres";
 	readonly #db: Kysely<Tables>;
 	readonly gateways: GatewayRegistry;
+	readonly #products = new ProductCache();
 
 	constructor(db: Kysely<Tables>, dialect: "sqlite" | "postgres") {
 		this.#db = db;
@@ -348,14 +415,14 @@ class KyselyFleetStore implements FleetStore {
 		await this.#db.destroy();
 	}
 
-	async recordReport(report: DeviceReport, at: Date, historyLimit: number, guard?: (trx: Transaction<Tables>) => Promise<void>): Promise<DeviceRow> {
+	async recordReport(report: DeviceReport, at: Date, historyLimit: number, guard?: (trx: Transaction<Tables>) => Promise<void>, options: { light?: boolean } = {}): Promise<DeviceRow> {
 		const now = at.getTime();
 		exact("securityVersion", report.securityVersion);
 		exact("sequence", report.sequence);
 		exact("slot", report.slot);
 		exact("configTarget", report.configTarget);
 		exact("config.sequence", report.config?.sequence);
-		return this.#db.transaction().execute(async (trx) => {
+		const work = async (trx: Transaction<Tables>) => {
 			await guard?.(trx); // the caller's own check in the same transaction (a gateway's cursor): a throw takes nothing
 			const { id } = await trx.insertInto("devices")
 				.values({
@@ -405,7 +472,8 @@ class KyselyFleetStore implements FleetStore {
 				.where("device", "=", id).orderBy("id", "desc").limit(1).offset(count(historyLimit));
 			await trx.deleteFrom("reports").where("device", "=", id).where("id", "<=", firstDropped).execute();
 			return deviceRow(await deviceQuery(trx).where("devices.id", "=", id).executeTakeFirstOrThrow());
-		});
+		};
+		return options.light ? this.#lightCommit(work) : this.#db.transaction().execute(work);
 	}
 
 	/** A transaction whose commit need not be on the disk when it returns: the bookkeeping of a poll (when a device
@@ -433,26 +501,37 @@ class KyselyFleetStore implements FleetStore {
 		});
 	}
 
-	async recordCheck(deviceId: string, at: Date, historyLimit: number, seen?: { product: string; version: string }): Promise<boolean> {
+	async recordCheck(deviceId: string, at: Date, historyLimit: number, seen?: { product: string; version: string }, configSequence?: number): Promise<boolean> {
 		const now = at.getTime();
+		const named = exact("configSequence", configSequence);
 		return this.#lightCommit(async (trx) => {
-			let device = await trx.selectFrom("devices").select(["id", "version"]).where("device_id", "=", deviceId).executeTakeFirst();
-			if (!device && !seen)
+			// the device, its newest history entry and the config sequence on record: one query
+			const found = await trx.selectFrom("devices")
+				.select((eb) => ["devices.id", "devices.version",
+					eb.selectFrom("reports").select("reports.state").whereRef("reports.device", "=", "devices.id").orderBy("reports.id", "desc").limit(1).as("newest"),
+					eb.selectFrom("device_configs").select("device_configs.sequence").whereRef("device_configs.device_id", "=", "devices.device_id").as("config")])
+				.where("devices.device_id", "=", deviceId).executeTakeFirst();
+			if (named !== undefined) {
+				const known = found ? found.config
+					: (await trx.selectFrom("device_configs").select("sequence").where("device_id", "=", deviceId).executeTakeFirst())?.sequence;
+				if (known === undefined || known === null || Number(known) !== named)
+					await noteSequence(trx, deviceId, named, at);
+			}
+			if (!found && !seen)
 				return false;
-			if (!device) {
+			let device: { id: number; version: string };
+			if (!found) {
 				device = await trx.insertInto("devices").values({
 					device_id: deviceId, product: seen!.product, version: seen!.version, state: HISTORY_CHECKED, security_version: null, sequence: null,
 					slot: null, first_seen: now, last_seen: now, last_error: null, target: null, config_sha256: null, config: null, reports: 0,
 				}).returning(["id", "version"]).executeTakeFirstOrThrow();
 			}
 			else {
-				if (seen)
-					device.version = seen.version;
+				device = { id: found.id, version: seen ? seen.version : found.version };
 				await trx.updateTable("devices").set({ last_seen: now, ...(seen ? { version: seen.version } : {}) }).where("id", "=", device.id).execute();
+				if (found.newest === HISTORY_CHECKED)
+					return false;
 			}
-			const newest = await trx.selectFrom("reports").select("state").where("device", "=", device.id).orderBy("id", "desc").limit(1).executeTakeFirst();
-			if (newest?.state === HISTORY_CHECKED)
-				return false;
 			await trx.insertInto("reports").values({ device: device.id, at: now, state: HISTORY_CHECKED, version: device.version, target: null, error: null }).execute();
 			const firstDropped = trx.selectFrom("reports").select("id")
 				.where("device", "=", device.id).orderBy("id", "desc").limit(1).offset(Math.max(0, historyLimit));
@@ -549,6 +628,14 @@ class KyselyFleetStore implements FleetStore {
 		exact("sequence", release.sequence);
 		exact("securityVersion", release.securityVersion);
 		exact("imageSize", release.imageSize);
+		try {
+			return await this.#addRelease(release, at);
+		} finally {
+			this.#products.changed(release.product);
+		}
+	}
+
+	async #addRelease(release: Omit<ReleaseRow, "publishedAt" | "staged"> & { staged?: boolean }, at: Date): Promise<ReleaseRow> {
 		return this.#db.transaction().execute(async (trx) => {
 			// The lock first: a second server publishing for this product waits here, then sees this release.
 			if (!await lockProduct(trx, release.product))
@@ -579,6 +666,12 @@ class KyselyFleetStore implements FleetStore {
 	}
 
 	async latestRelease(product: string, options: { unstaged?: boolean } = {}): Promise<ReleaseRow | undefined> {
+		if (options.unstaged) // every poll's question: kept a moment (ProductCache)
+			return (await this.#products.baseline(product, async () => ({ row: await this.#latestRelease(product, options) }))).row;
+		return this.#latestRelease(product, options);
+	}
+
+	async #latestRelease(product: string, options: { unstaged?: boolean }): Promise<ReleaseRow | undefined> {
 		let query = this.#db.selectFrom("releases").selectAll().where("product", "=", product);
 		if (options.unstaged)
 			query = query.where("staged", "=", 0);
@@ -713,16 +806,29 @@ class KyselyFleetStore implements FleetStore {
 
 	async addConfigDoc(doc: Omit<ConfigDocRow, "createdAt">, at: Date): Promise<ConfigDocRow> {
 		exact("sequence", doc.sequence);
-		return this.#db.transaction().execute(async (trx) => {
-			if (!await lockProduct(trx, doc.product))
-				throw new StoreNotFound(`no product ${JSON.stringify(doc.product)}`);
-			if (!await insertConfigDoc(trx, doc, at))
-				throw new StoreConflict(`config document sequence ${doc.sequence} of ${JSON.stringify(doc.product)} exists`);
-			return { ...doc, createdAt: iso(at.getTime()) };
-		});
+		try {
+			return await this.#db.transaction().execute(async (trx) => {
+				if (!await lockProduct(trx, doc.product))
+					throw new StoreNotFound(`no product ${JSON.stringify(doc.product)}`);
+				if (!await insertConfigDoc(trx, doc, at))
+					throw new StoreConflict(`config document sequence ${doc.sequence} of ${JSON.stringify(doc.product)} exists`);
+				return { ...doc, createdAt: iso(at.getTime()) };
+			});
+		} finally {
+			this.#products.changed(doc.product);
+		}
 	}
 
-	configDocs(product: string, after?: number): Promise<ConfigDocRow[]> {
+	async configDocs(product: string, after?: number): Promise<ConfigDocRow[]> {
+		if (after !== undefined) { // a poll's question, "anything newer than what the device runs?": usually no (ProductCache)
+			const newest = await this.#products.newestConfig(product, async () => {
+				const row = await this.#db.selectFrom("config_docs").select("sequence").where("product", "=", product)
+					.orderBy("sequence", "desc").limit(1).executeTakeFirst();
+				return row === undefined ? null : Number(row.sequence);
+			});
+			if (newest === null || newest <= after)
+				return [];
+		}
 		return selectConfigDocs(this.#db, product, after);
 	}
 

@@ -56,10 +56,11 @@ function sameImage(progress: Progress | undefined, plan: DownloadPlan): progress
 /** How many short 206 answers in a row a download takes before it backs off: each must bring at least a byte. */
 export const MAX_SHORT_RANGES = 64;
 
-/** One download's ranged GETs, from writeFrom to the end, one after another. This one object is the sink of all of
- * them (transports give no event after abort() or done), with the state of the request under way in its fields:
- * a request costs its Promise, its headers and its transfer watch, not a set of closures (README, "Memory"). A data
- * event allocates nothing. */
+/** One download: its ranged GETs, from writeFrom to the end, one after another, then the slot's read-back. This one
+ * object is the sink of all of them (transports give no event after abort() or done), with the state of the request
+ * under way in its fields, and it settles the download's one Promise: a request costs its headers and its transfer
+ * watch, not a Promise and a set of closures, and no async function's frame is saved at each request and each
+ * short range (README, "Memory"). A data event allocates nothing. */
 class RangedDownload implements ResponseSink {
 	readonly #ports: DownloadPorts;
 	readonly #records: Records;
@@ -75,10 +76,13 @@ class RangedDownload implements ResponseSink {
 	#settled = true;
 	#request: { abort(): void } | undefined;
 	#watch: TransferWatch | undefined;
-	#resolve: ((complete: boolean) => void) | undefined;
-	#reject: ((error: Error) => void) | undefined;
+	/** short 206 answers so far */
+	#shorts = 0;
+	// the download's Promise
+	#resolve: (() => void) | undefined;
+	#reject: ((error: unknown) => void) | undefined;
 	// made once per download, not per request
-	readonly #begin = (resolve: (complete: boolean) => void, reject: (error: Error) => void): void => {
+	readonly #begin = (resolve: () => void, reject: (error: unknown) => void): void => {
 		this.#resolve = resolve;
 		this.#reject = reject;
 	};
@@ -94,15 +98,68 @@ class RangedDownload implements ResponseSink {
 		this.writeFrom = this.#erasedTo = progress.offset;
 	}
 
-	/** One ranged GET from writeFrom to the end. Resolves true when the slot holds every byte, false when the server
-	 * answered a shorter range than asked (HTTP allows it): the caller asks again from where it stopped. */
-	fetchRest(): Promise<boolean> {
+	/** The download, from writeFrom: settles once the slot holds every byte and its read-back matched (or on the first
+	 * error, or after MAX_SHORT_RANGES short ranges in a row). */
+	run(): Promise<void> {
+		const done = new Promise<void>(this.#begin);
+		try {
+			if (this.writeFrom < this.#plan.size)
+				this.#ports.flash.invalidate(this.#plan.slot); // before a byte changes: no old otadata entry may boot the slot
+		} catch (error) {
+			this.#fail(error);
+			return done;
+		}
+		RangedDownload.#next(this);
+		return done;
+	}
+
+	/** The next step, in a job of its own after a request ended (as the caller's loop over requests was): the rest of
+	 * the image when the server answered a shorter range than asked (HTTP allows it), else the read-back. A static
+	 * method, so that no closure is made per step. */
+	static #next(download: RangedDownload): void {
+		try {
+			if (download.writeFrom < download.#plan.size)
+				download.#fetchRest();
+			else
+				download.#verify();
+		} catch (error) { // a port that threw (the flash's read-back, say): the download's error, as any other
+			download.#fail(error);
+		}
+	}
+
+	/** Reads the slot back once (verifySlot): the signed SHA-256 and the activation's image check. */
+	#verify(): void {
+		const { flash } = this.#ports, plan = this.#plan;
+		const verdict = verifySlot(flash, plan.slot, plan.size, plan.sha256);
+		if (!verdict.ok)
+			return this.#fail(new UpdateRejected(verdict.reason, verdict.reason === "digest-mismatch"
+				? `the image in the slot does not match the signed SHA-256 (${verdict.detail})` : verdict.detail));
+		const resolve = this.#resolve!;
+		this.#resolve = this.#reject = undefined;
+		resolve();
+	}
+
+	/** The download failed: a refusal (UpdateRejected) drops the download record, so that the next try starts over. */
+	#fail(error: unknown): void {
+		const reject = this.#reject;
+		if (!reject)
+			return; // settled already
+		this.#resolve = this.#reject = undefined;
+		try {
+			if (error instanceof UpdateRejected)
+				this.#records.progress = undefined;
+		} finally {
+			reject(error);
+		}
+	}
+
+	/** One ranged GET from writeFrom to the end. */
+	#fetchRest(): void {
 		const plan = this.#plan, progress = this.#progress;
 		const start = this.#start = this.writeFrom;
 		this.#position = 0;
 		this.#rangeEnd = plan.size;
 		this.#settled = false;
-		const done = new Promise<boolean>(this.#begin);
 		const headers: [string, string][] = [["Range", `bytes=${start}-${plan.size - 1}`]];
 		if (start > 0 && progress.etag)
 			headers.push(["If-Range", progress.etag]);
@@ -112,23 +169,28 @@ class RangedDownload implements ResponseSink {
 		} catch (error) {
 			this.#finish(error as Error);
 		}
-		return done;
 	}
 
+	/** The request under way ended: with an error (the download fails), short of the end (a short 206, delivered
+	 * whole: the rest is asked for), or with the last byte. */
 	#finish(error?: Error, complete = true): void {
 		if (this.#settled)
 			return;
 		this.#settled = true;
 		this.#watch!.stop();
 		this.#watch = undefined;
-		const request = this.#request, resolve = this.#resolve!, reject = this.#reject!;
-		this.#request = this.#resolve = this.#reject = undefined;
+		const request = this.#request;
+		this.#request = undefined;
 		if (error) {
 			request?.abort();
-			reject(error);
+			return this.#fail(error);
 		}
-		else
-			resolve(complete);
+		if (!complete) {
+			if (++this.#shorts >= MAX_SHORT_RANGES)
+				return this.#fail(new TransientError(`${MAX_SHORT_RANGES} short ranges in a row, at ${this.writeFrom} of ${this.#plan.size} bytes`));
+			this.#ports.events("short-range", { at: this.writeFrom, size: this.#plan.size });
+		}
+		Promise.resolve(this).then(RangedDownload.#next);
 	}
 
 	response(status: number, headers: Headers): void {
@@ -255,8 +317,18 @@ export function verifySlot(flash: Flash, slot: Slot, size: number, sha256: strin
 	return flash.verify(slot, size, expected);
 }
 
-/** Downloads (or resumes) the image into plan.slot and verifies it. Throws TransientError or UpdateRejected. */
-export async function downloadImage(ports: DownloadPorts, records: Records, plan: DownloadPlan): Promise<void> {
+/** Downloads (or resumes) the image into plan.slot and verifies it. Rejects with TransientError or UpdateRejected.
+ * Not an async function: the download's one object settles the Promise (RangedDownload). */
+export function downloadImage(ports: DownloadPorts, records: Records, plan: DownloadPlan): Promise<void> {
+	try {
+		return new RangedDownload(ports, records, plan, begin(ports, records, plan)).run();
+	} catch (error) {
+		return Promise.reject(error);
+	}
+}
+
+/** The download record to go on from: the one kept when it is this image's, else a new one from zero. */
+function begin(ports: DownloadPorts, records: Records, plan: DownloadPlan): Progress {
 	let progress = records.progress;
 	if (!sameImage(progress, plan)) {
 		progress = { sequence: plan.sequence, sha256: plan.sha256, size: plan.size, slot: plan.slot.index, offset: 0 };
@@ -270,24 +342,5 @@ export async function downloadImage(ports: DownloadPorts, records: Records, plan
 	}
 	else if (progress.offset > 0)
 		ports.events("resume", { offset: progress.offset, size: plan.size });
-	try {
-		const download = new RangedDownload(ports, records, plan, progress);
-		if (download.writeFrom < plan.size)
-			ports.flash.invalidate(plan.slot); // before a byte changes: no old otadata entry may boot the slot
-		for (let short = 0; download.writeFrom < plan.size && !(await download.fetchRest()); short++) {
-			if (short + 1 >= MAX_SHORT_RANGES)
-				throw new TransientError(`${MAX_SHORT_RANGES} short ranges in a row, at ${download.writeFrom} of ${plan.size} bytes`);
-			ports.events("short-range", { at: download.writeFrom, size: plan.size });
-		}
-	} catch (error) {
-		if (error instanceof UpdateRejected)
-			records.progress = undefined;
-		throw error;
-	}
-	const verdict = verifySlot(ports.flash, plan.slot, plan.size, plan.sha256);
-	if (!verdict.ok) {
-		records.progress = undefined;
-		throw new UpdateRejected(verdict.reason, verdict.reason === "digest-mismatch"
-			? `the image in the slot does not match the signed SHA-256 (${verdict.detail})` : verdict.detail);
-	}
+	return progress;
 }

@@ -9,7 +9,7 @@
 import { checkWindow, Holds, type Release } from "./policy.js";
 import { evaluate } from "./checks.js";
 import { downloadImage, ImageChanged, usableEtag } from "./download.js";
-import { fetchBounded, TooLarge } from "./fetch.js";
+import { fetchBounded, TooLarge, type Fetched } from "./fetch.js";
 import { MAX_MANIFEST_BYTES, openSignedManifest, type ImageKind, type UpdateManifest } from "./manifest.js";
 import { MAX_JUDGED_STATE, Records, type LastResult, type Pending } from "./records.js";
 import { sendReport } from "./report.js";
@@ -61,6 +61,13 @@ function serverError(body: Uint8Array): string | undefined {
 	for (let i = 0; i < body.length && i < 256; i++)
 		text += String.fromCharCode(body[i]!);
 	return /"error"\s*:\s*"([a-z0-9-]{1,48})"/.exec(text)?.[1];
+}
+
+/** A manifest request's failure: a body over the bound is the release's fault (refused), anything else the link's. */
+function oversized(error: unknown): never {
+	if (error instanceof TooLarge)
+		throw new UpdateRejected("oversized", error.message);
+	throw error;
 }
 
 /** Why an activated image that did not fail its trial is not running, when that was not the image's fault. */
@@ -250,7 +257,7 @@ export class FotaClient {
 	/** Asks for the manifest; `conditional`: with If-None-Match when a judgement holds (the trial's check of the
 	 * server never is: it verifies a manifest). A manifest that differs from the recorded judgement drops the record
 	 * before it is judged, so that a power cut before its outcome leaves no ETag to send. */
-	async #fetchManifest(conditional: boolean): Promise<ManifestAnswer> {
+	#fetchManifest(conditional: boolean): Promise<ManifestAnswer> {
 		const timeout = this.#config.timeoutSeconds * 1000;
 		const headers: [string, string][] = [[VERSION_HEADER, this.#firmware.version]];
 		if (this.#loaded)
@@ -258,15 +265,12 @@ export class FotaClient {
 		const sent = conditional ? this.#conditionalEtag() : undefined;
 		if (sent !== undefined)
 			headers.push([IF_NONE_MATCH_HEADER, sent]);
-		let fetched;
-		try {
-			fetched = await fetchBounded(this.#ports.transport, this.#ports.clock, this.manifestUrl, MAX_MANIFEST_BYTES, timeout,
-				this.#limits(this.#config.requestDeadlineSeconds), headers);
-		} catch (error) {
-			if (error instanceof TooLarge)
-				throw new UpdateRejected("oversized", error.message);
-			throw error;
-		}
+		return fetchBounded(this.#ports.transport, this.#ports.clock, this.manifestUrl, MAX_MANIFEST_BYTES, timeout,
+			this.#limits(this.#config.requestDeadlineSeconds), headers).then((fetched) => this.#manifestAnswer(fetched, sent), oversized);
+	}
+
+	/** What a manifest response says (#fetchManifest); `sent`: the ETag the request named in If-None-Match. */
+	#manifestAnswer(fetched: Fetched, sent: string | undefined): ManifestAnswer {
 		// the server's hint that it holds a newer config document: unauthenticated, it only makes the device ask
 		const hint = fetched.headers[CONFIG_PENDING_HEADER];
 		this.#configPending = hint !== undefined && CONFIG_HINT.test(hint) && Number.isSafeInteger(Number(hint)) ? Number(hint) : 0;

@@ -56,121 +56,184 @@ function sameImage(progress: Progress | undefined, plan: DownloadPlan): progress
 /** How many short 206 answers in a row a download takes before it backs off: each must bring at least a byte. */
 export const MAX_SHORT_RANGES = 64;
 
-/** One download's ranged GETs, from writeFrom to the end, one after another. This one object is the sink of all of
- * them (transports give no event after abort() or done), with the state of the request under way in its fields:
- * a request costs its Promise, its headers and its transfer watch, not a set of closures (README, "Memory"). A data
- * event allocates nothing. */
+/** One download: its ranged GETs, from writeFrom to the end, one after another, then the slot's read-back. This one
+ * object is the sink of all of them (transports give no event after abort() or done), with the state of the request
+ * under way in its fields, and it settles the download's one Promise: a request costs its headers and its transfer
+ * watch, not a Promise and a set of closures, and no async function's frame is saved at each request and each
+ * short range (README, "Memory"). A data event allocates nothing. Its members are TypeScript-private, not #private:
+ * in XS a #private member costs about twice the slots in the class's definition, idle memory for the device's life. */
 class RangedDownload implements ResponseSink {
-	readonly #ports: DownloadPorts;
-	readonly #records: Records;
-	readonly #plan: DownloadPlan;
-	readonly #progress: Progress;
+	private readonly ports: DownloadPorts;
+	private readonly records: Records;
+	private readonly plan: DownloadPlan;
+	private readonly progress: Progress;
 	/** the next byte of the slot to write; the end of its erased part */
 	writeFrom: number;
-	#erasedTo: number;
+	private erasedTo: number;
 	// the request under way
-	#start = 0;                 // the first byte it asked for
-	#position = 0;              // offset in the image of the next byte the server sends
-	#rangeEnd = 0;              // one past the last byte this response carries
-	#settled = true;
-	#request: { abort(): void } | undefined;
-	#watch: TransferWatch | undefined;
-	#resolve: ((complete: boolean) => void) | undefined;
-	#reject: ((error: Error) => void) | undefined;
+	private start = 0;                 // the first byte it asked for
+	private position = 0;              // offset in the image of the next byte the server sends
+	private rangeEnd = 0;              // one past the last byte this response carries
+	private settled = true;
+	private request: { abort(): void } | undefined;
+	private watch: TransferWatch | undefined;
+	/** short 206 answers so far */
+	private shorts = 0;
+	// the download's Promise
+	private resolve: (() => void) | undefined;
+	private reject: ((error: unknown) => void) | undefined;
 	// made once per download, not per request
-	readonly #begin = (resolve: (complete: boolean) => void, reject: (error: Error) => void): void => {
-		this.#resolve = resolve;
-		this.#reject = reject;
+	private readonly begin = (resolve: () => void, reject: (error: unknown) => void): void => {
+		this.resolve = resolve;
+		this.reject = reject;
 	};
-	readonly #tooSlow = (why: string): void => {
-		this.#finish(new TransientError(`${this.#plan.url} at ${this.writeFrom} of ${this.#plan.size} bytes: ${why}`));
+	private readonly tooSlow = (why: string): void => {
+		this.finish(new TransientError(`${this.plan.url} at ${this.writeFrom} of ${this.plan.size} bytes: ${why}`));
 	};
 
 	constructor(ports: DownloadPorts, records: Records, plan: DownloadPlan, progress: Progress) {
-		this.#ports = ports;
-		this.#records = records;
-		this.#plan = plan;
-		this.#progress = progress;
-		this.writeFrom = this.#erasedTo = progress.offset;
+		this.ports = ports;
+		this.records = records;
+		this.plan = plan;
+		this.progress = progress;
+		this.writeFrom = this.erasedTo = progress.offset;
 	}
 
-	/** One ranged GET from writeFrom to the end. Resolves true when the slot holds every byte, false when the server
-	 * answered a shorter range than asked (HTTP allows it): the caller asks again from where it stopped. */
-	fetchRest(): Promise<boolean> {
-		const plan = this.#plan, progress = this.#progress;
-		const start = this.#start = this.writeFrom;
-		this.#position = 0;
-		this.#rangeEnd = plan.size;
-		this.#settled = false;
-		const done = new Promise<boolean>(this.#begin);
-		const headers: [string, string][] = [["Range", `bytes=${start}-${plan.size - 1}`]];
-		if (start > 0 && progress.etag)
-			headers.push(["If-Range", progress.etag]);
-		this.#watch = watchTransfer(this.#ports.clock, plan.limits, this.#tooSlow);
+	/** The download, from writeFrom: settles once the slot holds every byte and its read-back matched (or on the first
+	 * error, or after MAX_SHORT_RANGES short ranges in a row). */
+	run(): Promise<void> {
+		const done = new Promise<void>(this.begin);
 		try {
-			this.#request = this.#ports.transport.request({ url: plan.url, headers, timeout: plan.timeoutMs }, this);
+			if (this.writeFrom < this.plan.size)
+				this.ports.flash.invalidate(this.plan.slot); // before a byte changes: no old otadata entry may boot the slot
 		} catch (error) {
-			this.#finish(error as Error);
+			this.fail(error);
+			return done;
 		}
+		RangedDownload.next(this);
 		return done;
 	}
 
-	#finish(error?: Error, complete = true): void {
-		if (this.#settled)
-			return;
-		this.#settled = true;
-		this.#watch!.stop();
-		this.#watch = undefined;
-		const request = this.#request, resolve = this.#resolve!, reject = this.#reject!;
-		this.#request = this.#resolve = this.#reject = undefined;
-		if (error) {
-			request?.abort();
+	/** The next step, in a job of its own after a request ended (as the caller's loop over requests was): the rest of
+	 * the image when the server answered a shorter range than asked (HTTP allows it), else the read-back. A static
+	 * method, so that no closure is made per step. */
+	private static next(download: RangedDownload): void {
+		try {
+			if (download.writeFrom < download.plan.size)
+				download.fetchRest();
+			else
+				download.verify();
+		} catch (error) { // a port that threw (the flash's read-back, say): the download's error, as any other
+			download.fail(error);
+		}
+	}
+
+	/** Reads the slot back once (verifySlot): the signed SHA-256 and the activation's image check. */
+	private verify(): void {
+		const { flash } = this.ports, plan = this.plan;
+		const verdict = verifySlot(flash, plan.slot, plan.size, plan.sha256);
+		if (!verdict.ok)
+			return this.fail(new UpdateRejected(verdict.reason, verdict.reason === "digest-mismatch"
+				? `the image in the slot does not match the signed SHA-256 (${verdict.detail})` : verdict.detail));
+		const resolve = this.resolve!;
+		this.resolve = this.reject = undefined;
+		resolve();
+	}
+
+	/** The download failed: a refusal (UpdateRejected) drops the download record, so that the next try starts over. */
+	private fail(error: unknown): void {
+		const reject = this.reject;
+		if (!reject)
+			return; // settled already
+		this.resolve = this.reject = undefined;
+		try {
+			if (error instanceof UpdateRejected)
+				this.records.progress = undefined;
+		} finally {
 			reject(error);
 		}
-		else
-			resolve(complete);
+	}
+
+	/** One ranged GET from writeFrom to the end. */
+	private fetchRest(): void {
+		const plan = this.plan, progress = this.progress;
+		const start = this.start = this.writeFrom;
+		this.position = 0;
+		this.rangeEnd = plan.size;
+		this.settled = false;
+		const headers: [string, string][] = [["Range", `bytes=${start}-${plan.size - 1}`]];
+		if (start > 0 && progress.etag)
+			headers.push(["If-Range", progress.etag]);
+		this.watch = watchTransfer(this.ports.clock, plan.limits, this.tooSlow);
+		try {
+			this.request = this.ports.transport.request({ url: plan.url, headers, timeout: plan.timeoutMs }, this);
+		} catch (error) {
+			this.finish(error as Error);
+		}
+	}
+
+	/** The request under way ended: with an error (the download fails), short of the end (a short 206, delivered
+	 * whole: the rest is asked for), or with the last byte. */
+	private finish(error?: Error, complete = true): void {
+		if (this.settled)
+			return;
+		this.settled = true;
+		this.watch!.stop();
+		this.watch = undefined;
+		const request = this.request;
+		this.request = undefined;
+		if (error) {
+			request?.abort();
+			return this.fail(error);
+		}
+		if (!complete) {
+			if (++this.shorts >= MAX_SHORT_RANGES)
+				return this.fail(new TransientError(`${MAX_SHORT_RANGES} short ranges in a row, at ${this.writeFrom} of ${this.plan.size} bytes`));
+			this.ports.events("short-range", { at: this.writeFrom, size: this.plan.size });
+		}
+		Promise.resolve(this).then(RangedDownload.next);
 	}
 
 	response(status: number, headers: Headers): void {
-		if (this.#settled)
+		if (this.settled)
 			return;
 		try {
-			this.#onResponse(status, headers);
+			this.onResponse(status, headers);
 		} catch (error) {
-			this.#finish(error as Error);
+			this.finish(error as Error);
 		}
 	}
 
 	data(chunk: Uint8Array): void {
-		if (this.#settled)
+		if (this.settled)
 			return;
-		this.#watch!.received(chunk.length);
+		this.watch!.received(chunk.length);
 		try {
-			this.#onData(chunk);
+			this.onData(chunk);
 		} catch (error) {
-			this.#finish(error as Error);
+			this.finish(error as Error);
 		}
 	}
 
 	done(error?: string): void {
-		if (this.#settled)
+		if (this.settled)
 			return;
-		const size = this.#plan.size, at = this.writeFrom;
+		const size = this.plan.size, at = this.writeFrom;
 		if (error)
-			return this.#finish(new TransientError(`link lost at ${at} of ${size} bytes: ${error}`));
-		if (at < size && at === this.#rangeEnd && this.#rangeEnd > this.#start)
-			return this.#finish(undefined, false); // a short 206, delivered whole: ask for the rest
+			return this.finish(new TransientError(`link lost at ${at} of ${size} bytes: ${error}`));
+		if (at < size && at === this.rangeEnd && this.rangeEnd > this.start)
+			return this.finish(undefined, false); // a short 206, delivered whole: ask for the rest
 		if (at < size)
-			return this.#finish(new TransientError(`the body ended at ${at} of ${size} bytes`));
-		this.#finish();
+			return this.finish(new TransientError(`the body ended at ${at} of ${size} bytes`));
+		this.finish();
 	}
 
-	#onResponse(status: number, headers: Headers): void {
-		const plan = this.#plan, progress = this.#progress, start = this.#start;
+	private onResponse(status: number, headers: Headers): void {
+		const plan = this.plan, progress = this.progress, start = this.start;
 		const received = headers["etag"];
 		const etag = usableEtag(received);
 		if (received !== undefined && etag === undefined)
-			this.#ports.events("etag-dropped", { length: received.length });
+			this.ports.events("etag-dropped", { length: received.length });
 		if (status === 206) {
 			const contentRange = headers["content-range"];
 			const range = CONTENT_RANGE.exec(contentRange ?? "");
@@ -181,9 +244,9 @@ class RangedDownload implements ResponseSink {
 			if (Number(range[1]) !== start || Number(range[2]) > plan.size - 1 || Number(range[2]) < start)
 				throw new TransientError(`Content-Range ${contentRange} does not match bytes=${start}-${plan.size - 1}`);
 			if (start > 0 && progress.etag && etag !== progress.etag)
-				return this.#imageChanged();
-			this.#position = start;
-			this.#rangeEnd = Number(range[2]) + 1;
+				return this.imageChanged();
+			this.position = start;
+			this.rangeEnd = Number(range[2]) + 1;
 		}
 		else if (status === 200) {
 			const length = headers["content-length"];
@@ -191,58 +254,58 @@ class RangedDownload implements ResponseSink {
 				throw new UpdateRejected("size-mismatch", `server sends ${length} bytes, the manifest signs ${plan.size}`);
 			if (start > 0) {
 				if (progress.etag && etag !== progress.etag)
-					return this.#imageChanged();
-				this.#ports.events("restart", { reason: "range-ignored", skip: start });
+					return this.imageChanged();
+				this.ports.events("restart", { reason: "range-ignored", skip: start });
 			}
-			this.#position = 0;
+			this.position = 0;
 		}
 		else
-			throw new TransientError(`HTTP ${status} for the image`, retryAfter(headers["retry-after"], this.#ports.clock.wall()));
+			throw new TransientError(`HTTP ${status} for the image`, retryAfter(headers["retry-after"], this.ports.clock.wall()));
 		if (etag)
 			progress.etag = etag;
 	}
 
 	/** The image behind the URL is not the one we were resuming: start over from zero, with the manifest fetched
 	 * again, since a new image usually means a new release. */
-	#imageChanged(): never {
-		const progress = this.#progress;
-		this.#ports.events("restart", { reason: "image-changed", from: progress.offset });
+	private imageChanged(): never {
+		const progress = this.progress;
+		this.ports.events("restart", { reason: "image-changed", from: progress.offset });
 		progress.offset = 0;
 		delete progress.etag;
-		this.#records.progress = progress;
+		this.records.progress = progress;
 		throw new ImageChanged("the image changed on the server (new ETag); starting over from zero");
 	}
 
-	#onData(chunk: Uint8Array): void {
-		const plan = this.#plan, flash = this.#ports.flash, writeFrom = this.writeFrom;
-		const length = chunk.length, from = this.#position, end = from + length;
-		this.#position = end;
+	private onData(chunk: Uint8Array): void {
+		const plan = this.plan, flash = this.ports.flash, writeFrom = this.writeFrom;
+		const length = chunk.length, from = this.position, end = from + length;
+		this.position = end;
 		if (end > plan.size)
 			throw new UpdateRejected("body-too-long", `server sent more than the signed ${plan.size} bytes`);
-		if (end > this.#rangeEnd)
-			throw new TransientError(`server sent bytes past its Content-Range (${this.#rangeEnd})`);
+		if (end > this.rangeEnd)
+			throw new TransientError(`server sent bytes past its Content-Range (${this.rangeEnd})`);
 		if (end <= writeFrom)
 			return;
 		// the part of a piece already in the slot (a 200 from zero on a resume) is skipped: a view only then
 		const piece = from < writeFrom ? chunk.subarray(writeFrom - from) : chunk;
 		const at = from < writeFrom ? writeFrom : from;
 		const sector = flash.sectorSize;
-		while (this.#erasedTo < end) {
-			flash.erase(plan.slot, this.#erasedTo, sector);
-			this.#erasedTo += sector;
+		while (this.erasedTo < end) {
+			flash.erase(plan.slot, this.erasedTo, sector);
+			this.erasedTo += sector;
 		}
 		flash.write(plan.slot, at, piece);
 		this.writeFrom = end;
 		const reached = end === plan.size ? end : end - (end % plan.chunkBytes);
-		if (reached > this.#progress.offset)
-			this.#checkpoint(reached);
+		if (reached > this.progress.offset)
+			this.checkpoint(reached);
 	}
 
-	#checkpoint(offset: number): void {
-		const progress = this.#progress;
+	private checkpoint(offset: number): void {
+		const progress = this.progress;
 		progress.offset = offset;
-		this.#records.progress = progress;
-		this.#ports.events("progress", { offset, size: this.#plan.size });
+		this.records.progress = progress;
+		this.ports.events("progress", { offset, size: this.plan.size });
 	}
 }
 
@@ -255,8 +318,18 @@ export function verifySlot(flash: Flash, slot: Slot, size: number, sha256: strin
 	return flash.verify(slot, size, expected);
 }
 
-/** Downloads (or resumes) the image into plan.slot and verifies it. Throws TransientError or UpdateRejected. */
-export async function downloadImage(ports: DownloadPorts, records: Records, plan: DownloadPlan): Promise<void> {
+/** Downloads (or resumes) the image into plan.slot and verifies it. Rejects with TransientError or UpdateRejected.
+ * Not an async function: the download's one object settles the Promise (RangedDownload). */
+export function downloadImage(ports: DownloadPorts, records: Records, plan: DownloadPlan): Promise<void> {
+	try {
+		return new RangedDownload(ports, records, plan, begin(ports, records, plan)).run();
+	} catch (error) {
+		return Promise.reject(error);
+	}
+}
+
+/** The download record to go on from: the one kept when it is this image's, else a new one from zero. */
+function begin(ports: DownloadPorts, records: Records, plan: DownloadPlan): Progress {
 	let progress = records.progress;
 	if (!sameImage(progress, plan)) {
 		progress = { sequence: plan.sequence, sha256: plan.sha256, size: plan.size, slot: plan.slot.index, offset: 0 };
@@ -270,24 +343,5 @@ export async function downloadImage(ports: DownloadPorts, records: Records, plan
 	}
 	else if (progress.offset > 0)
 		ports.events("resume", { offset: progress.offset, size: plan.size });
-	try {
-		const download = new RangedDownload(ports, records, plan, progress);
-		if (download.writeFrom < plan.size)
-			ports.flash.invalidate(plan.slot); // before a byte changes: no old otadata entry may boot the slot
-		for (let short = 0; download.writeFrom < plan.size && !(await download.fetchRest()); short++) {
-			if (short + 1 >= MAX_SHORT_RANGES)
-				throw new TransientError(`${MAX_SHORT_RANGES} short ranges in a row, at ${download.writeFrom} of ${plan.size} bytes`);
-			ports.events("short-range", { at: download.writeFrom, size: plan.size });
-		}
-	} catch (error) {
-		if (error instanceof UpdateRejected)
-			records.progress = undefined;
-		throw error;
-	}
-	const verdict = verifySlot(ports.flash, plan.slot, plan.size, plan.sha256);
-	if (!verdict.ok) {
-		records.progress = undefined;
-		throw new UpdateRejected(verdict.reason, verdict.reason === "digest-mismatch"
-			? `the image in the slot does not match the signed SHA-256 (${verdict.detail})` : verdict.detail);
-	}
+	return progress;
 }

@@ -45,6 +45,16 @@ test("a digest mismatch is reported as such, even when the image check would ref
 	t.is(rig.flash.bootIndex, 0);
 });
 
+test("a read-back that throws (a flash error) ends the check with that error and keeps the download record", async (t) => {
+	const rig = new Rig();
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2, securityVersion: 2 });
+	rig.flash.verify = () => { throw new Error("verify ota_1: read failed at 4096"); };
+	const outcome: any = await rig.check();
+	t.like(outcome, { result: "error", detail: "verify ota_1: read failed at 4096" });
+	t.is(rig.flash.bootIndex, 0);
+	t.is(JSON.parse(String(rig.store.get("download"))).offset, IMAGE.length);
+});
+
 test("Flash: a slot written, erased or invalidated after its verification is checked again by activate, which refuses a bad image", (t) => {
 	for (const change of ["write", "erase", "invalidate", "reset"] as const) {
 		const flash = new FakeFlash(64 * 1024);

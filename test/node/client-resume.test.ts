@@ -136,6 +136,19 @@ test("a server that answers every range with 10,000 bytes still delivers the upd
 		"a range was asked twice");
 });
 
+// The download's one object runs its short ranges itself (download.ts): the bound on short answers in a row holds.
+test("a server that answers every range with 1,000 bytes is given up after 64 short ranges in a row, keeping what was written", async (t) => {
+	const rig = new Rig({ chunkBytes: CHUNK });
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+	rig.server.faults.shortRange = 1000;
+	const outcome: any = await rig.check(rig.client({ downloadAttempts: 1 }));
+	t.is(outcome.result, "error");
+	t.regex(outcome.detail, /^64 short ranges in a row, at 64000 of 200000 bytes$/);
+	t.is(rig.server.requests.filter((request) => request.url.includes("/images/")).length, 64);
+	t.is(rig.events.filter((event) => event.type === "short-range").length, 63);
+	t.is(JSON.parse(String(rig.store.get("download"))).offset, 57344, "the download record was dropped");
+});
+
 // Issue 9, defects 2 and 3: every transfer is bounded in time and rate; a report never holds the reboot.
 function dripping(rig: Rig, match: (url: string) => boolean, bytesPerTick: number, tickMs: number, endless = false) {
 	const real = rig.server.request.bind(rig.server);

@@ -149,3 +149,14 @@ test("each ranged request of a download costs a bounded handful of objects, not 
 	t.true(perRequest <= 9000, `${perRequest} bytes a request (was 22,057)`);
 	t.true(single <= 18000, `a download in one request: ${single} bytes (was 27,960)`);
 });
+
+// Figure in brackets: download.ts before this test, measured by it: downloadImage was an async function that awaited
+// each request's Promise in a loop inside a try, so XS saved its frame in a chunk at its start and again, in a larger
+// one, at the await. The download's one object now settles one Promise for the whole download.
+test("a download is not an async function: one Promise for the download, no frame saved while a request runs", async (t) => {
+	const one = download(64 * 1024);
+	const single = await allocated(one.run);
+	t.is(one.transport.requests, 1);
+	t.is(one.flash.written, 64 * 1024);
+	t.true(single <= 12600, `a download in one request: ${single} bytes (was 13,488)`);
+});

@@ -207,6 +207,13 @@ export class FotaClient {
 			records.last = { ...last, ...(target ? { target } : {}) };
 	}
 
+	/** The firmware's last outcome, then the config's, sent again where the server has not had them: the sending, or
+	 * undefined when there is nothing to send (a check then awaits nothing, README "Memory"). */
+	#reportAllAgain(): Promise<void> | undefined {
+		const again = this.#reportAgain();
+		return again ? again.then(() => this.#reportConfigAgain()) : this.#reportConfigAgain();
+	}
+
 	/** Sends the last outcome again if the server has not had it (a reset or a lost link came between): the sending,
 	 * or undefined when there is nothing to send (not an async function: a check then awaits nothing, README "Memory"). */
 	#reportAgain(): Promise<void> | undefined {
@@ -340,12 +347,9 @@ export class FotaClient {
 		const { flash, events, clock } = this.#ports;
 		const records = this.#records;
 		this.#event("check", { url: this.manifestUrl });
-		const again = this.#reportAgain();
+		const again = this.#reportAllAgain();
 		if (again)
 			await again;
-		const configAgain = this.#reportConfigAgain();
-		if (configAgain)
-			await configAgain;
 		let manifest: UpdateManifest | undefined;
 		let config: Extract<OpenedConfig, { ok: true }> | CheckOutcome | undefined;
 		/** the ETag of the manifest being judged, until its outcome is final (recorded) or its download begins */
@@ -569,12 +573,9 @@ export class FotaClient {
 			await this.#settle({ state: "rolled-back", version: pending.version, error: reason }, pending.version);
 			return { state: "rolled-back", from: pending.version, reason };
 		}
-		const again = this.#reportAgain();
+		const again = this.#reportAllAgain();
 		if (again)
 			await again;
-		const configAgain = this.#reportConfigAgain();
-		if (configAgain)
-			await configAgain;
 		return { state: "running" };
 	}
 

@@ -12,6 +12,7 @@ import SHA256 from "crypto/sha256";
 import type { Clock, Flash, Headers, HttpRequest, ResponseSink, Slot, Store, StoreValue, Transport } from "fota/ports";
 import { memory, collect } from "sim/memory";
 import { test } from "./lib/harness.js";
+import { allocated } from "./lib/allocated.js";
 import { fromHex } from "./lib/bytes.js";
 import { FIXTURE_PUBLIC_KEY, SIGNED } from "./lib/manifest-fixtures.js";
 
@@ -111,20 +112,6 @@ function client(version = "2.1.0"): { client: FotaClient; transport: FakeTranspo
 		ports: { transport, flash, verifier: { verify }, watchdog: { arm: NEVER, feed: NEVER, disarm: NEVER }, store, clock, events: NEVER },
 	});
 	return { client: made, transport, store };
-}
-
-/** Makes room (chunks and slots) that the measurement cannot fill, then collects: no collection happens during `fn`,
- * so XS's peak over what was live before is everything `fn` allocated, garbage included. */
-async function allocated(fn: () => Promise<unknown>): Promise<number> {
-	await fn(); // a first run makes what the client keeps for good
-	let room: unknown[] | undefined = [new Uint8Array(512 * 1024)];
-	for (let i = 0; i < 16384; i++)
-		room.push({ i });
-	room = undefined;
-	collect();
-	const before = memory(true);
-	await fn();
-	return memory().peak - before.current;
 }
 
 test("the fakes: a first poll judges the manifest up to date and records its ETag; the next polls are answered 304", async (t) => {

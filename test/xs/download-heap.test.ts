@@ -6,8 +6,8 @@
 import { downloadImage, type DownloadPorts } from "fota/download";
 import type { Progress, Records } from "fota/records";
 import type { Clock, Flash, Headers, HttpRequest, ResponseSink, Slot, SlotVerdict, Transport } from "fota/ports";
-import { memory, collect } from "sim/memory";
 import { test } from "./lib/harness.js";
+import { allocated } from "./lib/allocated.js";
 
 const PIECE = 4096;
 const SECTOR = 4096;
@@ -80,20 +80,6 @@ function setup(answer = Infinity) {
 	const flash = new FakeFlash();
 	const ports: DownloadPorts = { transport, flash: flash as unknown as Flash, events: NEVER, clock };
 	return { transport, flash, ports };
-}
-
-/** Makes room (chunks and slots) that the measurement cannot fill, then collects: no collection happens during `fn`,
- * so XS's peak over what was live before is everything `fn` allocated, garbage included. */
-async function allocated(fn: () => Promise<unknown>): Promise<number> {
-	await fn(); // a first run makes what a module keeps for good
-	let room: unknown[] | undefined = [new Uint8Array(512 * 1024)];
-	for (let i = 0; i < 16384; i++)
-		room.push({ i });
-	room = undefined;
-	collect();
-	const before = memory(true);
-	await fn();
-	return memory().peak - before.current;
 }
 
 /** A download of `size` bytes; each run starts afresh (a new download record) and counts what it did. */

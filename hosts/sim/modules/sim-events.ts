@@ -12,9 +12,13 @@ function ownFields(this: unknown, key: string, value: unknown): unknown {
 }
 
 export function event(type: string, fields: object = {}): void {
+	let line: string;
 	writing = fields;
-	const line = JSON.stringify(fields, ownFields);
-	writing = undefined;
+	try {
+		line = JSON.stringify(fields, ownFields);
+	} finally {
+		writing = undefined; // also when the fields cannot be written (a cycle, a BigInt): the next event starts clean
+	}
 	native("xs_sim_event")(type, line);
 }
 

@@ -1,35 +1,80 @@
-// npm run bench [-- --json]: runs every bench/*.bench.ts (compiled to build/js/bench) in one process.
-// Each exports run(), which returns named figures measured side by side in that run.
+// npm run bench [-- --json] [-- WORD...]: runs every bench/*.bench.ts (compiled to build/js/bench), or those whose
+// name holds one of the WORDs. Each exports run(), which returns named figures measured side by side in that run.
+// Each bench file runs in a Node process of its own (`--one FILE`, which prints its figures as one JSON line): a
+// bench's timings must not carry another's heap and leftovers (the fleet bench leaves a large heap whose collections
+// then land in the next bench's requests, and its server's timers), so each is measured as it would run alone.
+import { spawn } from "node:child_process";
 import { readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { prepare, ROOT } from "./lib/prepare.mjs";
 
-const json = process.argv.includes("--json");
-const only = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
+let parsed;
+try {
+	parsed = parseArgs({ options: { json: { type: "boolean", default: false }, one: { type: "string" } }, allowPositionals: true });
+} catch (error) {
+	console.error(`xs-fota bench: ${error.message}\nusage: npm run bench [-- --json] [-- WORD...]`);
+	process.exit(2);
+}
+const { values: options, positionals: only } = parsed;
+const dir = join(ROOT, "build/js/bench");
+
+if (options.one !== undefined) {
+	// the child: one bench file; its log lines to stderr, its figures as the last line of stdout
+	const bench = await import(pathToFileURL(join(dir, options.one)).href);
+	const result = await bench.run({ log: (line) => { if (!options.json) console.error(`  ${line}`); } });
+	process.stdout.write(`${JSON.stringify(result)}\n`);
+	process.exit(0); // a bench that left a handle open must not hold the run
+}
+
+/** Runs one bench file in a process of its own; resolves with its figures. */
+function runOne(name) {
+	return new Promise((resolve, reject) => {
+		const child = spawn(process.execPath, [process.argv[1], "--one", name, ...(options.json ? ["--json"] : [])],
+			{ stdio: ["ignore", "pipe", "inherit"] });
+		let out = "";
+		child.stdout.on("data", (chunk) => { out += chunk; });
+		child.on("error", reject);
+		child.on("close", (code, signal) => {
+			const last = out.trim().split("\n").pop() ?? "";
+			if (code !== 0)
+				return reject(new Error(`bench ${name} failed (${signal ?? `exit ${code}`})`));
+			try {
+				resolve(JSON.parse(last));
+			} catch {
+				reject(new Error(`bench ${name} printed no figures: ${last.slice(0, 200)}`));
+			}
+		});
+	});
+}
+
 try {
 	prepare({ log: (line) => console.error(`[prepare] ${line}`) });
 } catch (error) {
 	console.error(`xs-fota: set-up failed: ${error.message}`);
 	process.exit(1);
 }
-const dir = join(ROOT, "build/js/bench");
 const files = existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith(".bench.js")).sort() : [];
 const figures = {};
-for (const name of files) {
-	if (only.length && !only.some((word) => name.includes(word)))
-		continue;
-	const bench = await import(pathToFileURL(join(dir, name)).href);
-	const result = await bench.run({ log: (line) => { if (!json) console.log(`  ${line}`); } });
-	if (!json)
-		console.log(`${name.replace(/\.bench\.js$/, "")}:`);
-	for (const [key, value] of Object.entries(result)) {
-		if (key in figures)
-			throw new Error(`bench ${name}: figure ${key} is already reported by another bench`);
-		figures[key] = value;
-		if (!json)
-			console.log(`  ${key.padEnd(36)} ${value}`);
+try {
+	for (const name of files) {
+		if (only.length && !only.some((word) => name.includes(word)))
+			continue;
+		const result = await runOne(name);
+		if (!options.json)
+			console.log(`${name.replace(/\.bench\.js$/, "")}:`);
+		for (const [key, value] of Object.entries(result)) {
+			if (key in figures)
+				throw new Error(`bench ${name}: figure ${key} is already reported by another bench`);
+			figures[key] = value;
+			if (!options.json)
+				console.log(`  ${key.padEnd(36)} ${value}`);
+		}
 	}
+} catch (error) {
+	console.error(`xs-fota: ${error.message}`);
+	process.exit(1);
 }
-if (json)
+if (options.json)
 	console.log(JSON.stringify(figures));

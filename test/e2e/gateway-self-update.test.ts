@@ -73,7 +73,11 @@ test.serial("the gateway updates itself by a restart that keeps its cache, and r
 		// the gateway's 2.0.0: fetched, verified, unpacked, applied by a restart, up, current
 		await publishGateway(w, "2.0.0", 2, gatewayRelease(w, "2.0.0", false));
 		await until("the gateway to run 2.0.0 as its current version", 90_000, () => selfState()?.current?.version === "2.0.0" && !selfState()?.pending);
-		await until("the cloud to see the gateway on 2.0.0", 30_000, async () => (await w.record("gw-self"))?.version === "2.0.0" || undefined);
+		// the 2.0.0 gateway's first poll names its version before its "valid" report follows: wait for the report
+		await until("the cloud to see the gateway valid on 2.0.0", 30_000, async () => {
+			const record = await w.record("gw-self");
+			return (record?.version === "2.0.0" && record.state === "valid") || undefined;
+		});
 		t.like(await w.record("gw-self"), { product: GATEWAY_PRODUCT, version: "2.0.0", state: "valid" });
 		t.regex(output, /launcher: starting gateway 2\.0\.0 \(pending: on trial\)/);
 		t.true(existsSync(join(site.dir, "state", "images", createHash("sha256").update(image).digest("hex"))), "the restart lost the cache");

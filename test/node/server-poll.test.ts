@@ -2,7 +2,8 @@
 // certificates: If-None-Match naming the ETag of the bytes the server would send gets 304 with the ETag and no body;
 // a changed manifest, a rollout's other release, a weak or malformed tag get the whole manifest; every other effect
 // of a poll (the check in the device's history, the rollout's offer, the config hint) is the same on a 304; HEAD
-// still works. The check's record is committed once the answer is out, and the device's next request waits for it.
+// still works. The check's record is committed once the answer is out, and the device's next request waits for it;
+// so is a "downloading" report's, which the image request that follows it does not wait for.
 // And the If-None-Match matcher itself.
 import test from "ava";
 import { join } from "node:path";
@@ -151,34 +152,76 @@ test("the manifest is answered before its check is committed; the device's next 
 	const logged: string[] = [];
 	const served = await serve(new Uint8Array(500).fill(5), { rolloutTickMs: 0, log: (line) => logged.push(line) });
 	t.teardown(() => served.close());
-	const store = served.store as { recordCheck: (...args: any[]) => Promise<boolean>; recordReport: (...args: any[]) => Promise<unknown> };
-	const recordCheck = store.recordCheck.bind(store), recordReport = store.recordReport.bind(store);
+	const store = served.store as { recordCheck: (...args: any[]) => Promise<boolean> };
+	const recordCheck = store.recordCheck.bind(store);
 	const order: string[] = [];
 	let release: () => void = () => {};
+	const held = new Promise<void>((resolve) => { release = resolve; });
 	store.recordCheck = async (...args: any[]) => { // a slow commit, held until released
 		order.push("check begins");
-		await new Promise<void>((resolve) => { release = resolve; });
+		await held;
 		const added = await recordCheck(...args);
 		order.push("check stored");
 		return added;
 	};
-	store.recordReport = async (...args: any[]) => {
-		order.push(`report ${args[0].state}`);
-		return recordReport(...args);
-	};
 	const answer = await call(served, "GET", manifestPath("demo"), { device: "unit-9", headers: { "x-fota-version": "1.0.0" } });
 	t.is(answer.status, 200, "answered while its check waits");
 	t.deepEqual(order, ["check begins"]);
-	const reported = call(served, "POST", `/v1/devices/unit-9/report`, { device: "unit-9", json: { product: "demo", version: "1.0.0", state: "downloading", target: "2.0.0" } });
+	const polled = call(served, "GET", manifestPath("demo"), { device: "unit-9", headers: { "x-fota-version": "1.0.0" } });
 	await new Promise((resolve) => setTimeout(resolve, 200));
-	t.deepEqual(order, ["check begins"], "the report waits for the check");
+	t.deepEqual(order, ["check begins"], "the next poll waits for the check");
 	release();
-	t.is((await reported).status, 204);
-	t.deepEqual(order, ["check begins", "check stored", "report downloading"]);
-	t.deepEqual((await served.store.history("unit-9")).map((row) => row.state), ["downloading", "checked"]);
+	t.is((await polled).status, 200);
+	await served.server.recorded();
+	t.deepEqual((await served.store.history("unit-9")).map((row) => row.state), ["checked"], "one entry: the second poll found the first recorded");
 	// a check that fails: the device still has its manifest, and the failure is logged
 	store.recordCheck = async () => { throw new Error("the database is gone"); };
 	t.is((await call(served, "GET", manifestPath("demo"), { device: "unit-9", headers: { "x-fota-version": "1.0.0" } })).status, 200);
 	t.is((await call(served, "GET", manifestPath("demo"), { device: "unit-9", headers: { "x-fota-version": "1.0.0" } })).status, 200);
 	t.true(logged.some((line) => line.includes("unit-9: recording its check failed") && line.includes("the database is gone")), logged.join("\n"));
+});
+
+test("a 'downloading' report is answered before it is committed, and the image does not wait for it; an outcome waits for both, in order", async (t) => {
+	const logged: string[] = [];
+	const served = await serve(new Uint8Array(500).fill(5), { rolloutTickMs: 0, log: (line) => logged.push(line) });
+	t.teardown(() => served.close());
+	const store = served.store as { recordCheck: (...args: any[]) => Promise<boolean>; recordReport: (...args: any[]) => Promise<unknown> };
+	const recordCheck = store.recordCheck.bind(store), recordReport = store.recordReport.bind(store);
+	const order: string[] = [];
+	let release: () => void = () => {};
+	const held = new Promise<void>((resolve) => { release = resolve; });
+	store.recordCheck = async (...args: any[]) => { // the check's commit, held until released
+		order.push("check begins");
+		await held;
+		const added = await recordCheck(...args);
+		order.push("check stored");
+		return added;
+	};
+	store.recordReport = async (...args: any[]) => {
+		order.push(`report ${args[0].state} begins`);
+		const row = await recordReport(...args);
+		order.push(`report ${args[0].state} stored`);
+		return row;
+	};
+	const report = (state: string) => call(served, "POST", "/v1/devices/unit-9/report", { device: "unit-9", json: { product: "demo", version: "1.0.0", state, target: "2.0.0" } });
+	t.is((await call(served, "GET", manifestPath("demo"), { device: "unit-9", headers: { "x-fota-version": "1.0.0" } })).status, 200);
+	t.is((await report("downloading")).status, 204, "answered while the check before it is still being committed");
+	const image = await call(served, "GET", "/v1/products/demo/1.bin", { device: "unit-9", headers: { range: "bytes=0-99" } });
+	t.is(image.status, 206, "the image is served while the device's writes wait");
+	t.is(image.body.length, 100);
+	t.deepEqual(order, ["check begins"], "nothing of the device is committed yet, and the report waits for the check");
+	const outcome = report("activating");
+	await new Promise((resolve) => setTimeout(resolve, 200));
+	t.deepEqual(order, ["check begins"], "an outcome waits for the device's deferred writes");
+	release();
+	t.is((await outcome).status, 204, "the outcome is answered once it is committed");
+	t.deepEqual(order, ["check begins", "check stored", "report downloading begins", "report downloading stored", "report activating begins", "report activating stored"]);
+	t.deepEqual((await served.store.history("unit-9")).map((row) => row.state), ["activating", "downloading", "checked"]);
+	// a light report whose commit fails: the device has its 204 (it goes on to the image), the failure is logged
+	store.recordReport = async () => { throw new Error("the disk is full"); };
+	t.is((await report("downloading")).status, 204);
+	await served.server.recorded();
+	t.true(logged.some((line) => line.includes("unit-9: recording its downloading report failed") && line.includes("the disk is full")), logged.join("\n"));
+	// a report that does not parse is refused before anything is answered or deferred
+	t.is((await call(served, "POST", "/v1/devices/unit-9/report", { device: "unit-9", json: { product: "demo", version: "1.0.0", state: "downloading", sequence: -1 } })).status, 400);
 });

@@ -100,6 +100,7 @@ test.serial("a progress report ('downloading') commits lightly through the serve
 	const report = (state: string) => during(async () => {
 		const reply = await call(served, "POST", reportPath("dev-r"), { device: "dev-r", json: { product: "demo", version: "1.0.0", state, target: "2.0.0" } });
 		t.is(reply.status, 204);
+		await served.server.recorded(); // a light report is committed once its 204 is out
 	});
 	const downloading = await report("downloading");
 	t.true(downloading.includes("pragma synchronous = normal"), downloading.join(" | "));

@@ -75,10 +75,12 @@ export interface ServerOptions {
 }
 
 export const MAX_REPORT_BYTES = 4096;
-/** Reports of progress, committed as a poll's bookkeeping is (a light commit: no disk sync to wait for). A device sends
- * "downloading" once as a download begins, and its outcome follows in durable reports ("activating", then "valid" or
+/** Reports of progress, committed as a poll's bookkeeping is (a light commit: no disk sync to wait for), and, like a
+ * poll's check, once the answer is out (#defer): a device sends "downloading" once as a download begins and goes on to
+ * the image without waiting for a commit; its outcome follows in durable reports ("activating", then "valid" or
  * "rolled-back"...), which supersede it; nothing the server decides rests on it but a rollout offer's timeout, moved by
- * a durable write of its own. Every other state is an outcome and stays durable (docs/server.md, "Durability"). */
+ * a durable write of its own. Every other state is an outcome: durable, and committed before its answer
+ * (docs/server.md, "Durability"). */
 export const LIGHT_REPORT_STATES: readonly string[] = ["downloading"];
 const MAX_ADMIN_BYTES = 64 * 1024;
 /** a release's JSON: the image (up to 6 MiB) and the manifest in base64 */
@@ -177,8 +179,9 @@ export class UpdateServer {
 	readonly gate: DownloadGate | undefined;
 	/** the staged rollouts: which manifest each device gets, and their state changes */
 	readonly rollouts: RolloutEngine;
-	/** each device's check being recorded (#recordCheck), until it is in the store */
-	readonly #checks = new Map<string, Promise<void>>();
+	/** each device's writes being recorded after their answer (#defer: its checks and light reports), the newest last
+	 * in one chain, until they are in the store */
+	readonly #deferred = new Map<string, Promise<void>>();
 	/** full TLS handshakes and resumptions so far; resumption by id from a bounded cache (./sessions.ts) */
 	readonly tls: TlsCounts;
 
@@ -210,16 +213,16 @@ export class UpdateServer {
 		});
 	}
 
-	/** Resolves once every check answered so far is in the store (#recordCheck): for a reader of the store beside
-	 * the devices (a test, an export) that must see the polls already answered. */
+	/** Resolves once every check and light report answered so far is in the store (#defer): for a reader of the store
+	 * beside the devices (a test, an export) that must see the polls and reports already answered. */
 	async recorded(): Promise<void> {
-		await Promise.all(this.#checks.values());
+		await Promise.all(this.#deferred.values());
 	}
 
 	/** Stops listening and ends every connection; the store stays open (its owner closes it). */
 	async close(): Promise<void> {
 		await this.rollouts.stop();
-		await this.recorded(); // the checks being recorded reach the store before its owner closes it
+		await this.recorded(); // the checks and reports being recorded reach the store before its owner closes it
 		return new Promise((resolve) => {
 			this.#server.closeAllConnections();
 			this.#server.close(() => resolve());
@@ -246,9 +249,13 @@ export class UpdateServer {
 		if (!route)
 			throw new HttpError(404, "not-found", `${request.method} ${url.pathname}`);
 		const deviceId = await this.#acting(request, await this.#device(request));
-		await this.#checks.get(deviceId); // the device's last check is in the store before anything else of it happens
-		if (route.kind === "report")
+		if (route.kind === "report") // a light report is answered first; each report is recorded after the device's deferred writes
 			return this.#report(request, response, deviceId, route.deviceId);
+		// An image request reads releases and offers and writes nothing: it does not wait for the device's deferred
+		// writes (a "downloading" report in flight must not hold up the download it announces). Every other request
+		// waits: the device's last check and light report are in the store before anything else of it happens.
+		if (route.kind !== "file")
+			await this.#deferred.get(deviceId);
 		if (route.kind === "config")
 			return this.#config(request, response, deviceId, route.deviceId);
 		if (!PRODUCT.test(route.product))
@@ -278,18 +285,27 @@ export class UpdateServer {
 	/** Records a device's check (recordCheck: a poll's bookkeeping, a light commit, at the time the request came)
 	 * once its manifest's answer is out, not before: the answer rests on nothing the check writes (the decision reads
 	 * the device's offers and the product's releases; the config hint, the sequence the request names), and the device
-	 * need not wait for a commit that states only that it polled. Its order is kept: the device's next request,
-	 * whatever it is, waits for this check to be in the store first (#handle), so its report never lands before the
-	 * check that led to it; close() waits for every one. A check that fails is logged (the device polls again), as a
-	 * lost light commit would be. */
+	 * need not wait for a commit that states only that it polled. A check that fails is logged (the device polls
+	 * again), as a lost light commit would be. */
 	#recordCheck(deviceId: string, at: Date, seen: { product: string; version: string } | undefined, config: number | undefined): void {
-		const recorded: Promise<void> = this.store.recordCheck(deviceId, at, this.#options.historyLimit ?? 100, seen, config)
-			.then(() => {}, (error) => this.#log(`${deviceId}: recording its check failed: ${(error as Error).stack ?? error}`))
+		this.#defer(deviceId, "its check", async () => {
+			await this.store.recordCheck(deviceId, at, this.#options.historyLimit ?? 100, seen, config);
+		});
+	}
+
+	/** Runs a device's write whose answer is already out (a check, a light report) after the device's writes deferred
+	 * before it: their order is kept, so a report never lands before the check that led to it, nor an outcome before
+	 * its "downloading". The device's next request but an image's waits for the chain (#handle), and close() for
+	 * every chain. A write that fails is logged and the chain goes on. */
+	#defer(deviceId: string, what: string, write: () => Promise<void>): void {
+		const previous = this.#deferred.get(deviceId);
+		const recorded: Promise<void> = (previous ? previous.then(write) : write())
+			.then(() => {}, (error) => this.#log(`${deviceId}: recording ${what} failed: ${(error as Error).stack ?? error}`))
 			.finally(() => {
-				if (this.#checks.get(deviceId) === recorded)
-					this.#checks.delete(deviceId);
+				if (this.#deferred.get(deviceId) === recorded)
+					this.#deferred.delete(deviceId);
 			});
-		this.#checks.set(deviceId, recorded);
+		this.#deferred.set(deviceId, recorded);
 	}
 
 	/** The device a request comes from: the CN of a client certificate the device CA signed, not revoked. */
@@ -455,9 +471,19 @@ export class UpdateServer {
 		const body = await readJson(request, MAX_REPORT_BYTES);
 		const report = parseReport(body, deviceId);
 		const at = new Date();
-		const record = await this.store.recordReport(report, at, this.#options.historyLimit ?? 100, undefined, { light: LIGHT_REPORT_STATES.includes(report.state) });
-		await this.rollouts.onReport(report, new Date(this.#options.now?.() ?? at.getTime()));
-		this.#log(`report ${deviceId}: ${record.state} ${record.version}${record.lastError ? ` (${record.lastError})` : ""}`);
+		const light = LIGHT_REPORT_STATES.includes(report.state);
+		const record = async () => {
+			const row = await this.store.recordReport(report, at, this.#options.historyLimit ?? 100, undefined, { light });
+			await this.rollouts.onReport(report, new Date(this.#options.now?.() ?? at.getTime()));
+			this.#log(`report ${deviceId}: ${row.state} ${row.version}${row.lastError ? ` (${row.lastError})` : ""}`);
+		};
+		if (light) { // validated, so answered now; recorded in the device's order, and a failure logged (#defer)
+			response.writeHead(204);
+			response.end();
+			return this.#defer(deviceId, `its ${report.state} report`, record);
+		}
+		await this.#deferred.get(deviceId); // an outcome lands after the device's check and "downloading" before it
+		await record();
 		response.writeHead(204);
 		response.end();
 	}

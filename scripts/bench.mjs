@@ -24,8 +24,8 @@ if (options.one !== undefined) {
 	// the child: one bench file; its log lines to stderr, its figures as the last line of stdout
 	const bench = await import(pathToFileURL(join(dir, options.one)).href);
 	const result = await bench.run({ log: (line) => { if (!options.json) console.error(`  ${line}`); } });
-	process.stdout.write(`${JSON.stringify(result)}\n`);
-	process.exit(0); // a bench that left a handle open must not hold the run
+	// exit once the line is out (a bench that left a handle open must not hold the run)
+	process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }
 
 /** Runs one bench file in a process of its own; resolves with its figures. */

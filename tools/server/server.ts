@@ -362,9 +362,10 @@ export class UpdateServer {
 		return undefined;
 	}
 
-	/** On a manifest request that names the device's config sequence (`named`): keeps it (unless recordCheck did:
-	 * `kept`), and names the sequence of the document waiting for the device in CONFIG_PENDING_HEADER, set before the
-	 * answer so that every status carries it. A failure here is logged and costs the device nothing but the hint. */
+	/** On a manifest request that names the device's config sequence (`named`): keeps it when no check will
+	 * (`unkept`: a gateway's prefetch records no check; otherwise the check's own light commit keeps it), and names the
+	 * sequence of the document waiting for the device in CONFIG_PENDING_HEADER, set before the answer so that every
+	 * status carries it. A failure here is logged and costs the device nothing but the hint. */
 	async #configPending(response: ServerResponse, product: string, deviceId: string, named: number | undefined, unkept: boolean): Promise<void> {
 		if (named === undefined)
 			return;

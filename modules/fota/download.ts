@@ -261,8 +261,10 @@ class RangedDownload implements ResponseSink {
 		}
 		else
 			throw new TransientError(`HTTP ${status} for the image`, retryAfter(headers["retry-after"], this.ports.clock.wall()));
-		if (etag)
+		if (etag && etag !== progress.etag) { // kept now: the checkpoints that follow move only the offset
 			progress.etag = etag;
+			this.records.progress = progress;
+		}
 	}
 
 	/** The image behind the URL is not the one we were resuming: start over from zero, with the manifest fetched
@@ -302,9 +304,8 @@ class RangedDownload implements ResponseSink {
 	}
 
 	private checkpoint(offset: number): void {
-		const progress = this.progress;
-		progress.offset = offset;
-		this.records.progress = progress;
+		this.progress.offset = offset;
+		this.records.checkpoint(offset);
 		this.ports.events("progress", { offset, size: this.plan.size });
 	}
 }

@@ -18,10 +18,19 @@ function utf8Length(text: string): number {
 	return bytes;
 }
 
+/** Names checked already: a program uses a handful, and in XS reading a string's length makes a String object, so a
+ * check at every write was garbage at every write (a download's checkpoint, every chunk: README, "Memory"). */
+const CHECKED_NAMES = new Set<string>();
+const MAX_CHECKED_NAMES = 64;
+
 /** Throws as the ESP32's Preference.set would for this name. */
 export function checkNvsName(what: string, name: string): void {
+	if (CHECKED_NAMES.has(name))
+		return;
 	if (typeof name !== "string" || name.length === 0 || name.length > NVS_MAX_NAME)
 		throw new RangeError(`preference: ${what} "${name}" must be 1 to ${NVS_MAX_NAME} characters`);
+	if (CHECKED_NAMES.size < MAX_CHECKED_NAMES)
+		CHECKED_NAMES.add(name);
 }
 
 /** Throws as the ESP32's Preference.set would for this value. */

@@ -84,6 +84,7 @@ const KEYS = {
 	sequence: "seq",
 	failedSequence: "failseq",
 	progress: "download",
+	progressOffset: "dloffset",
 	pending: "pending",
 	last: "last",
 	badTransfers: "badxfer",
@@ -163,8 +164,40 @@ export class Records {
 	get failedSequence(): number { return readCounter(this.#store, KEYS.failedSequence); }
 	set failedSequence(value: number) { writeCounter(this.#store, KEYS.failedSequence, value); }
 
-	get progress(): Progress | undefined { return readJson<Progress>(this.#store, KEYS.progress); }
-	set progress(value: Progress | undefined) { writeJson(this.#store, KEYS.progress, value); }
+	/** The download record and its offset, kept apart (checkpoint): the record's offset is read from its own key, or,
+	 * for a record written whole by an older firmware, from the record; a record without either gets -1, which no
+	 * download resumes from. */
+	get progress(): Progress | undefined {
+		const record = readJson<Progress>(this.#store, KEYS.progress);
+		if (record === undefined || typeof record !== "object" || record === null)
+			return undefined;
+		const offset = this.#store.get(KEYS.progressOffset);
+		if (typeof offset === "number")
+			record.offset = offset;
+		else if (typeof record.offset !== "number")
+			record.offset = -1;
+		return record;
+	}
+	/** A new download record (or none). In this order, so that a reset between two writes never pairs a record with
+	 * another record's offset: the old record goes, then the offset is written, then the record, without it. */
+	set progress(value: Progress | undefined) {
+		this.#store.delete(KEYS.progress);
+		if (!value) {
+			this.#store.delete(KEYS.progressOffset);
+			return;
+		}
+		this.checkpoint(value.offset);
+		const { offset, ...record } = value;
+		writeJson(this.#store, KEYS.progress, record);
+	}
+	/** The download's checkpoint: its offset moves and its record stays. A number in a key of its own, not the record
+	 * written again: a download checkpoints at every chunk, and a string built at each is garbage on the device's heap
+	 * (README, "Memory") and bytes in its NVS. */
+	checkpoint(offset: number): void {
+		if (!Number.isSafeInteger(offset) || offset < 0 || offset > 0x7fffffff)
+			throw new RangeError(`records: a download offset must be an integer from 0 to 2^31 - 1, not ${offset}`);
+		this.#store.set(KEYS.progressOffset, offset);
+	}
 	get pending(): Pending | undefined { return readJson<Pending>(this.#store, KEYS.pending); }
 	set pending(value: Pending | undefined) { writeJson(this.#store, KEYS.pending, value); }
 	get last(): LastResult | undefined { return readJson<LastResult>(this.#store, KEYS.last); }

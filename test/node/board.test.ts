@@ -108,7 +108,7 @@ test("preference values of every kind come back from the nvs partition as writte
 	t.deepEqual({ ...read, type: undefined, t: undefined, boot: undefined, ops: undefined }, { ...written, type: undefined, t: undefined, boot: undefined, ops: undefined });
 });
 
-test("an erase waits for the write after it (one pwrite) and reaches the file before any other operation or the exit", (t) => {
+test("erases wait for the write after them (one pwrite) and reach the file before any other operation or the exit", (t) => {
 	const flash = device(image("erase-write", "1.0.0"));
 	const run = runBoard(flash);
 	t.is(run.status, 0, run.stderr);
@@ -117,12 +117,17 @@ test("an erase waits for the write after it (one pwrite) and reaches the file be
 	t.deepEqual(reads[0].runs, [[0xff, 100], [0x11, 200], [0xff, 4096 - 300]]);
 	// a write elsewhere puts the waiting erase in first: sectors 2 and 3 erased, sector 4 still 0x33
 	t.deepEqual(reads[1].runs, [[0x22, 10], [0xff, 4096 - 10 + 2 * 4096], [0x33, 4096]]);
+	// a run of four erases, then a write over all of it; a run of two, then a write inside its second sector
+	t.deepEqual(reads[2].runs, [[0x44, 4 * 4096]]);
+	t.deepEqual(reads[3].runs, [[0xff, 4096 + 8], [0x66, 8], [0xff, 4096 - 16]]);
 	t.truthy(run.events.find((e) => e.type === "halting"));
 	// the file, after the process: every operation in it, the last erase (waiting when the firmware halted) too
 	const slot = findPartition(flash, "ota_1");
-	const bytes = readFileSync(flash).subarray(slot.offset, slot.offset + 6 * 4096);
-	const expected = Buffer.alloc(6 * 4096, 0xff);
+	const bytes = readFileSync(flash).subarray(slot.offset, slot.offset + 12 * 4096);
+	const expected = Buffer.alloc(12 * 4096, 0xff);
 	expected.fill(0x11, 100, 300);
 	expected.fill(0x22, 4096, 4096 + 10);
+	expected.fill(0x44, 6 * 4096, 10 * 4096);
+	expected.fill(0x66, 11 * 4096 + 8, 11 * 4096 + 16);
 	t.true(bytes.equals(expected), "the flash file does not hold what the operations left");
 });

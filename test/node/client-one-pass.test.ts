@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { Rig } from "./lib/rig.js";
 import { bytes } from "./lib/release.js";
 import { FakeFlash } from "./fakes/flash.js";
+import { Records } from "../../modules/fota/records.js";
 
 const IMAGE = bytes(100_000, 11);
 
@@ -52,7 +53,7 @@ test("a read-back that throws (a flash error) ends the check with that error and
 	const outcome: any = await rig.check();
 	t.like(outcome, { result: "error", detail: "verify ota_1: read failed at 4096" });
 	t.is(rig.flash.bootIndex, 0);
-	t.is(JSON.parse(String(rig.store.get("download"))).offset, IMAGE.length);
+	t.is(new Records(rig.store).progress?.offset, IMAGE.length);
 });
 
 test("Flash: a slot written, erased or invalidated after its verification is checked again by activate, which refuses a bad image", (t) => {

@@ -5,6 +5,7 @@ import { seeded } from "./lib/seeded.js";
 import { Rig } from "./lib/rig.js";
 import { PowerCut } from "./fakes/flash.js";
 import { bytes } from "./lib/release.js";
+import { Records } from "../../modules/fota/records.js";
 
 const IMAGE = bytes(200_000, 11);
 const CHUNK = 8192;
@@ -45,7 +46,7 @@ test("a power cut at 20 seeded flash operations: after the reboot the download r
 		t.true(cut instanceof PowerCut || (cut as any).result === "error", `run ${run}`);
 		rig.reset(); // the bootloader: still the old image, the download is not activated
 		t.is(rig.flash.runningIndex, 0);
-		const persisted = JSON.parse(String(rig.store.get("download") ?? '{"offset":0}')).offset;
+		const persisted = Math.max(0, new Records(rig.store).progress?.offset ?? 0);
 		const sentBefore = rig.server.imageBytes;
 		t.is(await rig.check(), "reboot", `run ${run}`);
 		t.is(rig.server.imageBytes - sentBefore, IMAGE.length - persisted, `run ${run}: did not resume from ${persisted}`);
@@ -71,7 +72,7 @@ test("an image that changes mid-download (new ETag) restarts cleanly from zero",
 	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
 	rig.server.faults.cutAfterBytes = 120_000;
 	await rig.check(rig.client({ downloadAttempts: 1 }));
-	t.true((rig.store.get("download") as string).includes('"offset":114688'));
+	t.is(new Records(rig.store).progress?.offset, 114688);
 	// the release is published again: same bytes, a new ETag
 	rig.server.put("/v1/products/demo-board/images/2.0.0.bin", IMAGE);
 	const sentBefore = rig.server.imageBytes;
@@ -110,7 +111,7 @@ test("a download record holding an oversized ETag (from an older client) restart
 	rig.server.faults.cutAfterBytes = 120_000;
 	await rig.check(rig.client({ downloadAttempts: 1 }));
 	const record = JSON.parse(String(rig.store.get("download")));
-	t.true(record.offset > 0);
+	t.true(new Records(rig.store).progress!.offset > 0);
 	rig.store.set("download", JSON.stringify({ ...record, etag: `"${"y".repeat(1000)}"` }).slice(0, 3999));
 	t.is(await rig.check(), "reboot");
 	t.true(rig.events.some((event) => event.type === "restart" && event.reason === "etag-unusable"));
@@ -146,7 +147,7 @@ test("a server that answers every range with 1,000 bytes is given up after 64 sh
 	t.regex(outcome.detail, /^64 short ranges in a row, at 64000 of 200000 bytes$/);
 	t.is(rig.server.requests.filter((request) => request.url.includes("/images/")).length, 64);
 	t.is(rig.events.filter((event) => event.type === "short-range").length, 63);
-	t.is(JSON.parse(String(rig.store.get("download"))).offset, 57344, "the download record was dropped");
+	t.is(new Records(rig.store).progress?.offset, 57344, "the download record was dropped");
 });
 
 // Issue 9, defects 2 and 3: every transfer is bounded in time and rate; a report never holds the reboot.
@@ -205,3 +206,21 @@ for (const [what, bytesPerTick, tickMs, reason] of [
 		t.regex(String(report.error), reason);
 	});
 }
+
+// The download record and its offset are kept apart (records.ts, checkpoint): a record written whole by an older
+// client, its offset inside, is resumed from that offset.
+test("a download record written whole by an older client (its offset inside the record) is resumed from its offset", async (t) => {
+	const rig = new Rig({ chunkBytes: CHUNK });
+	rig.publish(IMAGE, { version: "2.0.0", sequence: 2 });
+	rig.server.faults.cutAfterBytes = 120_000;
+	await rig.check(rig.client({ downloadAttempts: 1 }));
+	const progress = new Records(rig.store).progress!;
+	t.is(progress.offset, 114688);
+	t.false(String(rig.store.get("download")).includes('"offset"'), "the offset is still written into the record");
+	rig.store.delete("dloffset");
+	rig.store.set("download", JSON.stringify(progress)); // as the older client kept it
+	const sentBefore = rig.server.imageBytes;
+	t.is(await rig.check(), "reboot");
+	t.is(rig.server.imageBytes - sentBefore, IMAGE.length - 114688, "did not resume from the record's offset");
+	t.deepEqual(rig.slotBytes(1, IMAGE.length), IMAGE);
+});

@@ -159,6 +159,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
 		t.deepEqual(await snapshot(c), before);
 		// the chain, link by link: gw-1 for dev-b through gw-2
 		t.is((await call(c, "GET", manifestPath("demo"), { as: "gw-1", headers: behalf("dev-b", "gw-2") })).status, 200);
+		await c.server.recorded();
 		t.like(await c.store.device("dev-b"), { version: "1.0.0" });
 	});
 

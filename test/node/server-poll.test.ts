@@ -2,8 +2,9 @@
 // certificates: If-None-Match naming the ETag of the bytes the server would send gets 304 with the ETag and no body;
 // a changed manifest, a rollout's other release, a weak or malformed tag get the whole manifest; every other effect
 // of a poll (the check in the device's history, the rollout's offer, the config hint) is the same on a 304; HEAD
-// still works. The check's record is committed once the answer is out, and the device's next request waits for it;
-// so is a "downloading" report's, which the image request that follows it does not wait for.
+// still works. The check's record is committed a moment after the answer is out, and the device's next request runs
+// it and waits for it, as an admin's request does; so is a "downloading" report's, which the image request that
+// follows it does not wait for.
 // And the If-None-Match matcher itself.
 import test from "ava";
 import { join } from "node:path";
@@ -82,6 +83,7 @@ test("the check is recorded on a 304 as on a 200: the device's last-seen time mo
 	await served.store.recordReport({ deviceId: "unit-2", product: "demo", version: "1.0.0", state: "valid" }, new Date(Date.now() - 60_000), 100);
 	const seen = (await served.store.device("unit-2"))!.lastSeen;
 	t.is((await poll(served, "unit-2", { "if-none-match": manifestEtag(one) })).status, 304);
+	await served.server.recorded(); // committed a moment after the answer (write-behind)
 	t.not((await served.store.device("unit-2"))!.lastSeen, seen);
 	t.is((await served.store.history("unit-2"))[0]!.state, "checked");
 });
@@ -148,17 +150,20 @@ test("etagMatches: strong comparison over a list; '*' matches; weak, malformed a
 	t.false(etagMatches("", etag));
 });
 
-test("the manifest is answered before its check is committed; the device's next request waits for that check, and a failed check costs the device nothing", async (t) => {
+test("the manifest is answered before its check is committed; the device's next request runs that check and waits for it, and a failed check costs the device nothing", async (t) => {
 	const logged: string[] = [];
-	const served = await serve(new Uint8Array(500).fill(5), { rolloutTickMs: 0, log: (line) => logged.push(line) });
-	t.teardown(() => served.close());
+	// the moment a check waits is made long here: only the device's next request can run it
+	const served = await serve(new Uint8Array(500).fill(5), { rolloutTickMs: 0, log: (line) => logged.push(line), lightWriteDelayMs: 60_000 });
 	const store = served.store as { recordCheck: (...args: any[]) => Promise<boolean> };
 	const recordCheck = store.recordCheck.bind(store);
 	const order: string[] = [];
-	let release: () => void = () => {};
+	let release: () => void = () => {}, begun: () => void = () => {};
 	const held = new Promise<void>((resolve) => { release = resolve; });
+	const begins = new Promise<void>((resolve) => { begun = resolve; });
+	t.teardown(() => { release(); return served.close(); }); // a failed assertion must not leave close() waiting for the held commit
 	store.recordCheck = async (...args: any[]) => { // a slow commit, held until released
 		order.push("check begins");
+		begun();
 		await held;
 		const added = await recordCheck(...args);
 		order.push("check stored");
@@ -166,10 +171,15 @@ test("the manifest is answered before its check is committed; the device's next 
 	};
 	const answer = await call(served, "GET", manifestPath("demo"), { device: "unit-9", headers: { "x-fota-version": "1.0.0" } });
 	t.is(answer.status, 200, "answered while its check waits");
-	t.deepEqual(order, ["check begins"]);
-	const polled = call(served, "GET", manifestPath("demo"), { device: "unit-9", headers: { "x-fota-version": "1.0.0" } });
+	await new Promise((resolve) => setTimeout(resolve, 100));
+	t.deepEqual(order, [], "the check waits its moment");
+	let answered = false;
+	const polled = call(served, "GET", manifestPath("demo"), { device: "unit-9", headers: { "x-fota-version": "1.0.0" } })
+		.then((reply) => { answered = true; return reply; });
+	await begins; // the next poll runs the check
 	await new Promise((resolve) => setTimeout(resolve, 200));
-	t.deepEqual(order, ["check begins"], "the next poll waits for the check");
+	t.deepEqual(order, ["check begins"]);
+	t.false(answered, "the next poll was answered before the check was in");
 	release();
 	t.is((await polled).status, 200);
 	await served.server.recorded();
@@ -181,17 +191,19 @@ test("the manifest is answered before its check is committed; the device's next 
 	t.true(logged.some((line) => line.includes("unit-9: recording its check failed") && line.includes("the database is gone")), logged.join("\n"));
 });
 
-test("a 'downloading' report is answered before it is committed, and the image does not wait for it; an outcome waits for both, in order", async (t) => {
+test("a 'downloading' report is answered before it is committed, and the image does not wait for it; an outcome runs both and waits for them, in order", async (t) => {
 	const logged: string[] = [];
-	const served = await serve(new Uint8Array(500).fill(5), { rolloutTickMs: 0, log: (line) => logged.push(line) });
-	t.teardown(() => served.close());
+	const served = await serve(new Uint8Array(500).fill(5), { rolloutTickMs: 0, log: (line) => logged.push(line), lightWriteDelayMs: 60_000 });
 	const store = served.store as { recordCheck: (...args: any[]) => Promise<boolean>; recordReport: (...args: any[]) => Promise<unknown> };
 	const recordCheck = store.recordCheck.bind(store), recordReport = store.recordReport.bind(store);
 	const order: string[] = [];
-	let release: () => void = () => {};
+	let release: () => void = () => {}, begun: () => void = () => {};
 	const held = new Promise<void>((resolve) => { release = resolve; });
+	const begins = new Promise<void>((resolve) => { begun = resolve; });
+	t.teardown(() => { release(); return served.close(); }); // a failed assertion must not leave close() waiting for the held commit
 	store.recordCheck = async (...args: any[]) => { // the check's commit, held until released
 		order.push("check begins");
+		begun();
 		await held;
 		const added = await recordCheck(...args);
 		order.push("check stored");
@@ -209,10 +221,13 @@ test("a 'downloading' report is answered before it is committed, and the image d
 	const image = await call(served, "GET", "/v1/products/demo/1.bin", { device: "unit-9", headers: { range: "bytes=0-99" } });
 	t.is(image.status, 206, "the image is served while the device's writes wait");
 	t.is(image.body.length, 100);
-	t.deepEqual(order, ["check begins"], "nothing of the device is committed yet, and the report waits for the check");
-	const outcome = report("activating");
+	t.deepEqual(order, [], "nothing of the device is committed yet: its writes wait their moment");
+	let answered = false;
+	const outcome = report("activating").then((reply) => { answered = true; return reply; });
+	await begins; // the outcome runs the device's deferred writes
 	await new Promise((resolve) => setTimeout(resolve, 200));
-	t.deepEqual(order, ["check begins"], "an outcome waits for the device's deferred writes");
+	t.deepEqual(order, ["check begins"], "the report waits for the check");
+	t.false(answered, "the outcome was answered before the device's deferred writes were in");
 	release();
 	t.is((await outcome).status, 204, "the outcome is answered once it is committed");
 	t.deepEqual(order, ["check begins", "check stored", "report downloading begins", "report downloading stored", "report activating begins", "report activating stored"]);
@@ -224,4 +239,20 @@ test("a 'downloading' report is answered before it is committed, and the image d
 	t.true(logged.some((line) => line.includes("unit-9: recording its downloading report failed") && line.includes("the disk is full")), logged.join("\n"));
 	// a report that does not parse is refused before anything is answered or deferred
 	t.is((await call(served, "POST", "/v1/devices/unit-9/report", { device: "unit-9", json: { product: "demo", version: "1.0.0", state: "downloading", sequence: -1 } })).status, 400);
+});
+
+test("a poll's check is committed its moment after the answer when nothing asks for it sooner, and at once when an admin asks", async (t) => {
+	const moment = 2000; // long enough that a busy test process cannot pass it between the answer and the look
+	const served = await serve(new Uint8Array(500).fill(5), { rolloutTickMs: 0, lightWriteDelayMs: moment });
+	t.teardown(() => served.close());
+	const { token } = await served.store.createToken("pat", new Date());
+	t.is((await poll(served, "unit-7")).status, 200);
+	t.is(await served.store.device("unit-7"), undefined, "committed before its moment");
+	await new Promise((resolve) => setTimeout(resolve, moment + 300));
+	t.is((await served.store.device("unit-7"))?.version, "1.0.0", "not committed once its moment passed");
+	t.is((await poll(served, "unit-8")).status, 200);
+	t.is(await served.store.device("unit-8"), undefined);
+	const seen = await call(served, "GET", adminPaths.device("unit-8"), { token });
+	t.is(seen.status, 200, "the admin does not see the poll it was answered before");
+	t.deepEqual(seen.body.history.map((row: { state: string }) => row.state), ["checked"]);
 });

@@ -80,21 +80,25 @@ test("a device is known from its first manifest request, with the version it nam
 	const { served, token, manifests } = await fleet(clock);
 	t.teardown(() => served.close());
 	t.is((await call(served, "GET", "/v1/products/demo/manifest", { device: "fresh-1", headers: { "x-fota-version": "0.9.0" } })).status, 200);
+	await served.server.recorded(); // a check is committed a moment after its answer
 	t.like(await served.store.device("fresh-1"), { product: "demo", version: "0.9.0", state: "checked", reports: 0 });
 	t.deepEqual((await served.store.history("fresh-1")).map((entry) => [entry.state, entry.version]), [["checked", "0.9.0"]]);
 	// without the header, an unknown device stays unknown (an older client); a bad header is refused
 	t.is((await call(served, "GET", "/v1/products/demo/manifest", { device: "fresh-2" })).status, 200);
+	await served.server.recorded();
 	t.is(await served.store.device("fresh-2"), undefined);
 	// a header that is not a version is not taken, and does not cost the device its manifest
 	const bad = await call(served, "GET", "/v1/products/demo/manifest", { device: "fresh-3", headers: { "x-fota-version": "x".repeat(129) } });
 	t.is(bad.status, 200);
 	t.deepEqual(bad.body, manifests.get("1.0.0"));
+	await served.server.recorded();
 	t.is(await served.store.device("fresh-3"), undefined);
 	// a rollout for the devices on 0.9.0 reaches it at its next check, and the fleet's 1.0.0 devices keep 1.0.0
 	const created = await call(served, "POST", adminPaths.rollouts(), { token, json: { product: "demo", version: "2.0.0", stages: [1], filter: { versions: ["0.9.0"] } } });
 	t.is((created.body as RolloutView).totals.devices, 1);
 	t.deepEqual((await call(served, "GET", "/v1/products/demo/manifest", { device: "fresh-1", headers: { "x-fota-version": "0.9.0" } })).body, manifests.get("2.0.0"));
 	t.deepEqual((await call(served, "GET", "/v1/products/demo/manifest", { device: DEVICES[0], headers: { "x-fota-version": "1.0.0" } })).body, manifests.get("1.0.0"));
+	await served.server.recorded();
 	t.like(await served.store.device(DEVICES[0]!), { version: "1.0.0", state: "valid" }, "a check does not change a known device's state");
 });
 

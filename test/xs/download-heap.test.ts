@@ -70,6 +70,7 @@ class FakeRecords {
 	checkpoints = 0;
 	get progress(): Progress | undefined { return this.#progress; }
 	set progress(value: Progress | undefined) { this.#progress = value; this.checkpoints++; }
+	checkpoint(offset: number): void { this.#progress!.offset = offset; this.checkpoints++; }
 }
 
 const clock: Clock = { now: () => 0, wall: () => undefined, after: () => NEVER, random: () => 0 };

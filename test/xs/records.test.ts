@@ -4,6 +4,7 @@ import Preference from "preference";
 import { Records } from "fota/records";
 import { PreferenceStore } from "fota-moddable/store";
 import { test } from "./lib/harness.js";
+import { allocated } from "./lib/allocated.js";
 
 test("the sim's Preference refuses what the ESP32's refuses: numbers that are not int32, long strings", (t) => {
 	Preference.set("nvsrules", "min", -2147483648);
@@ -38,4 +39,20 @@ test("counters written as int32 numbers by an earlier version still read; a fore
 	t.is(records.securityVersion, 0, "a non-canonical counter was trusted");
 	records.raiseSequence(42);
 	t.is(Preference.get("recordsold", "seq"), "42");
+});
+
+// Issue 14 ("no strings built per chunk"): a download checkpoints at every chunk. It wrote the whole record as JSON
+// each time, a string of about 200 bytes a checkpoint on the heap; it now writes the offset alone, a number.
+test("a download's checkpoint over the sim's Preference allocates nothing: 448 checkpoints cost no more than 16", async (t) => {
+	const records = new Records(new PreferenceStore("recordsckpt"));
+	records.progress = { sequence: 3, sha256: "ab".repeat(32), size: 8 * 1024 * 1024, slot: 1, offset: 0, etag: '"0123456789abcdef"' };
+	const run = (count: number) => async () => {
+		for (let i = 1; i <= count; i++)
+			records.checkpoint(i * 16384);
+	};
+	const few = await allocated(run(16));
+	const many = await allocated(run(448));
+	t.is(records.progress!.offset, 448 * 16384);
+	t.is(records.progress!.etag, '"0123456789abcdef"');
+	t.true(many - few <= 256, `${many - few} bytes more for 432 more checkpoints (${few} for 16)`);
 });

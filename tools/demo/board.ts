@@ -2,6 +2,7 @@
 // or any command that writes the same log, such as the desktop simulator's launcher (`xs-fota mcsim`).
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
 
 export interface BoardEvent {
 	type: string;
@@ -21,6 +22,10 @@ export interface BoardOptions {
 	onEvent?: (event: BoardEvent) => void;
 }
 
+/** The one read buffer of every board's follower: a read is synchronous, so no two use it at once. Made once: a fresh
+ * 64 KiB at every read (every 20 ms) cost the measuring process page faults, in the middle of the update it measures. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 export class Board {
 	readonly events: BoardEvent[] = [];
 	readonly child: ChildProcess;
@@ -28,7 +33,10 @@ export class Board {
 	stderr = "";
 	exit: Promise<number | null>;
 	#offset = 0;
+	/** the log, open from when it appears until the board exits */
+	#fd: number | undefined;
 	#pending = "";
+	readonly #decoder = new StringDecoder("utf8");
 	#timer: NodeJS.Timeout;
 	#waiters: { test: (event: BoardEvent) => boolean; resolve: (event: BoardEvent) => void }[] = [];
 	#onEvent: ((event: BoardEvent) => void) | undefined;
@@ -42,26 +50,26 @@ export class Board {
 		this.exit = new Promise((resolve) => this.child.on("close", (code) => {
 			this.#read(options.log);
 			clearInterval(this.#timer);
+			if (this.#fd !== undefined)
+				closeSync(this.#fd);
+			this.#fd = undefined;
 			resolve(code);
 		}));
 		this.#timer = setInterval(() => this.#read(options.log), 20);
 	}
 
 	#read(path: string): void {
-		if (!existsSync(path))
-			return;
-		const fd = openSync(path, "r");
-		try {
-			const buffer = Buffer.alloc(64 * 1024);
-			for (;;) {
-				const n = readSync(fd, buffer, 0, buffer.length, this.#offset);
-				if (n <= 0)
-					break;
-				this.#offset += n;
-				this.#pending += buffer.toString("utf8", 0, n);
-			}
-		} finally {
-			closeSync(fd);
+		if (this.#fd === undefined) {
+			if (!existsSync(path))
+				return;
+			this.#fd = openSync(path, "r");
+		}
+		for (;;) {
+			const n = readSync(this.#fd, READ_BUFFER, 0, READ_BUFFER.length, this.#offset);
+			if (n <= 0)
+				break;
+			this.#offset += n;
+			this.#pending += this.#decoder.write(READ_BUFFER.subarray(0, n)); // a character cut between reads waits for its rest
 		}
 		const lines = this.#pending.split("\n");
 		this.#pending = lines.pop()!;

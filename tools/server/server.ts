@@ -47,6 +47,7 @@ import { acceptConfigDoc, configDocView, deviceConfigView, pendingConfig, withPe
 import { RolloutEngine, RolloutError } from "./rollouts.js";
 import { ROLLOUT_ACTIONS, type RolloutAction } from "./admin-api.js";
 import { actingDevice, takeForwarded } from "./gateway-authority.js";
+import { WriteBehind } from "./write-behind.js";
 import { GATEWAY_FOR_HEADER, GATEWAY_PREFETCH_HEADER, gatewayReportsPath, MAX_GATEWAY_BATCH_BYTES } from "../../modules/fota/protocol.js";
 
 export interface ServerOptions {
@@ -72,6 +73,9 @@ export interface ServerOptions {
 	now?: () => number;
 	/** how often the rollouts are judged, ms (default 1000); 0: only when rollouts.tick() is called */
 	rolloutTickMs?: number;
+	/** how long a poll's check and a light report wait before their commit, unless needed sooner (default
+	 * LIGHT_WRITE_DELAY_MS; 0: at once, after the answer) */
+	lightWriteDelayMs?: number;
 }
 
 export const MAX_REPORT_BYTES = 4096;
@@ -82,6 +86,11 @@ export const MAX_REPORT_BYTES = 4096;
  * a durable write of its own. Every other state is an outcome: durable, and committed before its answer
  * (docs/server.md, "Durability"). */
 export const LIGHT_REPORT_STATES: readonly string[] = ["downloading"];
+/** How long after its answer a poll's check or a light report is committed, at the latest, unless the device's next
+ * request (but an image's), an outcome report, recorded() or close() needs it sooner (#defer): long enough that a
+ * device's whole update on a fast link (its check, `downloading`, the image) passes before the first of them runs, so
+ * no commit holds up a request of the update; short enough that the fleet page is never far behind. */
+export const LIGHT_WRITE_DELAY_MS = 100;
 const MAX_ADMIN_BYTES = 64 * 1024;
 /** a release's JSON: the image (up to 6 MiB) and the manifest in base64 */
 const MAX_RELEASE_BYTES = 8 * 1024 * 1024 + 64 * 1024;
@@ -179,9 +188,9 @@ export class UpdateServer {
 	readonly gate: DownloadGate | undefined;
 	/** the staged rollouts: which manifest each device gets, and their state changes */
 	readonly rollouts: RolloutEngine;
-	/** each device's writes being recorded after their answer (#defer: its checks and light reports), the newest last
-	 * in one chain, until they are in the store */
-	readonly #deferred = new Map<string, Promise<void>>();
+	/** each device's writes recorded after their answer (#defer: its checks and light reports), in one chain a device,
+	 * a moment later (./write-behind.ts) */
+	readonly #deferred: WriteBehind;
 	/** full TLS handshakes and resumptions so far; resumption by id from a bounded cache (./sessions.ts) */
 	readonly tls: TlsCounts;
 
@@ -191,6 +200,8 @@ export class UpdateServer {
 		const limit = options.maxDownloads ?? 100;
 		this.gate = limit > 0 ? new DownloadGate({ limit }) : undefined;
 		this.rollouts = new RolloutEngine(options.store, { ...(options.now ? { now: options.now } : {}), log: (line) => this.#log(line) });
+		this.#deferred = new WriteBehind(options.lightWriteDelayMs ?? LIGHT_WRITE_DELAY_MS,
+			(deviceId, what, error) => this.#log(`${deviceId}: recording ${what} failed: ${(error as Error).stack ?? error}`));
 		// A client certificate is asked of everyone and checked against the device CA; the device routes insist on it,
 		// the admin routes use a bearer token instead (so an admin needs no device certificate).
 		this.#server = createServer({ cert: options.cert, key: options.key, ca: options.deviceCa, requestCert: true, rejectUnauthorized: false },
@@ -216,7 +227,7 @@ export class UpdateServer {
 	/** Resolves once every check and light report answered so far is in the store (#defer): for a reader of the store
 	 * beside the devices (a test, an export) that must see the polls and reports already answered. */
 	async recorded(): Promise<void> {
-		await Promise.all(this.#deferred.values());
+		await this.#deferred.flushAll();
 	}
 
 	/** Stops listening and ends every connection; the store stays open (its owner closes it). */
@@ -255,7 +266,7 @@ export class UpdateServer {
 		// writes (a "downloading" report in flight must not hold up the download it announces). Every other request
 		// waits: the device's last check and light report are in the store before anything else of it happens.
 		if (route.kind !== "file")
-			await this.#deferred.get(deviceId);
+			await this.#deferred.flush(deviceId);
 		if (route.kind === "config")
 			return this.#config(request, response, deviceId, route.deviceId);
 		if (!PRODUCT.test(route.product))
@@ -294,18 +305,12 @@ export class UpdateServer {
 	}
 
 	/** Runs a device's write whose answer is already out (a check, a light report) after the device's writes deferred
-	 * before it: their order is kept, so a report never lands before the check that led to it, nor an outcome before
-	 * its "downloading". The device's next request but an image's waits for the chain (#handle), and close() for
-	 * every chain. A write that fails is logged and the chain goes on. */
+	 * before it, LIGHT_WRITE_DELAY_MS later or as soon as something needs them (./write-behind.ts): their order is
+	 * kept, so a report never lands before the check that led to it, nor an outcome before its "downloading". The
+	 * device's next request but an image's runs and waits for the chain (#handle), an outcome report too (#report),
+	 * and recorded() and close() for every chain. A write that fails is logged and the chain goes on. */
 	#defer(deviceId: string, what: string, write: () => Promise<void>): void {
-		const previous = this.#deferred.get(deviceId);
-		const recorded: Promise<void> = (previous ? previous.then(write) : write())
-			.then(() => {}, (error) => this.#log(`${deviceId}: recording ${what} failed: ${(error as Error).stack ?? error}`))
-			.finally(() => {
-				if (this.#deferred.get(deviceId) === recorded)
-					this.#deferred.delete(deviceId);
-			});
-		this.#deferred.set(deviceId, recorded);
+		this.#deferred.add(deviceId, what, write);
 	}
 
 	/** The device a request comes from: the CN of a client certificate the device CA signed, not revoked. */
@@ -483,7 +488,7 @@ export class UpdateServer {
 			response.end();
 			return this.#defer(deviceId, `its ${report.state} report`, record);
 		}
-		await this.#deferred.get(deviceId); // an outcome lands after the device's check and "downloading" before it
+		await this.#deferred.flush(deviceId); // an outcome lands after the device's check and "downloading" before it
 		await record();
 		response.writeHead(204);
 		response.end();
@@ -502,6 +507,8 @@ export class UpdateServer {
 			throw new HttpError(400, "bad-path", "the path does not decode");
 		}
 		const method = request.method ?? "";
+		// an admin sees every poll and report answered before it asked, none still waiting for its commit (#defer)
+		await this.#deferred.flushAll();
 		const [collection, id, sub, extra] = parts;
 		if (extra !== undefined)
 			throw new HttpError(404, "not-found", url.pathname);

@@ -23,7 +23,11 @@ export class SimTransport implements Transport {
 	/** the one receive buffer, and a view over all of it */
 	readonly #buffer: ArrayBuffer;
 	readonly #whole: Uint8Array;
-	constructor(identity: SimIdentity, chunk = 4096) {
+	/** chunk: the receive buffer's bytes, the most a piece holds. 16 KiB by default, a TLS record's most: one piece a
+	 * record, so a download writes each 16 KiB with one call, and the board's flash puts its erases and its bytes in
+	 * the file in one pwrite (hosts/sim/c/board/flash.c); with 4 KiB pieces the board spent about 4 times the calls
+	 * and system calls for the same bytes (docs/speed.md, "The fifth pass"). */
+	constructor(identity: SimIdentity, chunk = 16 * 1024) {
 		if ((identity.clientKey === undefined) !== (identity.clientCertificates === undefined))
 			throw new TypeError("transport: a client key needs its certificates, and certificates need their key");
 		this.#identity = identity;

@@ -1,6 +1,6 @@
 /*
  * The natives behind `sim/nvs-log` (nvs-log.ts), the sim's Preference store: raw access to the board's nvs
- * partition. Offsets are relative to the partition; every access is bounds-checked here.
+ * partition, and the records' CRC-32. Offsets are relative to the partition; every access is bounds-checked here.
  */
 #include "xsmc.h"
 #include "../c/board/board.h"
@@ -45,14 +45,28 @@ void xs_board_nvs_read(xsMachine* the)
 		xsUnknownError("preference: nvs at %u: flash error", address - partition->offset);
 }
 
+/* The first bytes of a buffer: all of them, or the count in the argument at `which` when given (no more than there are). */
+static xsUnsignedValue nvsPrefix(xsMachine* the, int which, const char* what, void** data)
+{
+	xsUnsignedValue length;
+	xsmcGetBufferReadable(xsArg(which - 1), data, &length);
+	if ((xsmcArgc > which) && (xsmcTypeOf(xsArg(which)) != xsUndefinedType)) {
+		double count = xsmcToNumber(xsArg(which));
+		if (!(count >= 0) || (count > length) || (count != floor(count)))
+			xsRangeError("preference: %s: %g of %u bytes", what, count, (unsigned)length);
+		length = (xsUnsignedValue)count;
+	}
+	return length;
+}
+
+/* write(offset, data[, length]) */
 void xs_board_nvs_write(xsMachine* the)
 {
 	simBoard* board;
 	const simPartition* partition = nvsOf(the, &board);
 	void* data;
-	xsUnsignedValue length;
+	xsUnsignedValue length = nvsPrefix(the, 2, "write", &data);
 	uint32_t address;
-	xsmcGetBufferReadable(xsArg(1), &data, &length);
 	address = nvsRange(the, partition, xsmcToNumber(xsArg(0)), length);
 	if (simFlashWrite(board, address, data, length))
 		xsUnknownError("preference: nvs at %u: flash write failed (not erased?)", address - partition->offset);
@@ -66,4 +80,12 @@ void xs_board_nvs_erase(xsMachine* the)
 	uint32_t address = nvsRange(the, partition, xsmcToNumber(xsArg(0)), length);
 	if (simFlashErase(board, address, (uint32_t)length))
 		xsUnknownError("preference: nvs at %u: flash erase failed (not sector-aligned?)", address - partition->offset);
+}
+
+/* crc32(bytes[, length]): the CRC-32 of the records (simCrc32, zlib's convention) over the first length bytes. */
+void xs_board_nvs_crc32(xsMachine* the)
+{
+	void* data;
+	xsUnsignedValue length = nvsPrefix(the, 1, "crc32", &data);
+	xsmcSetNumber(xsResult, simCrc32(0, data, length));
 }

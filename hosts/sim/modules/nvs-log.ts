@@ -4,7 +4,6 @@
 // the live values are written into the other half, whose header is written last: until that header lands the
 // old half stays active. Format (little-endian): record = 0x5A, op (1 set, 2 delete), type (0 string,
 // 1 boolean, 2 number, 3 ArrayBuffer), domain length, key length, 0, u16 value length, domain, key, value, u32 CRC.
-import { crc32 } from "fota/crc32";
 import TextEncoder from "text/encoder";
 import TextDecoder from "text/decoder";
 
@@ -17,8 +16,12 @@ const MARK = 0x5a;
 
 const nvsSize: () => number | undefined = native("xs_board_nvs_size");
 const flashRead: (offset: number, length: number) => ArrayBuffer = native("xs_board_nvs_read");
-const flashWrite: (offset: number, data: Uint8Array) => void = native("xs_board_nvs_write");
+/** writes the first `length` bytes of data (all of them by default) */
+const flashWrite: (offset: number, data: Uint8Array, length?: number) => void = native("xs_board_nvs_write");
 const flashErase: (offset: number, length: number) => void = native("xs_board_nvs_erase");
+/** The records' CRC-32 over the first `length` bytes (all of them by default), computed in C with the board's one
+ * CRC-32 (hosts/sim/c/board/crc32.c): the loop in XS cost the board about a millisecond of CPU a download. */
+const crc32: (bytes: Uint8Array, length?: number) => number = native("xs_board_nvs_crc32");
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -45,18 +48,37 @@ function valueBound(value: Value | undefined): number {
 	return value.byteLength;
 }
 
-/** An append's record is built here when it fits, most of all a download's checkpoint (a hundred bytes): one array
- * made once, so that a write makes no garbage on the sim's heap beyond small views, as ESP-IDF's NVS writes from C
- * (README, "Memory"). A record larger than this is built in an array of its own. */
+/** An append's record is built here when it fits, most of all a download's checkpoint: one array and one DataView
+ * over it, made once, so that a write makes next to no garbage on the sim's heap, as ESP-IDF's
+ * NVS writes from C (README, "Memory"); a download writes one at every checkpoint. A record larger than this is built
+ * in an array of its own. */
 const SCRATCH = new Uint8Array(1024);
+const SCRATCH_VIEW = new DataView(SCRATCH.buffer);
 
-/** Encodes one record into `into` (as large as 8 + 3 × the text lengths + the value's bound + 4, at least); the
- * record is the returned view over its start. */
-function encodeRecordInto(into: Uint8Array, op: 1 | 2, domain: string, key: string, value?: Value): Uint8Array {
-	const d = encoder.encodeInto(domain, into.subarray(8)).written as number;
-	const k = encoder.encodeInto(key, into.subarray(8 + d)).written as number;
+/** The UTF-8 of the domains and keys written so far: a handful of short names (NVS_MAX_NAME), each encoded once rather
+ * than at every write (an encodeInto makes a view and a result object). */
+const NAMES = new Map<string, Uint8Array>();
+
+const MAX_NAMES = 64;
+
+function nameBytes(name: string): Uint8Array {
+	let bytes = NAMES.get(name);
+	if (!bytes) {
+		bytes = new Uint8Array(encoder.encode(name));
+		if (NAMES.size < MAX_NAMES)
+			NAMES.set(name, bytes);
+	}
+	return bytes;
+}
+
+/** Encodes one record into `into` (as large as 8 + the names' UTF-8 + the value's bound + 4, at least), with `view`
+ * over all of `into`; returns the record's length, from the start of `into`. */
+function encodeRecordInto(into: Uint8Array, view: DataView, op: 1 | 2, domain: string, key: string, value?: Value): number {
+	const domainBytes = nameBytes(domain), keyBytes = nameBytes(key);
+	const d = domainBytes.length, k = keyBytes.length;
+	into.set(domainBytes, 8);
+	into.set(keyBytes, 8 + d);
 	const at = 8 + d + k;
-	const view = new DataView(into.buffer, into.byteOffset, into.byteLength);
 	let type = 0, length = 0;
 	if (typeof value === "string")
 		length = encoder.encodeInto(value, into.subarray(at)).written as number;
@@ -85,14 +107,15 @@ function encodeRecordInto(into: Uint8Array, op: 1 | 2, domain: string, key: stri
 	into[5] = 0;
 	view.setUint16(6, length, true);
 	const end = at + length;
-	view.setUint32(end, crc32(into.subarray(0, end)), true);
-	return into.subarray(0, end + 4);
+	view.setUint32(end, crc32(into, end), true);
+	return end + 4;
 }
 
 /** A record in an array of its own (compaction keeps them all until they are written). */
 function encodeRecord(op: 1 | 2, domain: string, key: string, value?: Value): Uint8Array {
 	const bound = 8 + 3 * (domain.length + key.length) + valueBound(value) + 4;
-	return encodeRecordInto(new Uint8Array(bound), op, domain, key, value).slice();
+	const into = new Uint8Array(bound);
+	return into.slice(0, encodeRecordInto(into, new DataView(into.buffer), op, domain, key, value));
 }
 
 export class NvsLog {
@@ -166,15 +189,16 @@ export class NvsLog {
 	/** Appends one record, compacting into the other half first when needed. Atomic under power cuts. */
 	write(domain: string, key: string, value: Value | undefined): void {
 		const op = value === undefined ? 2 : 1;
-		const bound = 8 + 3 * (domain.length + key.length) + valueBound(value) + 4;
-		const record = bound <= SCRATCH.length ? encodeRecordInto(SCRATCH, op, domain, key, value) : encodeRecord(op, domain, key, value);
-		if (this.dirty || this.end + record.length > this.half) {
+		const bound = 8 + nameBytes(domain).length + nameBytes(key).length + valueBound(value) + 4; // no string's length read: no garbage
+		const record = bound <= SCRATCH.length ? SCRATCH : encodeRecord(op, domain, key, value);
+		const length = record === SCRATCH ? encodeRecordInto(SCRATCH, SCRATCH_VIEW, op, domain, key, value) : record.length;
+		if (this.dirty || this.end + length > this.half) {
 			this.apply(domain, key, value);
 			this.compact(this.active ^ 1, this.generation + 1);
 			return;
 		}
-		flashWrite(this.active * this.half + this.end, record);
-		this.end += record.length;
+		flashWrite(this.active * this.half + this.end, record, length);
+		this.end += length;
 		this.apply(domain, key, value);
 	}
 

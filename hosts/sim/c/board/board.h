@@ -48,8 +48,8 @@ typedef struct simImage simImage;
 typedef struct {
 	int fd;
 	const uint8_t* map;     /* the flash file mapped for reading (writes go through fd: the page cache is one), or NULL */
-	int erasePending;       /* the last erase, of the sector at pendingErase, is not in the file yet (flash.c) */
-	uint32_t pendingErase;
+	uint32_t pendingErase;  /* the last erases, of the sectors from pendingErase up to pendingEnd, are not in the file */
+	uint32_t pendingEnd;    /* yet (flash.c); pendingEnd == pendingErase: none waits */
 	const char* path;
 	const char* kind;       /* the image kind this board boots: "sim" (our host) or "lin" (mcsim) */
 	uint32_t size;

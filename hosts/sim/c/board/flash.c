@@ -8,12 +8,15 @@
  * Reads come from a read-only shared mapping of the file, populated when it is opened (a page fault costs this
  * machine's virtual CPUs about 10 us: 256 of them for 1 MiB read into fresh memory cost more than the hashing);
  * writes and erases go through the file descriptor, into the same page cache, so the mapping sees them at once.
- * A sector's erase waits for the operation after it: when that is a write inside the sector (a download erases each
- * sector just before writing it), the two reach the file in one pwrite, the sector's 0xFF around the written bytes;
- * anything else (another write or erase, any read, the process's exit) puts the erase in the file first. The file
- * thus always holds the flash as it stood after some operation, in order: a process killed between the two holds
- * the state from before the erase, as if the power had gone a moment earlier. Each still counts as one operation,
- * and a power cut armed for the write tears it over the erased sector, as before.
+ * Erases wait for the operation after them: a run of them, of consecutive sectors (up to SIM_PENDING_BYTES), waits
+ * whole, and when a write inside the run follows (a download erases the sectors of a piece just before writing it),
+ * the erases and the write reach the file in one pwrite, the run's 0xFF around the written bytes; anything else (a
+ * write elsewhere, an erase that does not extend the run, any read, the process's exit) puts the run's 0xFF in the
+ * file first. The file thus holds the flash as it stood after some operation, in order: a process killed before that
+ * pwrite holds the state from before the run's erases, as if the power had gone a moment earlier, and one killed in
+ * the middle of it (a write to a file may stop between pages) holds the run partly erased or the write partly done,
+ * as a power cut in the middle of them leaves a real chip. Each still counts as one operation, and a power cut armed
+ * for the write tears it over the erased sectors, as before.
  */
 #include "board.h"
 #include <errno.h>
@@ -68,15 +71,20 @@ static int simReadTable(simBoard* board, char* why, size_t whySize)
 	return 0;
 }
 
-/* Puts a waiting erase into the file. 0, or -1 when the file refuses the bytes. */
+/* The most erased bytes that wait for the next operation: a download's piece (16 KiB) and then some. */
+#define SIM_PENDING_BYTES (64 * 1024)
+/* The waiting run's bytes as they go into the file: 0xFF, and a write's bytes when one lands inside the run. */
+static uint8_t gxPending[SIM_PENDING_BYTES];
+
+/* Puts the waiting erases into the file. 0, or -1 when the file refuses the bytes. */
 static int simFlashFlush(simBoard* board)
 {
-	static uint8_t blank[SIM_SECTOR];
-	if (!board->erasePending)
+	uint32_t length = board->pendingEnd - board->pendingErase;
+	if (!length)
 		return 0;
-	board->erasePending = 0;
-	memset(blank, 0xFF, sizeof(blank));
-	return (pwrite(board->fd, blank, SIM_SECTOR, board->pendingErase) == SIM_SECTOR) ? 0 : -1;
+	board->pendingEnd = board->pendingErase;
+	memset(gxPending, 0xFF, length);
+	return (pwrite(board->fd, gxPending, length, board->pendingErase) == (ssize_t)length) ? 0 : -1;
 }
 
 static simBoard* gxFlushed = NULL; /* the board whose waiting erase the process's exit puts in the file */
@@ -95,7 +103,7 @@ int simFlashOpen(simBoard* board, const char* path, char* why, size_t whySize)
 	if (gxFlushed)
 		simFlashFlush(gxFlushed);
 	gxFlushed = board;
-	board->erasePending = 0;
+	board->pendingErase = board->pendingEnd = 0;
 	struct stat info;
 	board->fd = open(path, O_RDWR);
 	if (board->fd < 0) {
@@ -283,7 +291,9 @@ int simFlashErase(simBoard* board, uint32_t address, uint32_t length)
 	memset(blank, 0xFF, sizeof(blank));
 	for (at = address; at < address + length; at += SIM_SECTOR) {
 		uint32_t landed;
-		if (simFlashFlush(board))
+		/* the run waits on when this sector extends it, and goes into the file first otherwise */
+		int extends = (board->pendingEnd == at) && (board->pendingEnd - board->pendingErase < SIM_PENDING_BYTES);
+		if (!extends && simFlashFlush(board))
 			return -1;
 		simEachSlot(board, at, SIM_SECTOR, simChanged);
 		simEachSlot(board, at, SIM_SECTOR, simCountErase);
@@ -291,10 +301,13 @@ int simFlashErase(simBoard* board, uint32_t address, uint32_t length)
 			board->sectorErases[at / SIM_SECTOR]++;
 		simPowerCutCheck(board, "erase", at, SIM_SECTOR, &landed);
 		if (!board->cutting) { /* whole: it waits for the next operation (simFlashFlush) */
-			board->erasePending = 1;
-			board->pendingErase = at;
+			if (!extends)
+				board->pendingErase = at;
+			board->pendingEnd = at + SIM_SECTOR;
 			continue;
 		}
+		if (simFlashFlush(board)) /* the erases before the torn one land first */
+			return -1;
 		if (landed && (pwrite(board->fd, blank, landed, at) != (ssize_t)landed))
 			return -1;
 		simPowerCutReset(board);
@@ -311,16 +324,16 @@ int simFlashWrite(simBoard* board, uint32_t address, const void* data, uint32_t 
 		return -1;
 	if (length == 0)
 		return 0;
-	if (board->erasePending && (address >= board->pendingErase) && (length <= SIM_SECTOR - (address - board->pendingErase))) {
-		/* inside the sector just erased: every bit is set, any bytes can be written; erase and write in one pwrite */
-		static uint8_t sector[SIM_SECTOR];
-		uint32_t sectorAddress = board->pendingErase;
+	if ((address >= board->pendingErase) && (address < board->pendingEnd) && (length <= board->pendingEnd - address)) {
+		/* inside the sectors just erased: every bit is set, any bytes can be written; the erases and the write in one
+		 * pwrite */
+		uint32_t runAddress = board->pendingErase, runLength = board->pendingEnd - board->pendingErase;
 		simEachSlot(board, address, length, simChanged);
-		memset(sector, 0xFF, sizeof(sector));
+		memset(gxPending, 0xFF, runLength);
 		simPowerCutCheck(board, "write", address, length, &landed);
-		memcpy(sector + (address - sectorAddress), bytes, landed);
-		board->erasePending = 0;
-		if (pwrite(board->fd, sector, SIM_SECTOR, sectorAddress) != SIM_SECTOR)
+		memcpy(gxPending + (address - runAddress), bytes, landed);
+		board->pendingEnd = board->pendingErase;
+		if (pwrite(board->fd, gxPending, runLength, runAddress) != (ssize_t)runLength)
 			return -1;
 		simPowerCutReset(board);
 		return 0;

@@ -103,8 +103,8 @@ test("preference values of every kind come back from the nvs partition as writte
 	const written = runBoard(flash).events.find((e) => e.type === "written");
 	const read = runBoard(flash).events.find((e) => e.type === "read");
 	t.truthy(written);
-	t.like(read, { text: "é€ a", long: "€".repeat(700), yes: true, no: false, number: -123456, bytes: [0, 1, 254, 255], gone: null,
-		keys: ["bytes", "long", "no", "number", "text", "yes"] });
+	t.like(read, { text: "é€ a", long: "€".repeat(700), emoji: [0x61, 0xD83D, 0xDE00, 0x62], nul: [0x61, 0, 0x62], yes: true, no: false,
+		number: -123456, bytes: [0, 1, 254, 255], gone: null, keys: ["bytes", "emoji", "long", "no", "nul", "number", "text", "yes"] });
 	t.deepEqual({ ...read, type: undefined, t: undefined, boot: undefined, ops: undefined }, { ...written, type: undefined, t: undefined, boot: undefined, ops: undefined });
 });
 

@@ -5,6 +5,7 @@
 #include "xsmc.h"
 #include "../c/board/board.h"
 #include <math.h>
+#include <string.h>
 
 static const simPartition* nvsOf(xsMachine* the, simBoard** board)
 {
@@ -88,4 +89,34 @@ void xs_board_nvs_crc32(xsMachine* the)
 	void* data;
 	xsUnsignedValue length = nvsPrefix(the, 1, "crc32", &data);
 	xsmcSetNumber(xsResult, simCrc32(0, data, length));
+}
+
+/* utf8(into, at, text): text's UTF-8 written into the buffer from `at`, with no garbage on the heap (a record's names
+ * and text at every write); the count of bytes written, -1 when they do not fit, or -2 when XS's own form of the text
+ * is not its UTF-8 (a lone surrogate, or U+0000, which XS keeps as C0 80): the caller encodes that text itself. */
+void xs_board_nvs_utf8(xsMachine* the)
+{
+	void* data;
+	xsUnsignedValue length;
+	double at;
+	const unsigned char* text;
+	size_t size, i;
+	xsmcGetBufferWritable(xsArg(0), &data, &length);
+	at = xsmcToNumber(xsArg(1));
+	if (!(at >= 0) || (at > length) || (at != floor(at)))
+		xsRangeError("preference: utf8 at %g of %u bytes", at, (unsigned)length);
+	text = (const unsigned char*)xsmcToString(xsArg(2));
+	size = strlen((const char*)text);
+	for (i = 0; i < size; i++) {
+		if (((text[i] == 0xC0) && (text[i + 1] == 0x80)) || ((text[i] == 0xED) && ((text[i + 1] & 0xE0) == 0xA0))) {
+			xsmcSetInteger(xsResult, -2);
+			return;
+		}
+	}
+	if (size > length - (xsUnsignedValue)at) {
+		xsmcSetInteger(xsResult, -1);
+		return;
+	}
+	memcpy((unsigned char*)data + (size_t)at, text, size);
+	xsmcSetInteger(xsResult, (xsIntegerValue)size);
 }

@@ -55,50 +55,59 @@ function valueBound(value: Value | undefined): number {
 const SCRATCH = new Uint8Array(1024);
 const SCRATCH_VIEW = new DataView(SCRATCH.buffer);
 
-/** The UTF-8 of the domains and keys written so far: a handful of short names (NVS_MAX_NAME), each encoded once rather
- * than at every write (an encodeInto makes a view and a result object). */
-const NAMES = new Map<string, Uint8Array>();
+/** text's UTF-8 into `into` from `at`, written in C from XS's own form of the text, with no garbage on the sim's
+ * heap: the bytes written, -1 when they do not fit, -2 for a text it leaves to TextEncoder (putText) */
+const putUtf8: (into: Uint8Array, at: number, text: string) => number = native("xs_board_nvs_utf8");
 
-const MAX_NAMES = 64;
-
-function nameBytes(name: string): Uint8Array {
-	let bytes = NAMES.get(name);
-	if (!bytes) {
-		bytes = new Uint8Array(encoder.encode(name));
-		if (NAMES.size < MAX_NAMES)
-			NAMES.set(name, bytes);
-	}
-	return bytes;
+/** text's UTF-8 into `into` from `at`, as TextEncoder writes it: the bytes written, or -1 when they do not fit. */
+function putText(into: Uint8Array, at: number, text: string): number {
+	const written = putUtf8(into, at, text);
+	if (written !== -2)
+		return written;
+	const result = encoder.encodeInto(text, into.subarray(at)); // a lone surrogate or a U+0000: rare, and garbage
+	return result.read === text.length ? result.written as number : -1;
 }
 
-/** Encodes one record into `into` (as large as 8 + the names' UTF-8 + the value's bound + 4, at least), with `view`
- * over all of `into`; returns the record's length, from the start of `into`. */
+/** Encodes one record into `into`, with `view` over all of `into`: returns the record's length, from the start of
+ * `into`, or -1 when it does not fit. */
 function encodeRecordInto(into: Uint8Array, view: DataView, op: 1 | 2, domain: string, key: string, value?: Value): number {
-	const domainBytes = nameBytes(domain), keyBytes = nameBytes(key);
-	const d = domainBytes.length, k = keyBytes.length;
-	into.set(domainBytes, 8);
-	into.set(keyBytes, 8 + d);
+	const d = putText(into, 8, domain);
+	const k = d < 0 ? -1 : putText(into, 8 + d, key);
+	if (k < 0)
+		return -1;
 	const at = 8 + d + k;
 	let type = 0, length = 0;
-	if (typeof value === "string")
-		length = encoder.encodeInto(value, into.subarray(at)).written as number;
+	if (typeof value === "string") {
+		length = putText(into, at, value);
+		if (length < 0)
+			return -1;
+	}
 	else if (typeof value === "boolean") {
 		type = 1;
 		length = 1;
+		if (at + 1 + 4 > into.length)
+			return -1;
 		into[at] = value ? 1 : 0;
 	}
 	else if (typeof value === "number") {
 		type = 2;
 		length = 8;
+		if (at + 8 + 4 > into.length)
+			return -1;
 		view.setFloat64(at, value, true);
 	}
 	else if (value !== undefined) {
 		type = 3;
 		length = value.byteLength;
+		if (at + length + 4 > into.length)
+			return -1;
 		into.set(new Uint8Array(value), at);
 	}
 	if (length > 0xffff)
 		throw new RangeError("preference: value too large");
+	const end = at + length;
+	if (end + 4 > into.length)
+		return -1;
 	into[0] = MARK;
 	into[1] = op;
 	into[2] = type;
@@ -106,12 +115,12 @@ function encodeRecordInto(into: Uint8Array, view: DataView, op: 1 | 2, domain: s
 	into[4] = k;
 	into[5] = 0;
 	view.setUint16(6, length, true);
-	const end = at + length;
 	view.setUint32(end, crc32(into, end), true);
 	return end + 4;
 }
 
-/** A record in an array of its own (compaction keeps them all until they are written). */
+/** A record in an array of its own (compaction keeps them all until they are written): as large as 8 + 3 bytes a
+ * UTF-16 unit of the names + the value's bound + 4, which it always fits. */
 function encodeRecord(op: 1 | 2, domain: string, key: string, value?: Value): Uint8Array {
 	const bound = 8 + 3 * (domain.length + key.length) + valueBound(value) + 4;
 	const into = new Uint8Array(bound);
@@ -189,9 +198,11 @@ export class NvsLog {
 	/** Appends one record, compacting into the other half first when needed. Atomic under power cuts. */
 	write(domain: string, key: string, value: Value | undefined): void {
 		const op = value === undefined ? 2 : 1;
-		const bound = 8 + nameBytes(domain).length + nameBytes(key).length + valueBound(value) + 4; // no string's length read: no garbage
-		const record = bound <= SCRATCH.length ? SCRATCH : encodeRecord(op, domain, key, value);
-		const length = record === SCRATCH ? encodeRecordInto(SCRATCH, SCRATCH_VIEW, op, domain, key, value) : record.length;
+		let record: Uint8Array = SCRATCH, length = encodeRecordInto(SCRATCH, SCRATCH_VIEW, op, domain, key, value);
+		if (length < 0) { // larger than SCRATCH: an array of its own
+			record = encodeRecord(op, domain, key, value);
+			length = record.length;
+		}
 		if (this.dirty || this.end + length > this.half) {
 			this.apply(domain, key, value);
 			this.compact(this.active ^ 1, this.generation + 1);

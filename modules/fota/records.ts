@@ -1,7 +1,8 @@
 // The client's persistent records, in the store shared by every firmware version.
 // Keys are at most 15 characters (NVS). Structured records are JSON strings. The counters (sequence up to
 // 2^53 - 1, security version up to 2^32 - 1) are canonical decimal strings: Moddable's Preference keeps a number
-// only as an int32 on the ESP32 (modules/fota/nvs.ts), so a number would be refused or cut there.
+// only as an int32 on the ESP32 (modules/fota/nvs.ts), so a number would be refused or cut there. A download's offset,
+// which fits an int32 and moves at every chunk, is a number in a key of its own (Records.checkpoint).
 import type { Store } from "./ports.js";
 import type { ConfigReportState, ReportState } from "./protocol.js";
 import { usableEtag } from "./download.js";
@@ -145,6 +146,12 @@ function writeCounter(store: Store, key: string, value: number): void {
 	store.set(key, String(value));
 }
 
+/** A download offset as the store keeps it: an int32 (Moddable's Preference keeps no other number on the ESP32). */
+function checkOffset(offset: number): void {
+	if (!Number.isSafeInteger(offset) || offset < 0 || offset > 0x7fffffff)
+		throw new RangeError(`records: a download offset must be an integer from 0 to 2^31 - 1, not ${offset}`);
+}
+
 export class Records {
 	readonly #store: Store;
 	constructor(store: Store) {
@@ -181,12 +188,14 @@ export class Records {
 	/** A new download record (or none). In this order, so that a reset between two writes never pairs a record with
 	 * another record's offset: the old record goes, then the offset is written, then the record, without it. */
 	set progress(value: Progress | undefined) {
+		if (value)
+			checkOffset(value.offset); // before anything is written
 		this.#store.delete(KEYS.progress);
 		if (!value) {
 			this.#store.delete(KEYS.progressOffset);
 			return;
 		}
-		this.checkpoint(value.offset);
+		this.#store.set(KEYS.progressOffset, value.offset);
 		const { offset, ...record } = value;
 		writeJson(this.#store, KEYS.progress, record);
 	}
@@ -194,8 +203,7 @@ export class Records {
 	 * written again: a download checkpoints at every chunk, and a string built at each is garbage on the device's heap
 	 * (README, "Memory") and bytes in its NVS. */
 	checkpoint(offset: number): void {
-		if (!Number.isSafeInteger(offset) || offset < 0 || offset > 0x7fffffff)
-			throw new RangeError(`records: a download offset must be an integer from 0 to 2^31 - 1, not ${offset}`);
+		checkOffset(offset);
 		this.#store.set(KEYS.progressOffset, offset);
 	}
 	get pending(): Pending | undefined { return readJson<Pending>(this.#store, KEYS.pending); }

@@ -34,8 +34,11 @@ test("a checkpoint moves the offset alone: a number in its own key, the record u
 	t.is(store.values.get("download"), record);
 	t.is(store.values.get("dloffset"), 507_904);
 	t.deepEqual(records.progress, { ...A, offset: 507_904 });
-	for (const bad of [-1, 1.5, 2 ** 31, NaN])
+	for (const bad of [-1, 1.5, 2 ** 31, NaN]) {
 		t.throws(() => records.checkpoint(bad), { instanceOf: RangeError });
+		t.throws(() => { records.progress = { ...B, offset: bad }; }, { instanceOf: RangeError });
+	}
+	t.deepEqual(records.progress, { ...A, offset: 507_904 }, "a refused record changed what was kept");
 	records.progress = undefined;
 	t.is(records.progress, undefined);
 	t.false(store.values.has("download") || store.values.has("dloffset"));

@@ -264,7 +264,8 @@ export class UpdateServer {
 			return this.#report(request, response, deviceId, route.deviceId);
 		// An image request reads releases and offers and writes nothing: it does not wait for the device's deferred
 		// writes (a "downloading" report in flight must not hold up the download it announces). Every other request
-		// waits: the device's last check and light report are in the store before anything else of it happens.
+		// runs them and waits: the device's last check and light report are in the store before anything else of it
+		// happens.
 		if (route.kind !== "file")
 			await this.#deferred.flush(deviceId);
 		if (route.kind === "config")

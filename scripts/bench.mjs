@@ -20,12 +20,13 @@ try {
 const { values: options, positionals: only } = parsed;
 const dir = join(ROOT, "build/js/bench");
 
-if (options.one !== undefined) {
-	// the child: one bench file; its log lines to stderr, its figures as the last line of stdout
-	const bench = await import(pathToFileURL(join(dir, options.one)).href);
+/** The child: one bench file; its log lines to stderr, its figures as the last line of stdout. It exits once the line
+ * is out (a bench that left a handle open must not hold the run), and never goes on to the parent's part below: the
+ * write's callback comes later, so the caller waits for the exit. */
+async function runChild(name) {
+	const bench = await import(pathToFileURL(join(dir, name)).href);
 	const result = await bench.run({ log: (line) => { if (!options.json) console.error(`  ${line}`); } });
-	// exit once the line is out (a bench that left a handle open must not hold the run)
-	process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
+	await new Promise(() => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0)));
 }
 
 /** Runs one bench file in a process of its own; resolves with its figures. */
@@ -48,6 +49,9 @@ function runOne(name) {
 		});
 	});
 }
+
+if (options.one !== undefined)
+	await runChild(options.one); // exits
 
 try {
 	prepare({ log: (line) => console.error(`[prepare] ${line}`) });

@@ -50,8 +50,13 @@ function runOne(name) {
 	});
 }
 
-if (options.one !== undefined)
+if (options.one !== undefined) {
+	if (!/^[\w.-]+\.bench\.js$/.test(options.one) || !existsSync(join(dir, options.one))) {
+		console.error(`xs-fota bench: --one ${options.one}: no such bench file in ${dir}`);
+		process.exit(2);
+	}
 	await runChild(options.one); // exits
+}
 
 try {
 	prepare({ log: (line) => console.error(`[prepare] ${line}`) });
@@ -59,12 +64,15 @@ try {
 	console.error(`xs-fota: set-up failed: ${error.message}`);
 	process.exit(1);
 }
-const files = existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith(".bench.js")).sort() : [];
+const files = (existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith(".bench.js")).sort() : [])
+	.filter((name) => !only.length || only.some((word) => name.includes(word)));
+if (!files.length) { // a word that names no bench would print nothing and look like a run
+	console.error(`xs-fota bench: no bench file in ${dir} holds ${only.map((word) => `"${word}"`).join(" or ") || "anything"}`);
+	process.exit(2);
+}
 const figures = {};
 try {
 	for (const name of files) {
-		if (only.length && !only.some((word) => name.includes(word)))
-			continue;
 		const result = await runOne(name);
 		if (!options.json)
 			console.log(`${name.replace(/\.bench\.js$/, "")}:`);

@@ -18,8 +18,17 @@ test("a bench's child prints its figures as one line and exits, without the pare
 	t.false(run.stderr.includes("[prepare]"), `the child ran the parent's part:\n${run.stderr}`);
 });
 
-test("an unknown option gets the usage line and exit code 2", (t) => {
+test("an unknown option gets the usage line and exit code 2; so do a word that names no bench and an unknown child", (t) => {
 	const run = spawnSync(process.execPath, [BENCH, "--jsno"], { encoding: "utf8", timeout: 60_000 });
 	t.is(run.status, 2);
 	t.regex(run.stderr, /usage: npm run bench/);
+	const none = spawnSync(process.execPath, [BENCH, "--json", "nosuchbench"], { encoding: "utf8", timeout: 120_000 });
+	t.is(none.status, 2, none.stderr);
+	t.regex(none.stderr, /no bench file in .* holds "nosuchbench"/);
+	t.is(none.stdout, "", "figures were printed for no bench");
+	for (const name of ["nosuch.bench.js", "../../package.json"]) {
+		const child = spawnSync(process.execPath, [BENCH, "--one", name], { encoding: "utf8", timeout: 60_000 });
+		t.is(child.status, 2, child.stderr);
+		t.regex(child.stderr, /no such bench file/);
+	}
 });

@@ -6,7 +6,7 @@
 // it and waits for it, as an admin's request does; so is a "downloading" report's, which the image request that
 // follows it does not wait for.
 // And the If-None-Match matcher itself.
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { join } from "node:path";
 import { call, serve, type Served } from "./lib/https-fixture.js";
 import { bytes, makeKey, signRelease, type SigningKey } from "./lib/release.js";
@@ -150,18 +150,18 @@ test("etagMatches: strong comparison over a list; '*' matches; weak, malformed a
 	t.false(etagMatches("", etag));
 });
 
-test("the manifest is answered before its check is committed; the device's next request runs that check and waits for it, and a failed check costs the device nothing", async (t) => {
-	const logged: string[] = [];
-	// the moment a check waits is made long here: only the device's next request can run it
-	const served = await serve(new Uint8Array(500).fill(5), { rolloutTickMs: 0, log: (line) => logged.push(line), lightWriteDelayMs: 60_000 });
-	const store = served.store as { recordCheck: (...args: any[]) => Promise<boolean> };
+/** The served store's check commits held until release(), each noted in `order` ("check begins", "check stored");
+ * `begins` resolves when the first begins. The test's teardown releases them before closing, so that a failed
+ * assertion does not leave close() waiting for a held commit. */
+function holdChecks(t: ExecutionContext, served: Served) {
+	const store = served.store as unknown as { recordCheck: (...args: any[]) => Promise<boolean>; recordReport: (...args: any[]) => Promise<unknown> };
 	const recordCheck = store.recordCheck.bind(store);
 	const order: string[] = [];
 	let release: () => void = () => {}, begun: () => void = () => {};
 	const held = new Promise<void>((resolve) => { release = resolve; });
 	const begins = new Promise<void>((resolve) => { begun = resolve; });
-	t.teardown(() => { release(); return served.close(); }); // a failed assertion must not leave close() waiting for the held commit
-	store.recordCheck = async (...args: any[]) => { // a slow commit, held until released
+	t.teardown(() => { release(); return served.close(); });
+	store.recordCheck = async (...args: any[]) => {
 		order.push("check begins");
 		begun();
 		await held;
@@ -169,6 +169,14 @@ test("the manifest is answered before its check is committed; the device's next 
 		order.push("check stored");
 		return added;
 	};
+	return { store, order, begins, release };
+}
+
+test("the manifest is answered before its check is committed; the device's next request runs that check and waits for it, and a failed check costs the device nothing", async (t) => {
+	const logged: string[] = [];
+	// the moment a check waits is made long here: only the device's next request can run it
+	const served = await serve(new Uint8Array(500).fill(5), { rolloutTickMs: 0, log: (line) => logged.push(line), lightWriteDelayMs: 60_000 });
+	const { store, order, begins, release } = holdChecks(t, served);
 	const answer = await call(served, "GET", manifestPath("demo"), { device: "unit-9", headers: { "x-fota-version": "1.0.0" } });
 	t.is(answer.status, 200, "answered while its check waits");
 	await new Promise((resolve) => setTimeout(resolve, 100));
@@ -194,21 +202,8 @@ test("the manifest is answered before its check is committed; the device's next 
 test("a 'downloading' report is answered before it is committed, and the image does not wait for it; an outcome runs both and waits for them, in order", async (t) => {
 	const logged: string[] = [];
 	const served = await serve(new Uint8Array(500).fill(5), { rolloutTickMs: 0, log: (line) => logged.push(line), lightWriteDelayMs: 60_000 });
-	const store = served.store as { recordCheck: (...args: any[]) => Promise<boolean>; recordReport: (...args: any[]) => Promise<unknown> };
-	const recordCheck = store.recordCheck.bind(store), recordReport = store.recordReport.bind(store);
-	const order: string[] = [];
-	let release: () => void = () => {}, begun: () => void = () => {};
-	const held = new Promise<void>((resolve) => { release = resolve; });
-	const begins = new Promise<void>((resolve) => { begun = resolve; });
-	t.teardown(() => { release(); return served.close(); }); // a failed assertion must not leave close() waiting for the held commit
-	store.recordCheck = async (...args: any[]) => { // the check's commit, held until released
-		order.push("check begins");
-		begun();
-		await held;
-		const added = await recordCheck(...args);
-		order.push("check stored");
-		return added;
-	};
+	const { store, order, begins, release } = holdChecks(t, served);
+	const recordReport = store.recordReport.bind(store);
 	store.recordReport = async (...args: any[]) => {
 		order.push(`report ${args[0].state} begins`);
 		const row = await recordReport(...args);

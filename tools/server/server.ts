@@ -80,14 +80,14 @@ export interface ServerOptions {
 
 export const MAX_REPORT_BYTES = 4096;
 /** Reports of progress, committed as a poll's bookkeeping is (a light commit: no disk sync to wait for), and, like a
- * poll's check, once the answer is out (#defer): a device sends "downloading" once as a download begins and goes on to
+ * poll's check, once the answer is out (#deferred): a device sends "downloading" once as a download begins and goes on to
  * the image without waiting for a commit; its outcome follows in durable reports ("activating", then "valid" or
  * "rolled-back"...), which supersede it; nothing the server decides rests on it but a rollout offer's timeout, moved by
  * a durable write of its own. Every other state is an outcome: durable, and committed before its answer
  * (docs/server.md, "Durability"). */
 export const LIGHT_REPORT_STATES: readonly string[] = ["downloading"];
 /** How long after its answer a poll's check or a light report is committed, at the latest, unless the device's next
- * request (but an image's), an outcome report, recorded() or close() needs it sooner (#defer): long enough that a
+ * request (but an image's), an outcome report, an admin request, recorded() or close() needs it sooner (#deferred): long enough that a
  * device's whole update on a fast link (its check, `downloading`, the image) passes before the first of them runs, so
  * no commit holds up a request of the update; short enough that the fleet page is never far behind. */
 export const LIGHT_WRITE_DELAY_MS = 100;
@@ -188,8 +188,11 @@ export class UpdateServer {
 	readonly gate: DownloadGate | undefined;
 	/** the staged rollouts: which manifest each device gets, and their state changes */
 	readonly rollouts: RolloutEngine;
-	/** each device's writes recorded after their answer (#defer: its checks and light reports), in one chain a device,
-	 * a moment later (./write-behind.ts) */
+	/** Each device's writes whose answer is already out (its checks, its light reports), in one chain a device, run
+	 * LIGHT_WRITE_DELAY_MS later or as soon as something needs them (./write-behind.ts): their order is kept, so a
+	 * report never lands before the check that led to it, nor an outcome before its "downloading". The device's next
+	 * request but an image's runs and waits for its chain (#handle), an outcome report too (#report), an admin request
+	 * and recorded() and close() for every chain. A write that fails is logged and the chain goes on. */
 	readonly #deferred: WriteBehind;
 	/** full TLS handshakes and resumptions so far; resumption by id from a bounded cache (./sessions.ts) */
 	readonly tls: TlsCounts;
@@ -224,7 +227,7 @@ export class UpdateServer {
 		});
 	}
 
-	/** Resolves once every check and light report answered so far is in the store (#defer): for a reader of the store
+	/** Resolves once every check and light report answered so far is in the store (#deferred): for a reader of the store
 	 * beside the devices (a test, an export) that must see the polls and reports already answered. */
 	async recorded(): Promise<void> {
 		await this.#deferred.flushAll();
@@ -300,18 +303,9 @@ export class UpdateServer {
 	 * need not wait for a commit that states only that it polled. A check that fails is logged (the device polls
 	 * again), as a lost light commit would be. */
 	#recordCheck(deviceId: string, at: Date, seen: { product: string; version: string } | undefined, config: number | undefined): void {
-		this.#defer(deviceId, "its check", async () => {
+		this.#deferred.add(deviceId, "its check", async () => {
 			await this.store.recordCheck(deviceId, at, this.#options.historyLimit ?? 100, seen, config);
 		});
-	}
-
-	/** Runs a device's write whose answer is already out (a check, a light report) after the device's writes deferred
-	 * before it, LIGHT_WRITE_DELAY_MS later or as soon as something needs them (./write-behind.ts): their order is
-	 * kept, so a report never lands before the check that led to it, nor an outcome before its "downloading". The
-	 * device's next request but an image's runs and waits for the chain (#handle), an outcome report too (#report),
-	 * and recorded() and close() for every chain. A write that fails is logged and the chain goes on. */
-	#defer(deviceId: string, what: string, write: () => Promise<void>): void {
-		this.#deferred.add(deviceId, what, write);
 	}
 
 	/** The device a request comes from: the CN of a client certificate the device CA signed, not revoked. */
@@ -484,10 +478,10 @@ export class UpdateServer {
 			await this.rollouts.onReport(report, new Date(this.#options.now?.() ?? at.getTime()));
 			this.#log(`report ${deviceId}: ${row.state} ${row.version}${row.lastError ? ` (${row.lastError})` : ""}`);
 		};
-		if (light) { // validated, so answered now; recorded in the device's order, and a failure logged (#defer)
+		if (light) { // validated, so answered now; recorded in the device's order, and a failure logged (#deferred)
 			response.writeHead(204);
 			response.end();
-			return this.#defer(deviceId, `its ${report.state} report`, record);
+			return this.#deferred.add(deviceId, `its ${report.state} report`, record);
 		}
 		await this.#deferred.flush(deviceId); // an outcome lands after the device's check and "downloading" before it
 		await record();
@@ -508,7 +502,7 @@ export class UpdateServer {
 			throw new HttpError(400, "bad-path", "the path does not decode");
 		}
 		const method = request.method ?? "";
-		// an admin sees every poll and report answered before it asked, none still waiting for its commit (#defer)
+		// an admin sees every poll and report answered before it asked, none still waiting for its commit (#deferred)
 		await this.#deferred.flushAll();
 		const [collection, id, sub, extra] = parts;
 		if (extra !== undefined)

@@ -4,9 +4,9 @@
 // within milliseconds of each other; the commits of the first two, run at once, held up the other two (docs/speed.md,
 // "The fifth pass"). Each key (a device) has one chain: its writes run in the order they came, one after another,
 // beginning `delayMs` after the first of them, or at once when somebody needs them (flush: the device's next request
-// but an image's, an outcome report, `recorded()`, `close()`). A write that fails is reported to onError and the
-// chain goes on. Nothing here knows what a write does: the server decides which writes may wait (docs/server.md,
-// "Durability").
+// but an image's, an outcome report, an admin request, `recorded()`, `close()`). A write that fails is reported to
+// onError and the chain goes on. Nothing here knows what a write does: the server decides which writes may wait
+// (docs/server.md, "Durability").
 
 export class WriteBehind {
 	readonly #delayMs: number;
